@@ -1,0 +1,4 @@
+-- Undo 007: nothing to remove, on purpose.
+-- * The roles belong to the whole server and may serve other databases (or be Supabase's own).
+-- * The grants, the TRUNCATE trigger and ENABLE ALWAYS protect the audit trail, which the
+--   specification says is never rolled back; re-applying 007 afterwards changes nothing.

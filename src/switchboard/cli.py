@@ -1,0 +1,189 @@
+"""The `switchboard` command: wiring only; every rule lives in the packages it calls."""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from switchboard.db import database_url, redact_url
+from switchboard.demo import load_demo_data
+from switchboard.errors import SwitchboardError
+from switchboard.migrations.checklist import run_checklist
+from switchboard.migrations.files import load_migrations
+from switchboard.migrations.runner import MigrationRunner
+from switchboard.settings import Settings
+
+app = typer.Typer(
+    help="Switchboard: a bank's omnichannel contact-center backend.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Schema migrations and the Step 1 checklist.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+Revision = Annotated[str, typer.Option(help="a migration number such as 006, or 'base'")]
+
+
+def _runner(lock_wait: float = 600.0) -> tuple[str, MigrationRunner]:
+    settings = Settings.from_env()
+    url = database_url(settings)
+    runner = MigrationRunner(
+        url,
+        load_migrations(settings.migrations_dir),
+        report=lambda line: err.print(line, markup=False),
+        lock_wait_seconds=lock_wait,
+    )
+    return url, runner
+
+
+@db_app.command()
+def upgrade(
+    to: Annotated[str | None, typer.Option(help="stop after this migration")] = None,
+    lock_wait: Annotated[float, typer.Option(help="seconds to wait for another run")] = 600.0,
+) -> None:
+    """Apply pending migrations in order (all of them, or up to --to)."""
+    _, runner = _runner(lock_wait)
+    applied = runner.upgrade(to)
+    out.print(f"{len(applied)} migration(s) applied" if applied else "already up to date")
+
+
+@db_app.command()
+def downgrade(
+    to: Revision,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Roll back applied migrations above --to, newest first."""
+    _, runner = _runner()
+    plan = runner.plan_downgrade(to)
+    if not plan:
+        out.print("nothing to roll back")
+        return
+    labels = ", ".join(m.label for m in plan)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise SwitchboardError(
+                f"downgrade would roll back {labels}",
+                hint="pass --yes to confirm when running without a terminal",
+            )
+        typer.confirm(f"Roll back {labels}?", abort=True)
+    undone = runner.downgrade(to)
+    out.print(f"{len(undone)} migration(s) rolled back")
+
+
+@db_app.command()
+def status() -> None:
+    """List migrations: applied (when, how long) and pending."""
+    url, runner = _runner()
+    table = Table(title=f"migrations on {redact_url(url)}")
+    for column in ("id", "name", "state", "applied at", "took"):
+        table.add_column(column)
+    pending = 0
+    for state in runner.status():
+        applied = state.applied
+        if applied is None:
+            pending += 1
+            table.add_row(state.migration.id, state.migration.name, "pending", "", "")
+            continue
+        label = "adopted" if applied.adopted else "applied"
+        if state.checksum_changed:
+            label += " (file changed since)"
+        table.add_row(
+            state.migration.id,
+            state.migration.name,
+            label,
+            f"{applied.applied_at:%Y-%m-%d %H:%M:%S}",
+            f"{applied.duration_ms} ms",
+        )
+    out.print(table)
+    out.print(f"{pending} pending")
+
+
+@db_app.command()
+def adopt(
+    at: Annotated[str, typer.Option(help="the last migration the database already has")],
+) -> None:
+    """Take over a database whose schema was made elsewhere: record migrations up to --at."""
+    _, runner = _runner()
+    adopted = runner.adopt(at)
+    out.print(
+        f"{len(adopted)} migration(s) recorded as applied; `switchboard db upgrade` "
+        "applies the rest"
+    )
+
+
+@db_app.command()
+def verify(
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
+) -> None:
+    """Run the specification's Testing Checklist against the database; changes nothing."""
+    results = run_checklist(database_url(Settings.from_env()))
+    failed = [r for r in results if not r.ok]
+    if as_json:
+        out.print_json(json.dumps({"ok": not failed, "checks": [r.as_dict() for r in results]}))
+    else:
+        table = Table(title="Step 1 testing checklist")
+        for column in ("check", "target", "result", "evidence"):
+            table.add_column(column, overflow="fold")
+        for r in results:
+            table.add_row(
+                r.check, r.target, "[green]pass[/]" if r.ok else "[red]FAIL[/]", r.evidence
+            )
+        out.print(table)
+        out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def run() -> None:
+    """Start the database (embedded unless DATABASE_URL is set), migrate it, load demo data,
+    and keep it up until interrupted."""
+    url, runner = _runner()
+    runner.upgrade()
+    counts = load_demo_data(url)
+    out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    out.print(f"database ready: psql '{redact_url(url)}'")
+    if not Settings.from_env().database_url:
+        out.print("the embedded PostgreSQL runs until you press Ctrl-C")
+    _wait_for_interrupt()
+
+
+def _wait_for_interrupt() -> None:
+    # SIGTERM must end the process through normal exit, so the embedded server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        out.print("stopping")
+
+
+def main() -> None:
+    try:
+        app()
+    except SwitchboardError as exc:
+        err.print(f"[red]error[/] ({exc.code}): ", end="")
+        err.print(exc.message, markup=False)
+        if exc.hint:
+            err.print(f"  hint: {exc.hint}", markup=False)
+        sys.exit(1)
+    except psycopg.Error as exc:
+        # Anything the packages did not translate is still a database answer, not a crash.
+        err.print("[red]error[/] (database_error): ", end="")
+        err.print(str(exc).strip(), markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

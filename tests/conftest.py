@@ -1,0 +1,77 @@
+"""Every test gets its own freshly created database on a real PostgreSQL.
+
+The server is the embedded one (started once per test process, in a temporary folder), or
+the server DATABASE_URL points at; either way each test creates and drops its own database,
+so tests never see each other's rows and a run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from switchboard.db import embedded_database_url
+from switchboard.migrations.files import Migration, load_migrations
+from switchboard.migrations.runner import MigrationRunner
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An admin connection URL to the server the tests create their databases on."""
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    data_dir = tmp_path_factory.mktemp("embedded")
+    yield embedded_database_url(data_dir)
+    # The server stops when this process exits (the last handle); its data goes with it.
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def migrations() -> list[Migration]:
+    return load_migrations(MIGRATIONS_DIR)
+
+
+@pytest.fixture
+def empty_db(server_url: str) -> Iterator[str]:
+    """A new, empty database; dropped after the test."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"sbtest_{os.getpid()}_{worker}_{next(_counter)}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield psycopg.conninfo.make_conninfo(server_url, dbname=name)
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+@pytest.fixture
+def runner_for(migrations: list[Migration]):  # type: ignore[no-untyped-def]
+    def make(url: str, *, lock_wait_seconds: float = 60.0) -> MigrationRunner:
+        return MigrationRunner(url, migrations, lock_wait_seconds=lock_wait_seconds)
+
+    return make
+
+
+@pytest.fixture
+def migrated_db(empty_db: str, migrations: list[Migration]) -> str:
+    MigrationRunner(empty_db, migrations).upgrade()
+    return empty_db
+
+
+@pytest.fixture
+def pre006_db(empty_db: str, migrations: list[Migration]) -> str:
+    """A database at 005: the legacy schema, no rows."""
+    MigrationRunner(empty_db, migrations).upgrade("005")
+    return empty_db

@@ -1,0 +1,121 @@
+"""The `switchboard` command as a person runs it: exit codes, output, errors without tracebacks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.builders import execute
+
+
+def switchboard(
+    *args: str,
+    url: str | None,
+    data_dir: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["COLUMNS"] = "200"
+    if url is not None:
+        env["DATABASE_URL"] = url
+    if data_dir is not None:
+        env["SWITCHBOARD_DATA_DIR"] = str(data_dir)
+    return subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_upgrade_status_and_verify_json(empty_db: str) -> None:
+    upgraded = switchboard("db", "upgrade", url=empty_db)
+    status = switchboard("db", "status", url=empty_db)
+    verified = switchboard("db", "verify", "--json", url=empty_db)
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert "7 migration(s) applied" in upgraded.stdout
+    assert "applying 006_cc_step1_checklist" in upgraded.stderr
+    assert status.returncode == 0
+    assert "0 pending" in status.stdout
+    assert verified.returncode == 0, verified.stdout
+    report = json.loads(verified.stdout)
+    assert report["ok"] is True
+    assert {"check", "target", "ok", "evidence"} <= report["checks"][0].keys()
+
+
+def test_verify_exits_non_zero_and_names_the_failing_row(migrated_db: str) -> None:
+    execute(migrated_db, "DROP INDEX cc_cases_case_type_created_at_idx")
+
+    verified = switchboard("db", "verify", url=migrated_db)
+
+    assert verified.returncode == 1
+    failing = [line for line in verified.stdout.splitlines() if "FAIL" in line]
+    assert len(failing) == 1
+    assert "cc_cases_case_type_created_at_idx" in failing[0]
+    assert "1 failed" in verified.stdout
+
+
+def test_an_unreachable_database_is_a_clear_error_not_a_traceback() -> None:
+    result = switchboard("db", "status", url="postgresql://nobody@127.0.0.1:1/nowhere")
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "cannot connect to PostgreSQL" in result.stderr
+    assert "hint:" in result.stderr
+
+
+def test_duplicate_message_ids_are_listed_without_a_traceback(pre006_db: str) -> None:
+    execute(pre006_db, "ALTER TABLE cc_messages ADD COLUMN provider text")
+    conversation = execute(
+        pre006_db, "INSERT INTO cc_conversations (channel) VALUES ('sms') RETURNING id"
+    )[0][0]
+    execute(
+        pre006_db,
+        "INSERT INTO cc_messages (conversation_id, direction, provider,"
+        " provider_msg_id) VALUES (%s, 'inbound', 'twilio', 'SMX'),"
+        " (%s, 'inbound', 'twilio', 'SMX')",
+        (conversation, conversation),
+    )
+
+    result = switchboard("db", "upgrade", url=pre006_db)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "duplicate_message_ids" in result.stderr
+    assert "provider=twilio provider_message_id=SMX (2 rows)" in result.stderr
+
+
+def test_downgrade_without_a_terminal_asks_for_yes(migrated_db: str) -> None:
+    refused = switchboard("db", "downgrade", "--to", "005", url=migrated_db)
+    done = switchboard("db", "downgrade", "--to", "005", "--yes", url=migrated_db)
+
+    assert refused.returncode == 1
+    assert "pass --yes" in refused.stderr
+    assert done.returncode == 0, done.stderr
+    assert "2 migration(s) rolled back" in done.stdout
+
+
+def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
+    result = switchboard("db", "upgrade", "--to", "042", url=migrated_db)
+
+    assert result.returncode == 1
+    assert "no migration '042'" in result.stderr
+    assert "001, 002, 003, 004, 005, 006, 007" in result.stderr
+
+
+def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None:
+    first = switchboard("db", "upgrade", url=None, data_dir=tmp_path)
+    second = switchboard("db", "status", url=None, data_dir=tmp_path)
+
+    assert first.returncode == 0, first.stderr
+    assert second.returncode == 0, second.stderr
+    assert "0 pending" in second.stdout
+    assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+    # Stopped cleanly when the command ended: no server left holding the data folder.
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
