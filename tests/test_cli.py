@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -118,4 +119,28 @@ def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None
     assert "0 pending" in second.stdout
     assert (tmp_path / "pgdata" / "PG_VERSION").exists()
     # Stopped cleanly when the command ended: no server left holding the data folder.
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+
+
+def test_run_migrates_loads_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["SWITCHBOARD_DATA_DIR"] = str(tmp_path)
+    with subprocess.Popen(
+        [sys.executable, "-m", "switchboard.cli", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    ) as process:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:
+            lines.append(line)
+            if line.startswith("database ready"):
+                break
+        assert (tmp_path / "pgdata" / "postmaster.pid").exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+
+    assert any("3 cc_bank_customers" in line for line in lines), lines
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()

@@ -178,6 +178,9 @@ def main() -> None:
         if exc.hint:
             err.print(f"  hint: {exc.hint}", markup=False)
         sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted; every command can be run again safely", markup=False)
+        sys.exit(130)
     except psycopg.Error as exc:
         # Anything the packages did not translate is still a database answer, not a crash.
         err.print("[red]error[/] (database_error): ", end="")
