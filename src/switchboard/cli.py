@@ -149,6 +149,8 @@ def verify(
 def run() -> None:
     """Start the database (embedded unless DATABASE_URL is set), migrate it, load demo data,
     and keep it up until interrupted."""
+    # SIGTERM must end the process through a normal exit, so the embedded server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     url, runner = _runner()
     runner.upgrade()
     counts = load_demo_data(url)
@@ -160,8 +162,6 @@ def run() -> None:
 
 
 def _wait_for_interrupt() -> None:
-    # SIGTERM must end the process through normal exit, so the embedded server is stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         while True:
             signal.pause()
