@@ -110,6 +110,23 @@ def fill_legacy(url: str, *, customers: int = 3) -> None:
             )
 
 
+def link_customer(url: str, *, phone: str, email: str) -> uuid.UUID:
+    """A bank customer with a linked phone number and email address."""
+    customer = uuid.uuid4()
+    execute(
+        url,
+        "INSERT INTO cc_bank_customers (id, customer_ref) VALUES (%s, %s)",
+        (customer, f"C-{customer}"),
+    )
+    execute(
+        url,
+        "INSERT INTO cc_identity_links (bank_customer_id, channel, address)"
+        " VALUES (%s, 'phone', %s), (%s, 'email', %s)",
+        (customer, phone, customer, email),
+    )
+    return customer
+
+
 def rows(url: str, table: str) -> dict[str, dict[str, Any]]:
     """Every row of a table as JSON, keyed by id."""
     result = execute(url, f"SELECT id::text, to_jsonb(t) FROM {table} AS t")

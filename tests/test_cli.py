@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import httpx
 
 from tests.builders import execute
 
@@ -40,7 +44,7 @@ def test_upgrade_status_and_verify_json(empty_db: str) -> None:
     verified = switchboard("db", "verify", "--json", url=empty_db)
 
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "7 migration(s) applied" in upgraded.stdout
+    assert "8 migration(s) applied" in upgraded.stdout
     assert "applying 006_cc_step1_checklist" in upgraded.stderr
     assert status.returncode == 0
     assert "0 pending" in status.stdout
@@ -99,7 +103,7 @@ def test_downgrade_without_a_terminal_asks_for_yes(migrated_db: str) -> None:
     assert refused.returncode == 1
     assert "pass --yes" in refused.stderr
     assert done.returncode == 0, done.stderr
-    assert "2 migration(s) rolled back" in done.stdout
+    assert "3 migration(s) rolled back" in done.stdout
 
 
 def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
@@ -107,7 +111,7 @@ def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
 
     assert result.returncode == 1
     assert "no migration '042'" in result.stderr
-    assert "001, 002, 003, 004, 005, 006, 007" in result.stderr
+    assert "001, 002, 003, 004, 005, 006, 007, 008" in result.stderr
 
 
 def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None:
@@ -122,11 +126,12 @@ def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
 
 
-def test_run_migrates_loads_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+def test_run_serves_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["SWITCHBOARD_DATA_DIR"] = str(tmp_path)
+    port = free_port()
     with subprocess.Popen(
-        [sys.executable, "-m", "switchboard.cli", "run"],
+        [sys.executable, "-m", "switchboard.cli", "run", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -136,11 +141,32 @@ def test_run_migrates_loads_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Pat
         lines = []
         for line in process.stdout:
             lines.append(line)
-            if line.startswith("database ready"):
+            if line.startswith("serving on"):
                 break
-        assert (tmp_path / "pgdata" / "postmaster.pid").exists()
+        ready = wait_until_ready(f"http://127.0.0.1:{port}/readyz")
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
 
+    assert ready == {"status": "ready", "migrations": 8}
     assert any("3 cc_bank_customers" in line for line in lines), lines
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
+    assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_until_ready(url: str, seconds: float = 30) -> object:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=1)
+            if response.status_code == 200:
+                return response.json()
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} never became ready")

@@ -14,7 +14,8 @@ from rich.table import Table
 
 from switchboard.db import database_url, redact_url
 from switchboard.demo import load_demo_data
-from switchboard.errors import SwitchboardError
+from switchboard.dev_secrets import with_dev_secrets
+from switchboard.errors import DatabaseBehind, SwitchboardError
 from switchboard.migrations.checklist import run_checklist
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
@@ -145,28 +146,66 @@ def verify(
         raise typer.Exit(1)
 
 
+Host = Annotated[str, typer.Option(help="address to listen on")]
+Port = Annotated[int, typer.Option(help="port to listen on")]
+
+
 @app.command()
-def run() -> None:
-    """Start the database (embedded unless DATABASE_URL is set), migrate it, load demo data,
-    and keep it up until interrupted."""
-    # SIGTERM must end the process through a normal exit, so the embedded server is stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    url, runner = _runner()
-    runner.upgrade()
+def serve(
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="refuse to start if migrations are pending")
+    ] = False,
+) -> None:
+    """Serve the HTTP API and the provider webhooks (migrating the database first)."""
+    settings, url = _prepare(migrate=not no_migrate)
+    _serve(settings, url, host, port)
+
+
+@app.command()
+def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
+    """What `make run` runs: the service on the embedded database (unless DATABASE_URL is
+    set), migrated, with demo customers and identity links."""
+    settings, url = _prepare(migrate=True)
     counts = load_demo_data(url)
     out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
-    out.print(f"database ready: psql '{redact_url(url)}'")
-    if not Settings.from_env().database_url:
-        out.print("the embedded PostgreSQL runs until you press Ctrl-C")
-    _wait_for_interrupt()
+    out.print(f"database: psql '{redact_url(url)}'")
+    out.print(f"try it:   .venv/bin/switchboard simulate --url http://{host}:{port}")
+    _serve(settings, url, host, port)
 
 
-def _wait_for_interrupt() -> None:
-    try:
-        while True:
-            signal.pause()
-    except KeyboardInterrupt:
-        out.print("stopping")
+def _prepare(*, migrate: bool) -> tuple[Settings, str]:
+    # SIGTERM must end the process through a normal exit, so the embedded server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    settings = with_dev_secrets(Settings.from_env())
+    for name in settings.missing_secrets():
+        err.print(f"warning: {name} is not set; its webhook answers 503 until it is", markup=False)
+    url, runner = _runner()
+    pending = [s.migration.label for s in runner.status() if s.applied is None]
+    if pending and not migrate:
+        raise DatabaseBehind(
+            f"the database is behind: pending {', '.join(pending)}",
+            hint="run `switchboard db upgrade`, or start without --no-migrate",
+        )
+    if pending:
+        runner.upgrade()
+    return settings, url
+
+
+def _serve(settings: Settings, url: str, host: str, port: int) -> None:
+    import uvicorn  # noqa: PLC0415 - only the serving commands need it
+
+    from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
+
+    out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
+    uvicorn.run(
+        create_app(settings, database_url=url),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+    )
 
 
 def main() -> None:

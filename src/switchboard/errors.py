@@ -45,3 +45,50 @@ class DuplicateMessageIds(MigrationError):
 
 class AdoptionRefused(MigrationError):
     code = "adoption_refused"
+
+
+class WebhookRejected(SwitchboardError):
+    """A webhook delivery refused before anything was stored."""
+
+    code = "webhook_rejected"
+    http_status = 400
+
+
+class InvalidSignature(WebhookRejected):
+    code = "invalid_signature"
+    http_status = 403
+
+
+class StaleTimestamp(WebhookRejected):
+    code = "stale_timestamp"
+    http_status = 403
+
+
+class SecretNotConfigured(WebhookRejected):
+    code = "secret_not_configured"
+    http_status = 503
+
+
+class MalformedBody(WebhookRejected):
+    code = "malformed_body"
+    http_status = 400
+
+
+class MissingField(WebhookRejected):
+    code = "missing_field"
+    http_status = 422
+
+
+class UnsupportedMediaType(WebhookRejected):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class PayloadTooLarge(WebhookRejected):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class DatabaseBehind(SwitchboardError):
+    code = "database_behind"
+    http_status = 503

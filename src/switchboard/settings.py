@@ -1,39 +1,98 @@
-"""Settings read once from the environment; nothing here connects to anything."""
+"""Settings read once from the environment (and a `.env` file); nothing here connects."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from switchboard.errors import ConfigurationError
 
 _PACKAGE_ROOT = Path(__file__).resolve().parent
 
 
-def _default_migrations_dir() -> Path:
-    # A source checkout (editable install) keeps the SQL beside src/; that is the only
-    # layout we ship, so say how to point elsewhere instead of guessing.
-    return _PACKAGE_ROOT.parents[1] / "migrations"
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
 
 
-@dataclass(frozen=True)
-class Settings:
-    database_url: str | None
-    data_dir: Path
-    migrations_dir: Path
+# The provider secrets, by setting name. In development a missing one is generated once and
+# kept under the data directory; in production a webhook whose secret is unset answers 503.
+SECRET_SETTINGS = (
+    "TWILIO_AUTH_TOKEN",
+    "SENDGRID_EVENT_PUBLIC_KEY",
+    "SENDGRID_INBOUND_SECRET",
+    "VAPI_SECRET",
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+    data_dir: Path = Field(default=Path(".switchboard"), alias="SWITCHBOARD_DATA_DIR")
+    migrations_dir: Path = Field(
+        default=_PACKAGE_ROOT.parents[1] / "migrations", alias="SWITCHBOARD_MIGRATIONS_DIR"
+    )
+    env: Environment = Field(default=Environment.DEVELOPMENT, alias="SWITCHBOARD_ENV")
+    # The base URL the providers call (scheme, host, optional path prefix). Twilio signs it.
+    public_url: str = Field(default="http://127.0.0.1:8000", alias="SWITCHBOARD_PUBLIC_URL")
+    twilio_auth_token: str = Field(default="", alias="TWILIO_AUTH_TOKEN")
+    sendgrid_event_public_key: str = Field(default="", alias="SENDGRID_EVENT_PUBLIC_KEY")
+    sendgrid_inbound_secret: str = Field(default="", alias="SENDGRID_INBOUND_SECRET")
+    vapi_secret: str = Field(default="", alias="VAPI_SECRET")
+    default_phone_region: str = Field(default="GB", alias="DEFAULT_PHONE_REGION")
+    max_body_bytes: int = Field(default=1_048_576, alias="SWITCHBOARD_MAX_BODY_BYTES", gt=0)
+    # Event Webhook deliveries signed longer ago than this are refused as replays.
+    sendgrid_max_age_seconds: int = Field(default=300, alias="SENDGRID_MAX_AGE_SECONDS", gt=0)
+
+    @field_validator("public_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("default_phone_region")
+    @classmethod
+    def _region_code(cls, value: str) -> str:
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be a two-letter region code such as GB or US")
+        return value.upper()
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        values = os.environ if env is None else env
-        database_url = values.get("DATABASE_URL") or None
-        data_dir = Path(values.get("SWITCHBOARD_DATA_DIR") or ".switchboard").expanduser()
-        migrations_dir = Path(
-            values.get("SWITCHBOARD_MIGRATIONS_DIR") or _default_migrations_dir()
-        ).expanduser()
-        if not migrations_dir.is_dir():
+    def from_env(cls, **overrides: Any) -> Settings:
+        try:
+            settings = cls(**overrides)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+            )
             raise ConfigurationError(
-                f"migrations folder not found at {migrations_dir}",
+                f"invalid settings: {problems}", hint="see the settings table in README.md"
+            ) from exc
+        if not settings.migrations_dir.is_dir():
+            raise ConfigurationError(
+                f"migrations folder not found at {settings.migrations_dir}",
                 hint="set SWITCHBOARD_MIGRATIONS_DIR to the folder holding 001_….sql",
             )
-        return cls(database_url=database_url, data_dir=data_dir, migrations_dir=migrations_dir)
+        return settings
+
+    @property
+    def production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    def missing_secrets(self) -> list[str]:
+        return [name for name in SECRET_SETTINGS if not self.secret(name)]
+
+    def secret(self, name: str) -> str:
+        return str(getattr(self, name.lower())).strip()

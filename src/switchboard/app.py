@@ -1,0 +1,96 @@
+"""The HTTP service: wiring only. Rules live in the domain packages the routes call."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from switchboard import __version__
+from switchboard.errors import SwitchboardError
+from switchboard.migrations.files import load_migrations
+from switchboard.migrations.runner import LEDGER
+from switchboard.settings import Settings
+from switchboard.webhooks import twilio
+
+log = logging.getLogger("switchboard")
+
+
+def create_app(settings: Settings, *, database_url: str, pool_size: int = 10) -> FastAPI:
+    """The service for these settings; it connects when it starts, never at import."""
+    latest = {m.id for m in load_migrations(settings.migrations_dir)}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            database_url,
+            min_size=2,
+            max_size=pool_size,
+            open=False,
+            kwargs={"autocommit": True, "application_name": "switchboard-api"},
+        )
+        await pool.open(wait=True, timeout=30)
+        app.state.pool = pool
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="Switchboard",
+        version=__version__,
+        summary="A bank's omnichannel contact-center backend: provider webhooks in, "
+        "conversations, messages and an append-only audit trail out.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.include_router(twilio.router)
+
+    @app.get("/healthz", tags=["health"], summary="The process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="The database answers and is fully migrated")
+    async def readyz(request: Request) -> JSONResponse:
+        try:
+            async with request.app.state.pool.connection(timeout=2) as conn:
+                cursor = await conn.execute(f"SELECT id FROM {LEDGER}")
+                applied = {str(row[0]) for row in await cursor.fetchall()}
+        except (psycopg.Error, TimeoutError) as exc:
+            return _error(503, "database_unavailable", f"the database did not answer: {exc}")
+        pending = sorted(latest - applied)
+        if pending:
+            return _error(503, "database_behind", f"migrations pending: {', '.join(pending)}")
+        return JSONResponse({"status": "ready", "migrations": len(applied)})
+
+    @app.exception_handler(SwitchboardError)
+    async def switchboard_error(_: Request, exc: SwitchboardError) -> JSONResponse:
+        return _error(exc.http_status, exc.code, exc.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _error(422, "invalid_request", str(exc.errors()))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return _error(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _error(500, "internal_error", "something went wrong; nothing was stored")
+
+    return app
+
+
+def _error(status: int, code: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)

@@ -1,0 +1,32 @@
+"""An audit record as the services describe it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+
+class ActorType(StrEnum):
+    PROVIDER = "provider"
+    AI_AGENT = "ai_agent"
+    AGENT = "agent"
+    CUSTOMER = "customer"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    actor_type: ActorType
+    actor_id: str
+    event_type: str  # "message.received", "webhook.rejected", ...
+    success: bool
+    input: dict[str, Any] = field(default_factory=dict)
+    output: dict[str, Any] = field(default_factory=dict)
+    event_version: int = 1
+    error_code: str | None = None
+    error_message: str | None = None
+    conversation_id: UUID | None = None
+    case_id: UUID | None = None
+    bank_customer_id: UUID | None = None

@@ -1,0 +1,25 @@
+"""SQL for cc_audit_logs. Inserts only: the table refuses anything else."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+
+async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -> UUID:
+    cursor = await conn.execute(
+        "INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version,"
+        " input_redacted, output_redacted, success, error_code, error_message,"
+        " conversation_id, case_id, bank_customer_id)"
+        " VALUES (%(actor_type)s, %(actor_id)s, %(event_type)s, %(event_version)s,"
+        " %(input)s, %(output)s, %(success)s, %(error_code)s, %(error_message)s,"
+        " %(conversation_id)s, %(case_id)s, %(bank_customer_id)s) RETURNING id",
+        {**values, "input": Jsonb(values["input"]), "output": Jsonb(values["output"])},
+    )
+    row = await cursor.fetchone()
+    if row is None:  # INSERT ... RETURNING always returns the row it wrote
+        raise RuntimeError("cc_audit_logs insert returned no row")
+    return UUID(str(row[0]))

@@ -1,0 +1,24 @@
+"""Appending to the audit trail, inside the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from switchboard.audit import repository
+from switchboard.audit.models import AuditEntry
+from switchboard.privacy import mask_cards_in
+
+
+async def append(conn: AsyncConnection[Any], entry: AuditEntry) -> UUID:
+    """Write one record. Card numbers are masked in its payloads whatever the caller passed."""
+    values = asdict(entry)
+    values["actor_type"] = str(entry.actor_type)
+    values["input"] = mask_cards_in(entry.input)
+    values["output"] = mask_cards_in(entry.output)
+    if entry.error_message:
+        values["error_message"] = mask_cards_in(entry.error_message)
+    return await repository.insert_audit_log(conn, values)

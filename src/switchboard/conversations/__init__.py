@@ -1,0 +1,1 @@
+"""Conversations: the threads messages belong to, one per channel-specific thread key."""

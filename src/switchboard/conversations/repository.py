@@ -1,0 +1,95 @@
+"""SQL for cc_conversations."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.rows import TupleRow
+
+Row = tuple[UUID, UUID | None]
+
+
+async def find_open_by_thread_key(
+    conn: AsyncConnection[Any], channel: str, thread_key: str
+) -> Row | None:
+    cursor = await conn.execute(
+        "SELECT id, bank_customer_id FROM cc_conversations"
+        " WHERE channel = %s AND provider_conversation_id = %s AND status IN ('open', 'pending')",
+        (channel, thread_key),
+    )
+    return _row(await cursor.fetchone())
+
+
+async def find_latest_by_thread_key(
+    conn: AsyncConnection[Any], channel: str, thread_key: str
+) -> Row | None:
+    cursor = await conn.execute(
+        "SELECT id, bank_customer_id FROM cc_conversations"
+        " WHERE channel = %s AND provider_conversation_id = %s"
+        " ORDER BY created_at DESC LIMIT 1",
+        (channel, thread_key),
+    )
+    return _row(await cursor.fetchone())
+
+
+async def insert_open_conversation(
+    conn: AsyncConnection[Any],
+    *,
+    channel: str,
+    provider: str,
+    thread_key: str,
+    bank_customer_id: UUID | None,
+) -> UUID | None:
+    """The new conversation's id, or None when another one is open on this thread."""
+    cursor = await conn.execute(
+        "INSERT INTO cc_conversations (channel, provider, provider_conversation_id,"
+        " bank_customer_id, status) VALUES (%s, %s, %s, %s, 'open')"
+        " ON CONFLICT (channel, provider_conversation_id)"
+        " WHERE status IN ('open', 'pending') AND provider_conversation_id IS NOT NULL"
+        " DO NOTHING RETURNING id",
+        (channel, provider, thread_key, bank_customer_id),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else UUID(str(row[0]))
+
+
+async def find_by_message_ids(
+    conn: AsyncConnection[Any], provider: str, message_ids: list[str]
+) -> Row | None:
+    """The open conversation holding the newest of these messages (email threading)."""
+    cursor = await conn.execute(
+        "SELECT c.id, c.bank_customer_id FROM cc_messages AS m"
+        " JOIN cc_conversations AS c ON c.id = m.conversation_id"
+        " WHERE m.provider = %s AND m.provider_message_id = ANY(%s)"
+        " AND c.status IN ('open', 'pending')"
+        " ORDER BY m.created_at DESC LIMIT 1",
+        (provider, message_ids),
+    )
+    return _row(await cursor.fetchone())
+
+
+async def set_customer_if_unknown(
+    conn: AsyncConnection[Any], conversation_id: UUID, bank_customer_id: UUID
+) -> None:
+    await conn.execute(
+        "UPDATE cc_conversations SET bank_customer_id = %s, updated_at = now()"
+        " WHERE id = %s AND bank_customer_id IS NULL",
+        (bank_customer_id, conversation_id),
+    )
+
+
+async def close_conversation(conn: AsyncConnection[Any], conversation_id: UUID) -> bool:
+    cursor = await conn.execute(
+        "UPDATE cc_conversations SET status = 'closed', updated_at = now()"
+        " WHERE id = %s AND status <> 'closed'",
+        (conversation_id,),
+    )
+    return cursor.rowcount == 1
+
+
+def _row(row: TupleRow | None) -> Row | None:
+    if row is None:
+        return None
+    return UUID(str(row[0])), None if row[1] is None else UUID(str(row[1]))

@@ -1,0 +1,85 @@
+"""Finding or opening the conversation a message belongs to."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from switchboard.conversations import repository
+from switchboard.conversations.models import Channel, ConversationRef, Provider
+
+
+async def continue_or_open(
+    conn: AsyncConnection[Any],
+    *,
+    channel: Channel,
+    provider: Provider,
+    thread_key: str,
+    bank_customer_id: UUID | None,
+) -> ConversationRef:
+    """The open conversation on this thread, or a new one. A closed conversation is never
+    reopened: the next message on its thread opens a new one.
+
+    Two first messages arriving at once both try to open; the unique index on open threads
+    lets one in, and the other, after it commits, continues that one.
+    """
+    for _ in range(3):  # open, lose the race, find the winner; a closed winner means retry
+        found = await repository.find_open_by_thread_key(conn, channel, thread_key)
+        if found:
+            return await _continued(conn, found, bank_customer_id)
+        opened = await repository.insert_open_conversation(
+            conn,
+            channel=channel,
+            provider=provider,
+            thread_key=thread_key,
+            bank_customer_id=bank_customer_id,
+        )
+        if opened:
+            return ConversationRef(opened, bank_customer_id, created=True)
+    raise RuntimeError(f"could not open or find a conversation on {channel} {thread_key}")
+
+
+async def continue_call_or_open(
+    conn: AsyncConnection[Any], *, call_id: str, bank_customer_id: UUID | None
+) -> ConversationRef:
+    """One conversation per call: its events keep landing in it, even after it closed."""
+    found = await repository.find_latest_by_thread_key(conn, Channel.VOICE, call_id)
+    if found:
+        return await _continued(conn, found, bank_customer_id)
+    return await continue_or_open(
+        conn,
+        channel=Channel.VOICE,
+        provider=Provider.VAPI,
+        thread_key=call_id,
+        bank_customer_id=bank_customer_id,
+    )
+
+
+async def continue_thread_of(
+    conn: AsyncConnection[Any],
+    *,
+    provider: Provider,
+    message_ids: list[str],
+    bank_customer_id: UUID | None,
+) -> ConversationRef | None:
+    """The open conversation one of these earlier messages belongs to (email replies)."""
+    if not message_ids:
+        return None
+    found = await repository.find_by_message_ids(conn, provider, message_ids)
+    return None if found is None else await _continued(conn, found, bank_customer_id)
+
+
+async def close(conn: AsyncConnection[Any], conversation_id: UUID) -> bool:
+    return await repository.close_conversation(conn, conversation_id)
+
+
+async def _continued(
+    conn: AsyncConnection[Any], found: repository.Row, bank_customer_id: UUID | None
+) -> ConversationRef:
+    conversation_id, known_customer = found
+    if known_customer is None and bank_customer_id is not None:
+        await repository.set_customer_if_unknown(conn, conversation_id, bank_customer_id)
+        known_customer = bank_customer_id
+    return ConversationRef(conversation_id, known_customer, created=False)

@@ -1,0 +1,1 @@
+"""Provider deliveries already acted on: the key that makes every webhook exactly-once."""

@@ -1,0 +1,1 @@
+"""Who an address belongs to: normalised phones and emails linked to bank customers."""

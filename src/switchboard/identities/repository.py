@@ -1,0 +1,19 @@
+"""SQL for cc_identity_links."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+
+async def find_customer_by_address(
+    conn: AsyncConnection[Any], channel: str, address: str
+) -> UUID | None:
+    cursor = await conn.execute(
+        "SELECT bank_customer_id FROM cc_identity_links WHERE channel = %s AND address = %s",
+        (channel, address),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else UUID(str(row[0]))

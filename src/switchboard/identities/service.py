@@ -1,0 +1,26 @@
+"""Recognising a sender: an exact match of the normalised address, nothing fuzzier."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from switchboard.identities import repository
+
+
+class IdentityChannel(StrEnum):
+    PHONE = "phone"  # SMS and voice share the number
+    EMAIL = "email"
+    WHATSAPP = "whatsapp"
+
+
+async def resolve_customer(
+    conn: AsyncConnection[Any], channel: IdentityChannel, address: str | None
+) -> UUID | None:
+    """The customer this normalised address is linked to, or None (an unverified sender)."""
+    if not address:
+        return None
+    return await repository.find_customer_by_address(conn, str(channel), address)

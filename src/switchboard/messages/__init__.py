@@ -1,0 +1,1 @@
+"""Messages: every inbound and outbound message stored once, with its delivery status."""

@@ -1,0 +1,180 @@
+"""Recording what the providers tell us: inbound messages and status reports, each once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from switchboard.audit import service as audit
+from switchboard.audit.models import ActorType, AuditEntry
+from switchboard.conversations import service as conversations
+from switchboard.conversations.models import Channel, ConversationRef
+from switchboard.deliveries import service as deliveries
+from switchboard.identities.service import IdentityChannel, resolve_customer
+from switchboard.messages import repository
+from switchboard.messages.models import InboundMessage, MessageStatus, Recorded, StatusReport
+from switchboard.messages.status import moves_forward
+from switchboard.privacy import mask_card_numbers, mask_cards_in
+
+_IDENTITY_CHANNEL = {
+    Channel.SMS: IdentityChannel.PHONE,
+    Channel.VOICE: IdentityChannel.PHONE,
+    Channel.WHATSAPP: IdentityChannel.WHATSAPP,
+    Channel.EMAIL: IdentityChannel.EMAIL,
+}
+
+
+async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) -> Recorded:
+    """Store one inbound message in its conversation, with its audit record, in one
+    transaction; a delivery seen before stops at the first statement and writes nothing."""
+    async with conn.transaction():
+        if not await deliveries.claim(
+            conn,
+            provider=message.provider,
+            event_key=message.provider_message_id,
+            event_type=message.event_type,
+        ):
+            return Recorded(duplicate=True)
+        customer_id = await resolve_customer(
+            conn, _IDENTITY_CHANNEL[message.channel], message.from_address
+        )
+        conversation = await _conversation_for(conn, message, customer_id)
+        body_json = mask_cards_in(message.body_json)
+        message_id = await repository.insert_message_unless_present(
+            conn,
+            conversation_id=conversation.id,
+            direction=message.direction,
+            provider=message.provider,
+            provider_message_id=message.provider_message_id,
+            from_address=message.from_address,
+            to_address=message.to_address,
+            body_text=None if message.body_text is None else mask_card_numbers(message.body_text),
+            body_json=body_json,
+            status=MessageStatus.RECEIVED,
+        )
+        if message_id is None:
+            # Stored before the delivery ledger existed (or by another path): same message.
+            return Recorded(duplicate=True)
+        await audit.append(
+            conn,
+            AuditEntry(
+                actor_type=ActorType.PROVIDER,
+                actor_id=message.provider,
+                event_type=message.event_type,
+                success=True,
+                input={
+                    "channel": message.channel,
+                    "provider_message_id": message.provider_message_id,
+                    "from": message.from_address,
+                    "to": message.to_address,
+                    "body_chars": len(message.body_text or ""),
+                },
+                output={
+                    "message_id": str(message_id),
+                    "conversation_id": str(conversation.id),
+                    "conversation_opened": conversation.created,
+                    "customer_recognised": conversation.bank_customer_id is not None,
+                },
+                conversation_id=conversation.id,
+                bank_customer_id=conversation.bank_customer_id,
+            ),
+        )
+        return Recorded(False, message_id, conversation.id, conversation.bank_customer_id)
+
+
+async def record_status(conn: AsyncConnection[Any], report: StatusReport) -> Recorded:
+    """Apply a delivery report if it moves the message forward; audit it either way."""
+    async with conn.transaction():
+        if not await deliveries.claim(
+            conn,
+            provider=report.provider,
+            event_key=report.event_key,
+            event_type="message.status",
+        ):
+            return Recorded(duplicate=True)
+        found = await repository.lock_message(conn, report.provider, report.provider_message_id)
+        if found is None:
+            await audit.append(
+                conn, _status_entry(report, success=False, outcome="unknown_message")
+            )
+            return Recorded(duplicate=False)
+        message_id, conversation_id, current = found
+        current_status = MessageStatus(current) if current else None
+        applied = report.status is not None and moves_forward(current_status, report.status)
+        if applied and report.status is not None:
+            await repository.update_status(
+                conn,
+                message_id,
+                status=report.status,
+                provider_status=report.raw_status,
+                error_code=report.error_code,
+            )
+        outcome = "applied" if applied else ("no_status" if report.status is None else "stale")
+        await audit.append(
+            conn,
+            _status_entry(
+                report,
+                success=True,
+                outcome=outcome,
+                previous=current,
+                message_id=str(message_id),
+                conversation_id=conversation_id,
+            ),
+        )
+        return Recorded(False, message_id, conversation_id)
+
+
+async def _conversation_for(
+    conn: AsyncConnection[Any], message: InboundMessage, customer_id: Any
+) -> ConversationRef:
+    if message.thread.one_per_call:
+        return await conversations.continue_call_or_open(
+            conn, call_id=message.thread.key, bank_customer_id=customer_id
+        )
+    replied = await conversations.continue_thread_of(
+        conn,
+        provider=message.provider,
+        message_ids=list(message.thread.replies_to),
+        bank_customer_id=customer_id,
+    )
+    if replied is not None:
+        return replied
+    return await conversations.continue_or_open(
+        conn,
+        channel=message.channel,
+        provider=message.provider,
+        thread_key=message.thread.key,
+        bank_customer_id=customer_id,
+    )
+
+
+def _status_entry(
+    report: StatusReport,
+    *,
+    success: bool,
+    outcome: str,
+    previous: str | None = None,
+    message_id: str | None = None,
+    conversation_id: Any = None,
+) -> AuditEntry:
+    return AuditEntry(
+        actor_type=ActorType.PROVIDER,
+        actor_id=report.provider,
+        event_type="message.status",
+        success=success,
+        error_code=None if success else outcome,
+        input={
+            "provider_message_id": report.provider_message_id,
+            "provider_status": report.raw_status,
+            "error_code": report.error_code,
+            **report.details,
+        },
+        output={
+            "outcome": outcome,
+            "previous": previous,
+            "status": report.status if outcome == "applied" else previous,
+            "message_id": message_id,
+        },
+        conversation_id=conversation_id,
+    )

@@ -1,0 +1,91 @@
+"""What every webhook route shares: a bounded raw body, a content-type check, and the audit
+record of a refused delivery."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from fastapi import Request
+from psycopg_pool import AsyncConnectionPool
+
+from switchboard.audit import service as audit
+from switchboard.audit.models import ActorType, AuditEntry
+from switchboard.errors import (
+    PayloadTooLarge,
+    SecretNotConfigured,
+    UnsupportedMediaType,
+    WebhookRejected,
+)
+from switchboard.settings import Settings
+
+
+def settings_of(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def pool_of(request: Request) -> AsyncConnectionPool[Any]:
+    pool: AsyncConnectionPool[Any] = request.app.state.pool
+    return pool
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused past `limit` bytes without reading the rest."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    request._body = body  # Starlette's own cache, so that request.form() can parse it
+    return body
+
+
+def require_media_type(request: Request, *expected: str) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in expected:
+        raise UnsupportedMediaType(
+            f"content type {media_type or '(none)'} is not accepted here; "
+            f"send {' or '.join(expected)}"
+        )
+
+
+def require_secret(value: str, setting: str) -> str:
+    """The configured secret; an unset or blank one verifies nothing."""
+    if not value.strip():
+        raise SecretNotConfigured(f"{setting} is not set, so no delivery here can be verified")
+    return value
+
+
+def same_secret(presented: str | None, expected: str) -> bool:
+    if not presented:
+        return False
+    return hmac.compare_digest(presented.encode(), expected.encode())
+
+
+async def audit_rejection(request: Request, provider: str, rejection: WebhookRejected) -> None:
+    """A refused signature (or secret, or timestamp) is a security event: one audit record,
+    in its own transaction, carrying nothing from the unverified body."""
+    async with pool_of(request).connection() as conn, conn.transaction():
+        await audit.append(
+            conn,
+            AuditEntry(
+                actor_type=ActorType.PROVIDER,
+                actor_id=provider,
+                event_type="webhook.rejected",
+                success=False,
+                error_code=rejection.code,
+                error_message=rejection.message,
+                input={
+                    "path": request.url.path,
+                    "client": request.client.host if request.client else None,
+                    "user_agent": request.headers.get("user-agent"),
+                },
+            ),
+        )

@@ -1,0 +1,158 @@
+"""Twilio Messaging webhooks: inbound SMS / WhatsApp and message status callbacks.
+
+Both are form posts signed with X-Twilio-Signature: HMAC-SHA1, keyed with the auth token, of
+the URL Twilio was configured with (SWITCHBOARD_PUBLIC_URL + path) followed by every posted
+parameter, checked with the `twilio` package's RequestValidator.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi import APIRouter, Depends, Request, Response
+from psycopg_pool import AsyncConnectionPool
+from starlette.datastructures import ImmutableMultiDict
+from twilio.request_validator import RequestValidator
+
+from switchboard.conversations.models import Channel, Provider
+from switchboard.errors import InvalidSignature, MalformedBody, MissingField, WebhookRejected
+from switchboard.identities.normalize import WHATSAPP_PREFIX, normalize_phone
+from switchboard.messages import service as messages
+from switchboard.messages.models import InboundMessage, StatusReport, Thread
+from switchboard.messages.status import TWILIO
+from switchboard.settings import Settings
+from switchboard.webhooks.common import (
+    audit_rejection,
+    pool_of,
+    read_body,
+    require_media_type,
+    require_secret,
+    settings_of,
+)
+
+router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+# Payload fields worth keeping beside the message text.
+_KEPT_FIELDS = (
+    "AccountSid",
+    "MessagingServiceSid",
+    "NumMedia",
+    "NumSegments",
+    "ProfileName",
+    "WaId",
+    "FromCity",
+    "FromState",
+    "FromZip",
+    "FromCountry",
+    "ToCity",
+    "ToState",
+    "ToZip",
+    "ToCountry",
+    "Latitude",
+    "Longitude",
+    "ButtonPayload",
+    "Forwarded",
+    "FrequentlyForwarded",
+    "OptOutType",
+)
+
+FormParams = ImmutableMultiDict[str, str]
+
+
+async def verified_form(request: Request) -> FormParams:
+    """The posted parameters, once their signature has been checked."""
+    settings = settings_of(request)
+    body = await read_body(request, settings.max_body_bytes)
+    require_media_type(request, "application/x-www-form-urlencoded")
+    try:
+        params: FormParams = ImmutableMultiDict(
+            parse_qsl(body.decode("utf-8"), keep_blank_values=True, strict_parsing=True)
+        )
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedBody(f"the form body could not be parsed: {exc}") from exc
+    try:
+        token = require_secret(settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
+        url = settings.public_url + request.url.path
+        if request.url.query:
+            url += "?" + request.url.query
+        signature = request.headers.get("x-twilio-signature", "")
+        if not RequestValidator(token).validate(url, params, signature):
+            raise InvalidSignature(
+                "X-Twilio-Signature does not match this request",
+                hint=f"Twilio must be configured with exactly {url}",
+            )
+    except WebhookRejected as rejection:
+        await audit_rejection(request, Provider.TWILIO, rejection)
+        raise
+    return params
+
+
+TwilioForm = Annotated[FormParams, Depends(verified_form)]
+Pool = Annotated[AsyncConnectionPool[Any], Depends(pool_of)]
+CurrentSettings = Annotated[Settings, Depends(settings_of)]
+
+
+@router.post("/messages", summary="Inbound SMS or WhatsApp message")
+async def inbound_message(form: TwilioForm, pool: Pool, settings: CurrentSettings) -> Response:
+    message = _inbound_message(form, settings.default_phone_region)
+    async with pool.connection() as conn:
+        await messages.record_inbound(conn, message)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+@router.post("/status", summary="Outbound message status callback")
+async def status_callback(form: TwilioForm, pool: Pool) -> Response:
+    sid = _required(form, "MessageSid", "SmsSid")
+    raw_status = _required(form, "MessageStatus", "SmsStatus").lower()
+    report = StatusReport(
+        provider=Provider.TWILIO,
+        provider_message_id=sid,
+        event_key=f"{sid}:{raw_status}",
+        raw_status=raw_status,
+        status=TWILIO.get(raw_status),
+        error_code=form.get("ErrorCode") or None,
+        details={"error_message": form.get("ErrorMessage")} if form.get("ErrorMessage") else {},
+    )
+    async with pool.connection() as conn:
+        await messages.record_status(conn, report)
+    return Response(EMPTY_TWIML, media_type="text/xml")
+
+
+def _inbound_message(form: FormParams, region: str) -> InboundMessage:
+    sid = _required(form, "MessageSid", "SmsMessageSid", "SmsSid")
+    raw_from = _required(form, "From")
+    raw_to = _required(form, "To")
+    channel = Channel.WHATSAPP if raw_from.startswith(WHATSAPP_PREFIX) else Channel.SMS
+    from_address = normalize_phone(raw_from, region) or raw_from.strip()
+    to_address = normalize_phone(raw_to, region) or raw_to.strip()
+    media = [
+        {"url": form.get(f"MediaUrl{n}"), "content_type": form.get(f"MediaContentType{n}")}
+        for n in range(_int(form.get("NumMedia")))
+        if form.get(f"MediaUrl{n}")
+    ]
+    kept: dict[str, Any] = {name: form[name] for name in _KEPT_FIELDS if form.get(name)}
+    if media:
+        kept["media"] = media
+    return InboundMessage(
+        provider=Provider.TWILIO,
+        channel=channel,
+        provider_message_id=sid,
+        from_address=from_address,
+        to_address=to_address,
+        body_text=form.get("Body", ""),
+        body_json=kept,
+        thread=Thread(key=f"{from_address}|{to_address}"),
+    )
+
+
+def _required(form: FormParams, *names: str) -> str:
+    for name in names:
+        value = form.get(name, "").strip()
+        if value:
+            return value
+    raise MissingField(f"the form has no {names[0]}")
+
+
+def _int(value: str | None) -> int:
+    return int(value) if value and value.isdigit() else 0
