@@ -3,54 +3,34 @@
 --
 -- By hand:  psql -1 -v ON_ERROR_STOP=1 -f migrations/006_cc_step1_checklist.rollback.sql
 --
+-- It undoes what 006 noted it changed (switchboard_migration_changes), and only that: a
+-- column, table, CHECK constraint or RLS setting the database had before 006 stays as it was.
 -- Kept on purpose:
 -- * The audit log's immutability trigger ("do not rollback ... it's a security requirement").
 -- * The audit log's new columns and their foreign keys: dropping them would delete what the
---   audit trail recorded since 006. Its renamed columns go back to their legacy names.
--- * Every legacy row and value. The legacy CHECK constraints come back NOT VALID, and are
---   validated only when no row written since 006 uses a value they do not allow.
+--   audit trail recorded since 006. Its renamed columns do go back to their legacy names.
+-- * Every legacy row and value. The CHECK constraints 006 replaced come back exactly as they
+--   were, NOT VALID where rows written since 006 use values they do not allow.
 -- squawk-ignore-file ban-drop-table, ban-drop-column, ban-drop-constraint, ban-drop-function, require-concurrent-index-deletion -- the specification's rollback drops what 006 added, in one transaction
 SET lock_timeout = '5s';
 SET statement_timeout = '5min';
 
-CREATE OR REPLACE FUNCTION pg_temp.cc_has_column(tbl text, col text) RETURNS boolean
-LANGUAGE sql STABLE AS $fn$
-    SELECT EXISTS (
-        SELECT FROM pg_attribute
-        WHERE attrelid = to_regclass(tbl) AND attname = col AND attnum > 0 AND NOT attisdropped
-    )
-$fn$;
-
-CREATE OR REPLACE FUNCTION pg_temp.cc_rename_back(tbl text, new_name text, old_name text)
-RETURNS void LANGUAGE plpgsql AS $fn$
+DO $$
 BEGIN
-    IF pg_temp.cc_has_column(tbl, new_name) AND NOT pg_temp.cc_has_column(tbl, old_name) THEN
-        EXECUTE format('ALTER TABLE %I RENAME COLUMN %I TO %I', tbl, new_name, old_name);
+    IF to_regclass('switchboard_migration_changes') IS NULL THEN
+        RAISE EXCEPTION 'no record of what 006 changed (switchboard_migration_changes is missing)'
+            USING HINT = 'this rollback undoes only what 006 noted; restore the pre-006 schema by hand';
     END IF;
 END
+$$;
+
+CREATE OR REPLACE FUNCTION pg_temp.cc_changes(change_kind text)
+RETURNS TABLE (tbl text, col text, detail jsonb) LANGUAGE sql STABLE AS $fn$
+    SELECT split_part(target, '.', 1), split_part(target, '.', 2), detail
+    FROM switchboard_migration_changes WHERE migration = '006' AND kind = change_kind
 $fn$;
 
-CREATE OR REPLACE FUNCTION pg_temp.cc_restore_check(
-    tbl text, col text, con_name text, legacy text[]
-) RETURNS void LANGUAGE plpgsql AS $fn$
-DECLARE
-    violators boolean;
-BEGIN
-    EXECUTE format('ALTER TABLE %I DROP CONSTRAINT IF EXISTS %I', tbl, con_name);
-    EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I CHECK (%I = ANY (%L::text[])) NOT VALID',
-                   tbl, con_name, col, legacy);
-    EXECUTE format('SELECT EXISTS (SELECT FROM %I WHERE NOT (%I = ANY (%L::text[])))', tbl, col, legacy)
-        INTO violators;
-    IF violators THEN
-        RAISE NOTICE '%.% holds values the legacy constraint % does not allow; it stays NOT VALID',
-            tbl, col, con_name;
-    ELSE
-        EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I', tbl, con_name);
-    END IF;
-END
-$fn$;
-
--- RLS and its placeholder policies.
+-- RLS where 006 turned it on, and the placeholder policies.
 DO $$
 DECLARE
     tbl text;
@@ -60,14 +40,25 @@ BEGIN
     LOOP
         CONTINUE WHEN to_regclass(tbl) IS NULL;
         EXECUTE format('DROP POLICY IF EXISTS %I ON %I', tbl || '_service_role_all', tbl);
+    END LOOP;
+    FOR tbl IN SELECT c.tbl FROM pg_temp.cc_changes('rls_enabled') AS c LOOP
+        CONTINUE WHEN to_regclass(tbl) IS NULL;
         EXECUTE format('ALTER TABLE %I DISABLE ROW LEVEL SECURITY', tbl);
     END LOOP;
 END
 $$;
 
 -- New tables.
-DROP TABLE IF EXISTS cc_assignments;
-DROP TABLE IF EXISTS cc_identity_links;
+DO $$
+DECLARE
+    tbl text;
+BEGIN
+    FOR tbl IN SELECT c.tbl FROM pg_temp.cc_changes('table_created') AS c
+               ORDER BY c.tbl = 'cc_comm_preferences' LOOP
+        EXECUTE format('DROP TABLE IF EXISTS %I', tbl);
+    END LOOP;
+END
+$$;
 
 -- New indexes (the unique constraint owns its index).
 ALTER TABLE cc_messages DROP CONSTRAINT IF EXISTS cc_messages_provider_message_id_key;
@@ -87,56 +78,58 @@ DROP INDEX IF EXISTS cc_comm_preferences_do_not_contact_idx;
 DROP TRIGGER IF EXISTS cc_auth_sessions_set_updated_at ON cc_auth_sessions;
 DROP FUNCTION IF EXISTS cc_set_updated_at();
 
--- Constraints: the widened ones go back to the legacy sets; the new ones go.
+-- CHECK constraints: 006's go, the ones it replaced come back as they were.
 DO $$
+DECLARE
+    change record;
+    original jsonb;
 BEGIN
-    PERFORM pg_temp.cc_restore_check('cc_conversations', 'status', 'cc_conversations_status_check',
-        ARRAY['active', 'closed', 'archived']);
-    PERFORM pg_temp.cc_restore_check('cc_cases', 'case_type', 'cc_cases_case_type_check',
-        ARRAY['fraud', 'card', 'payment', 'account', 'general']);
-    PERFORM pg_temp.cc_restore_check('cc_cases', 'status', 'cc_cases_status_check',
-        ARRAY['open', 'in_progress', 'resolved']);
-    PERFORM pg_temp.cc_restore_check('cc_auth_sessions', 'status', 'cc_auth_sessions_status_check',
-        ARRAY['pending', 'verified', 'failed', 'expired']);
+    FOR change IN SELECT * FROM pg_temp.cc_changes('check_replaced') LOOP
+        CONTINUE WHEN to_regclass(change.tbl) IS NULL;
+        EXECUTE format('ALTER TABLE %I DROP CONSTRAINT IF EXISTS %I',
+                       change.tbl, change.detail->>'constraint');
+        FOR original IN SELECT * FROM jsonb_array_elements(change.detail->'replaced') LOOP
+            EXECUTE format('ALTER TABLE %I ADD CONSTRAINT %I %s NOT VALID', change.tbl,
+                           original->>'name', regexp_replace(original->>'def', ' NOT VALID$', ''));
+            BEGIN
+                EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I', change.tbl,
+                               original->>'name');
+            EXCEPTION WHEN check_violation THEN
+                RAISE NOTICE '%: rows written since 006 break %, which stays NOT VALID',
+                    change.tbl, original->>'name';
+            END;
+        END LOOP;
+    END LOOP;
 END
 $$;
 
--- New columns (their CHECK constraints go with them).
--- The data in these columns was written after 006 and has no place in the pre-006 schema.
-ALTER TABLE cc_conversations
-    DROP COLUMN IF EXISTS provider,
-    DROP COLUMN IF EXISTS provider_conversation_id;
-ALTER TABLE cc_messages
-    DROP COLUMN IF EXISTS provider,
-    DROP COLUMN IF EXISTS from_address,
-    DROP COLUMN IF EXISTS to_address,
-    DROP COLUMN IF EXISTS body_json,
-    DROP COLUMN IF EXISTS status;
-ALTER TABLE cc_cases
-    DROP COLUMN IF EXISTS summary,
-    DROP COLUMN IF EXISTS closed_at;
-ALTER TABLE cc_auth_sessions
-    DROP COLUMN IF EXISTS channel,
-    DROP COLUMN IF EXISTS destination,
-    DROP COLUMN IF EXISTS provider,
-    DROP COLUMN IF EXISTS provider_request_id,
-    DROP COLUMN IF EXISTS updated_at;
-
--- Renames back, and the preferences table's new columns.
+-- New columns, except the audit log's (their CHECK constraints go with them).
 DO $$
+DECLARE
+    change record;
 BEGIN
-    PERFORM pg_temp.cc_rename_back('cc_messages', 'provider_message_id', 'provider_msg_id');
-    PERFORM pg_temp.cc_rename_back('cc_messages', 'body_text', 'text');
-    PERFORM pg_temp.cc_rename_back('cc_audit_logs', 'actor_type', 'actor');
-    PERFORM pg_temp.cc_rename_back('cc_audit_logs', 'event_type', 'action');
-    PERFORM pg_temp.cc_rename_back('cc_audit_logs', 'input_redacted', 'payload_redacted');
-    IF to_regclass('cc_comm_preferences') IS NOT NULL THEN
-        ALTER TABLE cc_comm_preferences
-            DROP COLUMN IF EXISTS allowed_channels,
-            DROP COLUMN IF EXISTS timezone;
-        IF to_regclass('cc_preferences') IS NULL THEN
-            ALTER TABLE cc_comm_preferences RENAME TO cc_preferences;
-        END IF;
+    FOR change IN SELECT * FROM pg_temp.cc_changes('column_added')
+                  WHERE tbl <> 'cc_audit_logs' LOOP
+        CONTINUE WHEN to_regclass(change.tbl) IS NULL;
+        EXECUTE format('ALTER TABLE %I DROP COLUMN IF EXISTS %I', change.tbl, change.col);
+    END LOOP;
+END
+$$;
+
+-- Renames back. (Where 006 merged two names into one, the merged column keeps the new name.)
+DO $$
+DECLARE
+    change record;
+BEGIN
+    FOR change IN SELECT * FROM pg_temp.cc_changes('column_renamed') LOOP
+        EXECUTE format('ALTER TABLE %I RENAME COLUMN %I TO %I',
+                       change.tbl, change.col, change.detail->>'from');
+    END LOOP;
+    IF EXISTS (SELECT FROM pg_temp.cc_changes('table_renamed'))
+       AND to_regclass('cc_comm_preferences') IS NOT NULL THEN
+        ALTER TABLE cc_comm_preferences RENAME TO cc_preferences;
     END IF;
 END
 $$;
+
+DELETE FROM switchboard_migration_changes WHERE migration = '006';

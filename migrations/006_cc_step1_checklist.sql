@@ -19,11 +19,17 @@
 --   (provider, provider_message_id) pair is duplicated, and no old/new column pair disagrees.
 -- * Widened CHECK constraints allow the specification's values, every value the constraint
 --   they replace allowed, and every value already present in the data.
+-- * What it changes is noted in switchboard_migration_changes, so that the rollback undoes
+--   exactly that: a column, table, CHECK or RLS setting the database had before 006 survives.
 
 -- squawk-ignore-file prefer-robust-stmts -- every statement is guarded or re-runnable as it
 -- stands (VALIDATE, SET DEFAULT); squawk cannot see the guards inside the DO blocks.
 SET lock_timeout = '500ms';
 SET statement_timeout = 0;
+
+-- One migration run at a time, psql included: the runner's session already holds this lock
+-- (taking it again only counts up), and a psql session waits here for any run in progress.
+DO $$ BEGIN PERFORM pg_advisory_lock(hashtextextended('switchboard:migrations', 0)); END $$;
 
 -- Session-local helpers (pg_temp): they vanish with the connection and leave no trace.
 
@@ -35,59 +41,109 @@ LANGUAGE sql STABLE AS $fn$
     )
 $fn$;
 
+-- What 006 changed, so that its rollback undoes exactly that and nothing the database had
+-- before. switchboard_migration_changes is created right after the preflight.
+CREATE OR REPLACE FUNCTION pg_temp.cc_note(kind text, target text, detail jsonb DEFAULT '{}')
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO switchboard_migration_changes (migration, kind, target, detail)
+    VALUES ('006', kind, target, detail) ON CONFLICT DO NOTHING;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION pg_temp.cc_noted(change_kind text, change_target text)
+RETURNS boolean LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+    RETURN EXISTS (SELECT FROM switchboard_migration_changes
+                   WHERE migration = '006' AND kind = change_kind AND target = change_target);
+END
+$fn$;
+
 CREATE OR REPLACE FUNCTION pg_temp.cc_add_column(tbl text, col text, coltype text) RETURNS void
 LANGUAGE plpgsql AS $fn$
 BEGIN
     -- Checked first so that a second run takes no lock at all.
     IF NOT pg_temp.cc_has_column(tbl, col) THEN
         EXECUTE format('ALTER TABLE %I ADD COLUMN IF NOT EXISTS %I %s', tbl, col, coltype);
+        PERFORM pg_temp.cc_note('column_added', tbl || '.' || col);
     END IF;
 END
 $fn$;
 
--- Old name only: rename. Both names: copy old into new where new is empty, then drop old
--- (the preflight has already refused rows where both hold different values).
+-- Both names present: copy old into new where new is empty, in committed batches, so that no
+-- lock is held for long and an interruption keeps what was copied. A table with triggers of
+-- its own (the audit log's immutability, updated_at) is copied in one transaction with them
+-- off instead: ALTER TABLE holds its lock until commit, so no one sees them off.
+CREATE OR REPLACE PROCEDURE pg_temp.cc_copy_column(tbl text, old_name text, new_name text)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    copied bigint;
+    trg record;
+    states jsonb := '{}';
+BEGIN
+    IF NOT (pg_temp.cc_has_column(tbl, old_name) AND pg_temp.cc_has_column(tbl, new_name)) THEN
+        RETURN;
+    END IF;
+    IF EXISTS (SELECT FROM pg_trigger WHERE tgrelid = to_regclass(tbl) AND NOT tgisinternal) THEN
+        FOR trg IN SELECT tgname::text AS name, tgenabled::text AS enabled FROM pg_trigger
+                   WHERE tgrelid = to_regclass(tbl) AND NOT tgisinternal LOOP
+            states := states || jsonb_build_object(trg.name, trg.enabled);
+            EXECUTE format('ALTER TABLE %I DISABLE TRIGGER %I', tbl, trg.name);
+        END LOOP;
+        EXECUTE format('UPDATE %I SET %I = %I WHERE %I IS NULL AND %I IS NOT NULL',
+                       tbl, new_name, old_name, new_name, old_name);
+        FOR trg IN SELECT key AS name, value #>> '{}' AS enabled FROM jsonb_each(states) LOOP
+            EXECUTE format('ALTER TABLE %I %s TRIGGER %I', tbl,
+                           CASE trg.enabled WHEN 'A' THEN 'ENABLE ALWAYS'
+                                            WHEN 'R' THEN 'ENABLE REPLICA'
+                                            WHEN 'D' THEN 'DISABLE'
+                                            ELSE 'ENABLE' END, trg.name);
+        END LOOP;
+        COMMIT;
+        RETURN;
+    END IF;
+    LOOP
+        EXECUTE format('UPDATE %I SET %I = %I WHERE ctid = ANY (ARRAY(SELECT ctid FROM %I '
+                       'WHERE %I IS NULL AND %I IS NOT NULL LIMIT 10000))',
+                       tbl, new_name, old_name, tbl, new_name, old_name);
+        GET DIAGNOSTICS copied = ROW_COUNT;
+        COMMIT;
+        EXIT WHEN copied = 0;
+    END LOOP;
+END
+$fn$;
+
+-- Old name only: rename. Both names (after cc_copy_column): drop the old one.
 CREATE OR REPLACE FUNCTION pg_temp.cc_rename_column(tbl text, old_name text, new_name text)
 RETURNS void LANGUAGE plpgsql AS $fn$
 DECLARE
-    trg record;
+    left_behind boolean;
 BEGIN
     IF NOT pg_temp.cc_has_column(tbl, old_name) THEN
         RETURN;
     END IF;
     IF NOT pg_temp.cc_has_column(tbl, new_name) THEN
         EXECUTE format('ALTER TABLE %I RENAME COLUMN %I TO %I', tbl, old_name, new_name);
+        PERFORM pg_temp.cc_note('column_renamed', tbl || '.' || new_name,
+                                jsonb_build_object('from', old_name));
         RETURN;
     END IF;
-    -- Moving a value between two names of one column is not a change of the record, so the
-    -- table's own triggers (audit immutability, updated_at) are off for this transaction
-    -- only; ALTER TABLE holds ACCESS EXCLUSIVE until commit, so no one sees them off.
-    FOR trg IN
-        SELECT tgname, tgenabled FROM pg_trigger
-        WHERE tgrelid = to_regclass(tbl) AND NOT tgisinternal
-    LOOP
-        EXECUTE format('ALTER TABLE %I DISABLE TRIGGER %I', tbl, trg.tgname);
-    END LOOP;
-    EXECUTE format('UPDATE %I SET %I = %I WHERE %I IS NULL AND %I IS NOT NULL',
-                   tbl, new_name, old_name, new_name, old_name);
-    FOR trg IN
-        SELECT tgname, tgenabled FROM pg_trigger
-        WHERE tgrelid = to_regclass(tbl) AND NOT tgisinternal
-    LOOP
-        EXECUTE format('ALTER TABLE %I %s TRIGGER %I', tbl,
-                       CASE trg.tgenabled WHEN 'A' THEN 'ENABLE ALWAYS'
-                                          WHEN 'R' THEN 'ENABLE REPLICA'
-                                          WHEN 'D' THEN 'DISABLE'
-                                          ELSE 'ENABLE' END,
-                       trg.tgname);
-    END LOOP;
+    EXECUTE format('SELECT EXISTS (SELECT FROM %I WHERE %I IS NULL AND %I IS NOT NULL)',
+                   tbl, new_name, old_name) INTO left_behind;
+    IF left_behind THEN
+        RAISE EXCEPTION 'rows were written to %.% while 006 copied it into %', tbl, old_name, new_name
+            USING HINT = 'stop writers using the old column name, then run 006 again';
+    END IF;
     EXECUTE format('ALTER TABLE %I DROP COLUMN %I', tbl, old_name);
+    PERFORM pg_temp.cc_note('column_merged', tbl || '.' || new_name,
+                            jsonb_build_object('from', old_name));
 END
 $fn$;
 
--- Replace the CHECK constraints on one column by `con_name`, allowing `allowed`, every
--- literal the replaced constraints allowed, and every value present. Added NOT VALID; the
--- VALIDATE runs as its own statement so that no writer waits for the scan.
+-- Replace the list-of-values CHECK constraints on one column by `con_name`, allowing
+-- `allowed`, every value they allowed, and every value present. Other CHECKs on the column
+-- (status <> '', say) are kept. Added NOT VALID; the VALIDATE runs as its own statement so
+-- that no writer waits for the scan. The replaced definitions are noted for the rollback.
 CREATE OR REPLACE FUNCTION pg_temp.cc_widen_check(
     tbl text, col text, con_name text, allowed text[]
 ) RETURNS void LANGUAGE plpgsql AS $fn$
@@ -97,14 +153,16 @@ DECLARE
     literals text[];
     present text[];
     drops text := '';
+    replaced jsonb := '[]';
     values_sql text;
 BEGIN
     SELECT attnum INTO col_num FROM pg_attribute
     WHERE attrelid = to_regclass(tbl) AND attname = col AND NOT attisdropped;
     FOR existing IN
-        SELECT conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
+        SELECT conname::text AS conname, pg_get_constraintdef(oid) AS def FROM pg_constraint
         WHERE conrelid = to_regclass(tbl) AND contype = 'c' AND conkey = ARRAY[col_num]
     LOOP
+        CONTINUE WHEN existing.def !~ ' = ANY \(';
         SELECT array_agg(replace(m[1], '''''', '''')) INTO literals
         FROM regexp_matches(existing.def, '''((?:[^'']|'''')*)''', 'g') AS m;
         IF existing.conname = con_name AND literals @> allowed THEN
@@ -112,13 +170,24 @@ BEGIN
         END IF;
         allowed := allowed || coalesce(literals, '{}');
         drops := drops || format('DROP CONSTRAINT %I, ', existing.conname);
+        replaced := replaced || jsonb_build_array(
+            jsonb_build_object('name', existing.conname, 'def', existing.def));
     END LOOP;
-    EXECUTE format('SELECT array_agg(DISTINCT %I::text) FROM %I WHERE %I IS NOT NULL',
-                   col, tbl, col) INTO present;
+    IF EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(tbl) AND conname = con_name)
+       AND NOT replaced @> jsonb_build_array(jsonb_build_object('name', con_name)) THEN
+        con_name := con_name || '_values';  -- the name belongs to a CHECK that is kept
+    END IF;
+    -- A column 006 has just added holds nothing yet: no need to read it.
+    IF NOT pg_temp.cc_noted('column_added', tbl || '.' || col) THEN
+        EXECUTE format('SELECT array_agg(DISTINCT %I::text) FROM %I WHERE %I IS NOT NULL',
+                       col, tbl, col) INTO present;
+    END IF;
     SELECT string_agg(quote_literal(v), ', ' ORDER BY v) INTO values_sql
     FROM (SELECT DISTINCT unnest(allowed || coalesce(present, '{}')) AS v) AS d;
     EXECUTE format('ALTER TABLE %I %s ADD CONSTRAINT %I CHECK (%I IN (%s)) NOT VALID',
                    tbl, drops, con_name, col, values_sql);
+    PERFORM pg_temp.cc_note('check_replaced', tbl || '.' || col,
+                            jsonb_build_object('constraint', con_name, 'replaced', replaced));
 END
 $fn$;
 
@@ -154,6 +223,11 @@ DECLARE
     pair record;
     conflicts text;
     common text[];
+    old_type oid;
+    new_type oid;
+    old_type_name text;
+    new_type_name text;
+    widened record;
     msg_key text;
     dup_count bigint;
     dup_list text;
@@ -179,16 +253,58 @@ BEGIN
     LOOP
         CONTINUE WHEN NOT (pg_temp.cc_has_column(pair.tbl, pair.old_name)
                            AND pg_temp.cc_has_column(pair.tbl, pair.new_name));
+        SELECT o.atttypid, n.atttypid, format_type(o.atttypid, o.atttypmod),
+               format_type(n.atttypid, n.atttypmod)
+        INTO old_type, new_type, old_type_name, new_type_name
+        FROM pg_attribute AS o, pg_attribute AS n
+        WHERE o.attrelid = to_regclass(pair.tbl) AND o.attname = pair.old_name
+          AND n.attrelid = to_regclass(pair.tbl) AND n.attname = pair.new_name;
+        IF old_type <> new_type AND NOT EXISTS (
+            SELECT FROM pg_cast WHERE castsource = old_type AND casttarget = new_type
+                                  AND castcontext IN ('a', 'i')) THEN
+            RAISE EXCEPTION USING ERRCODE = 'SB002',
+                MESSAGE = format('%s has both %I (%s) and %I (%s): values of the first cannot be copied into the second',
+                                 pair.tbl, pair.old_name, old_type_name, pair.new_name, new_type_name),
+                HINT = 'convert one column to the other''s type, or drop the one not in use, then run 006 again; nothing was changed';
+        END IF;
         EXECUTE format(
             'SELECT string_agg(id::text, '', '') FROM (SELECT id FROM %I WHERE %I IS NOT NULL '
-            'AND %I IS NOT NULL AND %I::text IS DISTINCT FROM %I::text ORDER BY id LIMIT 20) AS c',
-            pair.tbl, pair.old_name, pair.new_name, pair.old_name, pair.new_name)
+            'AND %I IS NOT NULL AND %I::%s IS DISTINCT FROM %I ORDER BY id LIMIT 20) AS c',
+            pair.tbl, pair.old_name, pair.new_name, pair.old_name, new_type_name, pair.new_name)
         INTO conflicts;
         IF conflicts IS NOT NULL THEN
             RAISE EXCEPTION USING ERRCODE = 'SB002',
                 MESSAGE = format('%s has both %I and %I, holding different values in rows: %s',
                                  pair.tbl, pair.old_name, pair.new_name, conflicts),
                 HINT = format('decide which value is right and set the other to NULL in those rows, then run 006 again; nothing was changed');
+        END IF;
+    END LOOP;
+
+    -- The columns whose CHECK 006 widens must be text, and their value lists their own.
+    FOR widened IN
+        SELECT v.tbl, v.col, a.attnum, format_type(a.atttypid, a.atttypmod) AS coltype,
+               t.typcategory
+        FROM (VALUES ('cc_conversations', 'status'), ('cc_cases', 'case_type'),
+                     ('cc_cases', 'status'), ('cc_auth_sessions', 'status')) AS v(tbl, col)
+        JOIN pg_attribute AS a ON a.attrelid = to_regclass(v.tbl) AND a.attname = v.col
+                              AND NOT a.attisdropped
+        JOIN pg_type AS t ON t.oid = a.atttypid
+    LOOP
+        IF widened.typcategory <> 'S' THEN
+            RAISE EXCEPTION USING ERRCODE = 'SB004',
+                MESSAGE = format('%s.%s is of type %s, but 006 widens the values of a text column',
+                                 widened.tbl, widened.col, widened.coltype),
+                HINT = 'convert the column to text, then run 006 again; nothing was changed';
+        END IF;
+        SELECT string_agg(conname, ', ') INTO conflicts FROM pg_constraint
+        WHERE conrelid = to_regclass(widened.tbl) AND contype = 'c'
+          AND widened.attnum = ANY (conkey) AND cardinality(conkey) > 1
+          AND pg_get_constraintdef(oid) ~ ' = ANY \(';
+        IF conflicts IS NOT NULL THEN
+            RAISE EXCEPTION USING ERRCODE = 'SB004',
+                MESSAGE = format('%s has CHECK constraint %s listing the values of %s together with other columns; 006 cannot widen it safely',
+                                 widened.tbl, conflicts, widened.col),
+                HINT = 'split it into one CHECK per column, then run 006 again; nothing was changed';
         END IF;
     END LOOP;
 
@@ -244,10 +360,28 @@ BEGIN
 END
 $preflight$;
 
+-- The record of what 006 changes, read by its rollback. Created after the preflight, so a
+-- refused run leaves the database as it found it.
+CREATE TABLE IF NOT EXISTS switchboard_migration_changes (
+    migration text NOT NULL,
+    kind text NOT NULL,
+    target text NOT NULL,
+    detail jsonb NOT NULL DEFAULT '{}',
+    recorded_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (migration, kind, target)
+);
+REVOKE ALL ON switchboard_migration_changes FROM PUBLIC;
+
 -- ---------------------------------------------------------------------------------------
 -- Renames ("if exists"): 5. cc_audit_logs, 2. cc_messages, 7. cc_comm_preferences.
+-- Where both names exist, the old values are copied across first, in committed batches.
 -- ---------------------------------------------------------------------------------------
--- squawk-ignore renaming-column
+CALL pg_temp.cc_copy_column('cc_messages', 'provider_msg_id', 'provider_message_id');
+CALL pg_temp.cc_copy_column('cc_messages', 'text', 'body_text');
+CALL pg_temp.cc_copy_column('cc_audit_logs', 'actor', 'actor_type');
+CALL pg_temp.cc_copy_column('cc_audit_logs', 'action', 'event_type');
+CALL pg_temp.cc_copy_column('cc_audit_logs', 'payload_redacted', 'input_redacted');
+
 DO $$
 BEGIN
     PERFORM pg_temp.cc_rename_column('cc_messages', 'provider_msg_id', 'provider_message_id');
@@ -274,6 +408,7 @@ BEGIN
     END IF;
     IF to_regclass('cc_comm_preferences') IS NULL THEN
         ALTER TABLE cc_preferences RENAME TO cc_comm_preferences;
+        PERFORM pg_temp.cc_note('table_renamed', 'cc_comm_preferences', '{"from": "cc_preferences"}');
         RETURN;
     END IF;
     -- Both tables: carry every column and every row across (the preflight refused rows that
@@ -300,6 +435,7 @@ BEGIN
         'INSERT INTO cc_comm_preferences (%s) SELECT %s FROM cc_preferences AS p '
         'WHERE NOT EXISTS (SELECT FROM cc_comm_preferences AS c WHERE c.id = p.id)', cols, cols);
     DROP TABLE cc_preferences;
+    PERFORM pg_temp.cc_note('table_merged', 'cc_comm_preferences', '{"from": "cc_preferences"}');
 END
 $$;
 
@@ -337,7 +473,8 @@ BEGIN
 END
 $$;
 
--- 4. cc_auth_sessions
+-- 4. cc_auth_sessions. Existing rows keep updated_at NULL (not updated since 006); new rows
+-- get now(). A column the database already had keeps its own default.
 DO $$
 BEGIN
     PERFORM pg_temp.cc_add_column('cc_auth_sessions', 'channel', 'text');
@@ -345,11 +482,14 @@ BEGIN
     PERFORM pg_temp.cc_add_column('cc_auth_sessions', 'provider', 'text');
     PERFORM pg_temp.cc_add_column('cc_auth_sessions', 'provider_request_id', 'text');
     PERFORM pg_temp.cc_add_column('cc_auth_sessions', 'updated_at', 'timestamptz');
+    IF pg_temp.cc_noted('column_added', 'cc_auth_sessions.updated_at') AND NOT EXISTS (
+        SELECT FROM pg_attrdef AS d JOIN pg_attribute AS a
+            ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+        WHERE d.adrelid = 'cc_auth_sessions'::regclass AND a.attname = 'updated_at') THEN
+        ALTER TABLE cc_auth_sessions ALTER COLUMN updated_at SET DEFAULT now();
+    END IF;
 END
 $$;
-
--- Existing rows keep updated_at NULL (never updated since 006); new rows get now().
-ALTER TABLE cc_auth_sessions ALTER COLUMN updated_at SET DEFAULT now();
 
 -- 5. cc_audit_logs
 DO $$
@@ -369,132 +509,153 @@ END
 $$;
 
 -- 6. cc_identity_links (new table)
-CREATE TABLE IF NOT EXISTS cc_identity_links (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    bank_customer_id uuid NOT NULL REFERENCES cc_bank_customers (id),
-    channel text NOT NULL CONSTRAINT cc_identity_links_channel_check
-        CHECK (channel IN ('phone', 'email', 'whatsapp')),
-    address text NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-
--- 7. cc_comm_preferences (created with the legacy shape if the database never had it)
-CREATE TABLE IF NOT EXISTS cc_comm_preferences (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    bank_customer_id uuid NOT NULL UNIQUE REFERENCES cc_bank_customers (id),
-    do_not_contact boolean NOT NULL DEFAULT false,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now()
-);
-
 DO $$
 BEGIN
+    IF to_regclass('cc_identity_links') IS NULL THEN
+        CREATE TABLE cc_identity_links (
+            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            bank_customer_id uuid NOT NULL REFERENCES cc_bank_customers (id),
+            channel text NOT NULL CONSTRAINT cc_identity_links_channel_check
+                CHECK (channel IN ('phone', 'email', 'whatsapp')),
+            address text NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        PERFORM pg_temp.cc_note('table_created', 'cc_identity_links');
+    END IF;
+END
+$$;
+
+-- 7. cc_comm_preferences (created with the legacy shape if the database never had it)
+DO $$
+BEGIN
+    IF to_regclass('cc_comm_preferences') IS NULL THEN
+        CREATE TABLE cc_comm_preferences (
+            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            bank_customer_id uuid NOT NULL UNIQUE REFERENCES cc_bank_customers (id),
+            do_not_contact boolean NOT NULL DEFAULT false,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now()
+        );
+        PERFORM pg_temp.cc_note('table_created', 'cc_comm_preferences');
+    END IF;
     PERFORM pg_temp.cc_add_column('cc_comm_preferences', 'allowed_channels', 'jsonb');
     PERFORM pg_temp.cc_add_column('cc_comm_preferences', 'timezone', 'text');
 END
 $$;
 
 -- 8. cc_assignments (new table): a queue entry for a conversation, a case, or both.
-CREATE TABLE IF NOT EXISTS cc_assignments (
-    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-    conversation_id uuid REFERENCES cc_conversations (id),
-    case_id uuid REFERENCES cc_cases (id),
-    queue_name text NOT NULL,
-    assigned_to text,
-    sla_due_at timestamptz,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    updated_at timestamptz NOT NULL DEFAULT now(),
-    CONSTRAINT cc_assignments_subject_check CHECK (conversation_id IS NOT NULL OR case_id IS NOT NULL)
-);
+DO $$
+BEGIN
+    IF to_regclass('cc_assignments') IS NULL THEN
+        CREATE TABLE cc_assignments (
+            id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+            conversation_id uuid REFERENCES cc_conversations (id),
+            case_id uuid REFERENCES cc_cases (id),
+            queue_name text NOT NULL,
+            assigned_to text,
+            sla_due_at timestamptz,
+            created_at timestamptz NOT NULL DEFAULT now(),
+            updated_at timestamptz NOT NULL DEFAULT now(),
+            CONSTRAINT cc_assignments_subject_check
+                CHECK (conversation_id IS NOT NULL OR case_id IS NOT NULL)
+        );
+        PERFORM pg_temp.cc_note('table_created', 'cc_assignments');
+    END IF;
+END
+$$;
 
 -- ---------------------------------------------------------------------------------------
--- Constraints: added NOT VALID (a brief lock, no scan), then validated (a scan that lets
--- writers through).
+-- Constraints: added NOT VALID (a brief lock, no scan), one per transaction, so that no scan
+-- of a table happens while its lock is held; then validated.
 -- ---------------------------------------------------------------------------------------
-DO $$
-BEGIN
-    PERFORM pg_temp.cc_widen_check('cc_conversations', 'status', 'cc_conversations_status_check',
-        ARRAY['open', 'pending', 'active', 'closed', 'archived']);
-    PERFORM pg_temp.cc_widen_check('cc_conversations', 'provider', 'cc_conversations_provider_check',
-        ARRAY['twilio', 'sendgrid', 'vapi', 'other']);
-END
-$$;
+DO $$ BEGIN PERFORM pg_temp.cc_widen_check('cc_conversations', 'status',
+    'cc_conversations_status_check', ARRAY['open', 'pending', 'active', 'closed', 'archived']);
+END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_widen_check('cc_conversations', 'provider',
+    'cc_conversations_provider_check', ARRAY['twilio', 'sendgrid', 'vapi', 'other']);
+END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_widen_check('cc_messages', 'status',
+    'cc_messages_status_check', ARRAY['received', 'sent', 'delivered', 'failed', 'read']);
+END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_widen_check('cc_cases', 'case_type',
+    'cc_cases_case_type_check', ARRAY['fraud', 'cards', 'payments', 'loans', 'disputes',
+                                      'complaints', 'general', 'card', 'payment', 'account']);
+END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_widen_check('cc_cases', 'status',
+    'cc_cases_status_check', ARRAY['new', 'triage', 'in_progress', 'waiting_customer',
+                                   'resolved', 'closed', 'open']);
+END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_widen_check('cc_auth_sessions', 'status',
+    'cc_auth_sessions_status_check', ARRAY['created', 'sent', 'verified', 'failed', 'expired',
+                                           'cancelled', 'pending']);
+END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_widen_check('cc_auth_sessions', 'provider',
+    'cc_auth_sessions_provider_check', ARRAY['twilio_verify', 'sendgrid', 'vapi', 'other']);
+END $$;
 
-DO $$
-BEGIN
-    PERFORM pg_temp.cc_widen_check('cc_messages', 'status', 'cc_messages_status_check',
-        ARRAY['received', 'sent', 'delivered', 'failed', 'read']);
-END
-$$;
+DO $$ BEGIN PERFORM pg_temp.cc_add_foreign_key('cc_audit_logs', 'case_id', 'cc_cases',
+    'cc_audit_logs_case_id_fkey');
+END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_add_foreign_key('cc_audit_logs', 'bank_customer_id',
+    'cc_bank_customers', 'cc_audit_logs_bank_customer_id_fkey');
+END $$;
 
-DO $$
+-- VALIDATE takes SHARE UPDATE EXCLUSIVE, which writers never wait for, so waiting for it is
+-- harmless. Only the constraints 006 added are validated, one table per transaction.
+CREATE OR REPLACE FUNCTION pg_temp.cc_validate(tbl text) RETURNS void
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    con text;
 BEGIN
-    PERFORM pg_temp.cc_widen_check('cc_cases', 'case_type', 'cc_cases_case_type_check',
-        ARRAY['fraud', 'cards', 'payments', 'loans', 'disputes', 'complaints', 'general',
-              'card', 'payment', 'account']);
-    PERFORM pg_temp.cc_widen_check('cc_cases', 'status', 'cc_cases_status_check',
-        ARRAY['new', 'triage', 'in_progress', 'waiting_customer', 'resolved', 'closed', 'open']);
+    FOR con IN
+        SELECT c.conname FROM pg_constraint AS c
+        WHERE c.conrelid = to_regclass(tbl) AND NOT c.convalidated
+          AND (c.conname IN ('cc_audit_logs_case_id_fkey', 'cc_audit_logs_bank_customer_id_fkey')
+               OR c.conname IN (SELECT detail->>'constraint' FROM switchboard_migration_changes
+                                WHERE migration = '006' AND kind = 'check_replaced'
+                                  AND target LIKE tbl || '.%'))
+    LOOP
+        EXECUTE format('ALTER TABLE %I VALIDATE CONSTRAINT %I', tbl, con);
+    END LOOP;
 END
-$$;
+$fn$;
 
-DO $$
-BEGIN
-    PERFORM pg_temp.cc_widen_check('cc_auth_sessions', 'status', 'cc_auth_sessions_status_check',
-        ARRAY['created', 'sent', 'verified', 'failed', 'expired', 'cancelled', 'pending']);
-    PERFORM pg_temp.cc_widen_check('cc_auth_sessions', 'provider', 'cc_auth_sessions_provider_check',
-        ARRAY['twilio_verify', 'sendgrid', 'vapi', 'other']);
-END
-$$;
-
--- Each foreign key in its own transaction, for the same reason as RLS below.
-DO $$
-BEGIN
-    PERFORM pg_temp.cc_add_foreign_key('cc_audit_logs', 'case_id', 'cc_cases',
-                                       'cc_audit_logs_case_id_fkey');
-END
-$$;
-
-DO $$
-BEGIN
-    PERFORM pg_temp.cc_add_foreign_key('cc_audit_logs', 'bank_customer_id', 'cc_bank_customers',
-                                       'cc_audit_logs_bank_customer_id_fkey');
-END
-$$;
-
--- VALIDATE takes SHARE UPDATE EXCLUSIVE, which writers never wait for, so waiting for it
--- is harmless; and validating an already valid constraint does nothing.
 SET lock_timeout = 0;
-ALTER TABLE cc_conversations VALIDATE CONSTRAINT cc_conversations_status_check;
-ALTER TABLE cc_conversations VALIDATE CONSTRAINT cc_conversations_provider_check;
-ALTER TABLE cc_messages VALIDATE CONSTRAINT cc_messages_status_check;
-ALTER TABLE cc_cases VALIDATE CONSTRAINT cc_cases_case_type_check;
-ALTER TABLE cc_cases VALIDATE CONSTRAINT cc_cases_status_check;
-ALTER TABLE cc_auth_sessions VALIDATE CONSTRAINT cc_auth_sessions_status_check;
-ALTER TABLE cc_auth_sessions VALIDATE CONSTRAINT cc_auth_sessions_provider_check;
-ALTER TABLE cc_audit_logs VALIDATE CONSTRAINT cc_audit_logs_case_id_fkey;
-ALTER TABLE cc_audit_logs VALIDATE CONSTRAINT cc_audit_logs_bank_customer_id_fkey;
+DO $$ BEGIN PERFORM pg_temp.cc_validate('cc_conversations'); END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_validate('cc_messages'); END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_validate('cc_cases'); END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_validate('cc_auth_sessions'); END $$;
+DO $$ BEGIN PERFORM pg_temp.cc_validate('cc_audit_logs'); END $$;
 SET lock_timeout = '500ms';
 
 -- ---------------------------------------------------------------------------------------
--- Triggers: 4. updated_at on cc_auth_sessions; 5. the audit log is immutable.
+-- Triggers: 4. updated_at on cc_auth_sessions; 5. the audit log is immutable. Functions are
+-- created when missing and otherwise left as they are.
 -- ---------------------------------------------------------------------------------------
-CREATE OR REPLACE FUNCTION cc_set_updated_at() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
+DO $do$
 BEGIN
-    NEW.updated_at := now();
-    RETURN NEW;
+    IF to_regprocedure('cc_set_updated_at()') IS NULL THEN
+        CREATE FUNCTION cc_set_updated_at() RETURNS trigger
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+            NEW.updated_at := now();
+            RETURN NEW;
+        END
+        $fn$;
+    END IF;
+    IF to_regprocedure('cc_audit_logs_forbid_change()') IS NULL THEN
+        CREATE FUNCTION cc_audit_logs_forbid_change() RETURNS trigger
+        LANGUAGE plpgsql AS $fn$
+        BEGIN
+            RAISE EXCEPTION 'cc_audit_logs is append-only: % is not allowed', TG_OP
+                USING ERRCODE = 'insufficient_privilege',
+                      HINT = 'audit records can only be inserted and read';
+        END
+        $fn$;
+    END IF;
 END
-$fn$;
-
-CREATE OR REPLACE FUNCTION cc_audit_logs_forbid_change() RETURNS trigger
-LANGUAGE plpgsql AS $fn$
-BEGIN
-    RAISE EXCEPTION 'cc_audit_logs is append-only: % is not allowed', TG_OP
-        USING ERRCODE = 'insufficient_privilege',
-              HINT = 'audit records can only be inserted and read';
-END
-$fn$;
+$do$;
 
 DO $$
 BEGIN
@@ -635,6 +796,7 @@ LANGUAGE plpgsql AS $fn$
 BEGIN
     IF NOT (SELECT relrowsecurity FROM pg_class WHERE oid = to_regclass(tbl)) THEN
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tbl);
+        PERFORM pg_temp.cc_note('rls_enabled', tbl);
     END IF;
     IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
         RAISE NOTICE '%: RLS enabled; role service_role does not exist, 007 adds its policy', tbl;
@@ -655,3 +817,5 @@ DO $$ BEGIN PERFORM pg_temp.cc_enable_rls('cc_identity_links'); END $$;
 DO $$ BEGIN PERFORM pg_temp.cc_enable_rls('cc_comm_preferences'); END $$;
 DO $$ BEGIN PERFORM pg_temp.cc_enable_rls('cc_assignments'); END $$;
 DO $$ BEGIN PERFORM pg_temp.cc_enable_rls('cc_bank_customers'); END $$;
+
+DO $$ BEGIN PERFORM pg_advisory_unlock(hashtextextended('switchboard:migrations', 0)); END $$;

@@ -38,9 +38,15 @@ BEGIN
     PERFORM pg_temp.cc_ensure_role('anon', 'NOLOGIN NOINHERIT');
     PERFORM pg_temp.cc_ensure_role('authenticated', 'NOLOGIN NOINHERIT');
     PERFORM pg_temp.cc_ensure_role('service_role', 'NOLOGIN NOINHERIT BYPASSRLS');
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'switchboard_app') THEN
-        PERFORM pg_temp.cc_ensure_role('switchboard_app', 'LOGIN NOINHERIT');
+    PERFORM pg_temp.cc_ensure_role('switchboard_app', 'LOGIN NOINHERIT');
+    -- Also when an operator made the role first (to give it a password): without these it
+    -- could not read a single table.
+    IF NOT pg_has_role('switchboard_app', 'service_role', 'MEMBER') THEN
         GRANT service_role TO switchboard_app;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_db_role_setting AS s JOIN pg_roles AS r ON r.oid = s.setrole
+                   WHERE r.rolname = 'switchboard_app' AND s.setdatabase = 0
+                     AND 'role=service_role' = ANY (s.setconfig)) THEN
         ALTER ROLE switchboard_app SET role = 'service_role';
     END IF;
 END
@@ -56,8 +62,10 @@ BEGIN
                                'cc_bank_customers', 'cc_audit_logs']
     LOOP
         -- Supabase grants every public table to anon and authenticated by default; nothing
-        -- here is for browser clients.
-        EXECUTE format('REVOKE ALL ON %I FROM PUBLIC, anon, authenticated', tbl);
+        -- here is for browser clients. service_role gets exactly what it needs below, and
+        -- not TRIGGER or TRUNCATE, with which it could silence the audit log.
+        EXECUTE format('REVOKE ALL ON %I FROM PUBLIC, anon, authenticated, service_role, '
+                       'switchboard_app', tbl);
         EXECUTE format('GRANT SELECT, INSERT%s ON %I TO service_role',
                        CASE WHEN tbl = 'cc_audit_logs' THEN '' ELSE ', UPDATE, DELETE' END, tbl);
         IF NOT EXISTS (SELECT FROM pg_policy WHERE polrelid = to_regclass(tbl)

@@ -203,3 +203,69 @@ def test_an_invalid_index_left_by_an_interrupted_run_is_rebuilt(
     runner_for(pre006_db).upgrade()
 
     assert [r for r in run_checklist(pre006_db) if not r.ok] == []
+
+
+def test_old_and_new_columns_of_types_that_cannot_be_copied_stop_006_before_any_change(
+    pre006_db: str, runner_for: Runner
+) -> None:
+    execute(pre006_db, "ALTER TABLE cc_audit_logs ALTER COLUMN payload_redacted TYPE text")
+    execute(pre006_db, "ALTER TABLE cc_audit_logs ADD COLUMN input_redacted jsonb")
+    schema = schema_snapshot(pre006_db)
+
+    with pytest.raises(MigrationError, match=r"payload_redacted \(text\) and input_redacted"):
+        runner_for(pre006_db).upgrade()
+
+    assert schema_snapshot(pre006_db) == schema
+
+
+def test_old_json_and_new_jsonb_holding_the_same_value_are_merged(
+    pre006_db: str, runner_for: Runner
+) -> None:
+    execute(pre006_db, "ALTER TABLE cc_audit_logs ALTER COLUMN payload_redacted TYPE json")
+    execute(pre006_db, "ALTER TABLE cc_audit_logs ADD COLUMN input_redacted jsonb")
+    execute(
+        pre006_db,
+        "INSERT INTO cc_audit_logs (actor, action, payload_redacted, input_redacted)"
+        " VALUES ('agent', 'x', '{\"k\": 1}', '{\"k\": 1}'),"
+        " ('agent', 'y', '{\"k\": 2}', NULL)",
+    )
+
+    runner_for(pre006_db).upgrade()
+
+    assert execute(pre006_db, "SELECT input_redacted->>'k' FROM cc_audit_logs ORDER BY 1") == [
+        ("1",),
+        ("2",),
+    ]
+
+
+def test_a_status_column_of_an_enum_type_stops_006_with_a_clear_message(
+    pre006_db: str, runner_for: Runner
+) -> None:
+    execute(pre006_db, "CREATE TYPE conv_status AS ENUM ('active', 'closed', 'archived')")
+    execute(pre006_db, "ALTER TABLE cc_conversations DROP CONSTRAINT cc_conversations_status_check")
+    execute(
+        pre006_db,
+        "ALTER TABLE cc_conversations ALTER COLUMN status DROP DEFAULT,"
+        " ALTER COLUMN status TYPE conv_status USING status::conv_status",
+    )
+    schema = schema_snapshot(pre006_db)
+
+    with pytest.raises(MigrationError, match=r"cc_conversations\.status is of type conv_status"):
+        runner_for(pre006_db).upgrade()
+
+    assert schema_snapshot(pre006_db) == schema
+
+
+def test_a_check_listing_several_columns_stops_006_with_a_clear_message(
+    pre006_db: str, runner_for: Runner
+) -> None:
+    execute(
+        pre006_db,
+        "ALTER TABLE cc_cases DROP CONSTRAINT cc_cases_status_check,"
+        " DROP CONSTRAINT cc_cases_case_type_check,"
+        " ADD CONSTRAINT cases_valid CHECK (status IN ('open', 'resolved')"
+        " AND case_type IN ('card', 'fraud'))",
+    )
+
+    with pytest.raises(MigrationError, match="cases_valid"):
+        runner_for(pre006_db).upgrade()

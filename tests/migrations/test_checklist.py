@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from switchboard.migrations.checklist import CheckResult, run_checklist
@@ -142,3 +143,42 @@ def test_a_database_before_007_or_006_fails_with_reasons(
     if to == "005":
         assert any(r.evidence == "table cc_identity_links does not exist" for r in failed)
         assert any("still named cc_preferences" in r.evidence for r in failed)
+
+
+def test_a_missing_truncate_trigger_fails_even_while_the_table_is_busy(migrated_db: str) -> None:
+    execute(migrated_db, "DROP TRIGGER cc_audit_logs_no_truncate ON cc_audit_logs")
+    with psycopg.connect(migrated_db) as reader:
+        reader.execute("SELECT count(*) FROM cc_audit_logs")  # holds ACCESS SHARE until rollback
+
+        failed = {(r.check, r.target): r.evidence for r in failures(migrated_db)}
+
+    assert failed[("audit TRUNCATE fails", "cc_audit_logs as postgres")] == (
+        "table busy, not probed; and no TRUNCATE trigger is there"
+    )
+    assert ("audit triggers fire always", "cc_audit_logs") in failed
+
+
+def test_a_dropped_immutability_trigger_fails_whoever_runs_verify(migrated_db: str) -> None:
+    execute(migrated_db, "DROP TRIGGER cc_audit_logs_immutable ON cc_audit_logs")
+    as_app = psycopg.conninfo.make_conninfo(migrated_db, user="switchboard_app")
+
+    failed = [(r.check, r.evidence) for r in failures(as_app)]
+
+    assert (
+        "audit triggers fire always",
+        "no BEFORE trigger enabled ALWAYS blocks UPDATE, DELETE",
+    ) in failed
+
+
+def test_verify_fills_what_a_banks_own_customer_table_requires(
+    pre006_db: str, runner_for: object
+) -> None:
+    execute(pre006_db, "ALTER TABLE cc_bank_customers RENAME COLUMN customer_ref TO external_ref")
+    execute(
+        pre006_db,
+        "ALTER TABLE cc_bank_customers ADD COLUMN kyc_level int NOT NULL,"
+        " ADD COLUMN segment text NOT NULL CHECK (segment IN ('retail', 'private'))",
+    )
+    runner_for(pre006_db).upgrade()  # type: ignore[operator]
+
+    assert failures(pre006_db) == []

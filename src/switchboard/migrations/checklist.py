@@ -7,8 +7,7 @@ savepoint so that the others go on.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -26,6 +25,13 @@ from switchboard.migrations.expected import (
     SERVICE_ROLE,
     TABLES,
     same_type,
+)
+from switchboard.migrations.probes import (
+    INSERTERS,
+    UNIQUE_PROBES,
+    Parents,
+    insert_audit,
+    insert_parents,
 )
 
 
@@ -119,7 +125,8 @@ def _check_indexes(conn: Conn) -> Iterator[CheckResult]:
     for index in INDEXES:
         rows = conn.execute(
             "SELECT c.relname::text, pg_get_indexdef(i.indexrelid), i.indisvalid, i.indisready,"
-            "       i.indislive, i.indisunique"
+            "       i.indislive, i.indisunique, EXISTS (SELECT FROM pg_constraint AS k"
+            "       WHERE k.conindid = i.indexrelid AND k.contype = 'u')"
             " FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indexrelid"
             " WHERE i.indrelid = to_regclass(%s)",
             (index.table,),
@@ -135,7 +142,7 @@ def _check_indexes(conn: Conn) -> Iterator[CheckResult]:
             )
             yield CheckResult("index valid", index.name, False, why)
             continue
-        name, definition, valid, ready, live, unique = by_name[0]
+        name, definition, valid, ready, live, unique, is_constraint = by_name[0]
         problems = [
             word
             for word, flag in (("INVALID", valid), ("not ready", ready), ("not live", live))
@@ -143,6 +150,8 @@ def _check_indexes(conn: Conn) -> Iterator[CheckResult]:
         ]
         if index.unique and not unique:
             problems.append("not unique")
+        if index.constraint and not is_constraint:
+            problems.append("a unique index but not a unique constraint")
         note = "" if name == index.name else f" as {name}"
         shape = ("UNIQUE " if unique else "") + str(definition)[
             str(definition).find("USING ") + 6 :
@@ -163,18 +172,11 @@ def _index_keys(definition: str) -> str:
 
 
 def _check_unique_constraints(conn: Conn) -> Iterator[CheckResult]:
-    probes: dict[str, Callable[[Conn, _Parents], None]] = {
-        "cc_messages (provider, provider_message_id)": lambda c, p: _insert_message(c, p, "dup"),
-        "cc_identity_links (channel, address)": lambda c, p: _insert_identity_link(c, p, "dup"),
-        "cc_auth_sessions (provider, provider_request_id)": (
-            lambda c, p: _insert_auth_session(c, p, "dup")
-        ),
-    }
-    for target, insert in probes.items():
+    for target, insert in UNIQUE_PROBES.items():
         with _savepoint(conn):
             try:
-                parents = _insert_parents(conn)
-                insert(conn, parents)
+                parents = insert_parents(conn)
+                insert(conn, parents, "dup")
             except psycopg.Error as exc:
                 yield CheckResult(
                     "unique rejects duplicate",
@@ -185,7 +187,7 @@ def _check_unique_constraints(conn: Conn) -> Iterator[CheckResult]:
                 continue
             try:
                 with _savepoint(conn):
-                    insert(conn, parents)
+                    insert(conn, parents, "dup")
             except psycopg.errors.UniqueViolation as exc:
                 yield CheckResult(
                     "unique rejects duplicate", target, True, f"second insert rejected: {_why(exc)}"
@@ -212,7 +214,7 @@ def _check_unique_constraints(conn: Conn) -> Iterator[CheckResult]:
 def _check_audit_immutability(conn: Conn) -> Iterator[CheckResult]:
     try:
         with _savepoint(conn, keep=True):
-            audit_id = _insert_audit(conn)
+            audit_id = insert_audit(conn)
     except psycopg.Error as exc:
         yield CheckResult(
             "audit append-only",
@@ -230,25 +232,50 @@ def _check_audit_immutability(conn: Conn) -> Iterator[CheckResult]:
         "TRUNCATE": ("TRUNCATE cc_audit_logs", ()),
     }
     user = str(_scalar(conn, "SELECT current_user"))
-    roles = [user] + ([SERVICE_ROLE] if _role_exists(conn, SERVICE_ROLE) else [])
+    roles = [user] + (
+        [SERVICE_ROLE] if user != SERVICE_ROLE and _role_exists(conn, SERVICE_ROLE) else []
+    )
     for operation, (statement, params) in attempts.items():
         for role in roles:
             yield _expect_refusal(
                 conn, operation=operation, role=role, user=user, statement=statement, params=params
             )
-    triggers = conn.execute(
-        "SELECT tgname::text, tgenabled::text FROM pg_trigger"
+    yield _check_audit_triggers(conn)
+
+
+# pg_trigger.tgtype bits
+_ROW, _BEFORE, _DELETE, _UPDATE, _TRUNCATE = 1, 2, 8, 16, 32
+
+
+def _audit_guards(conn: Conn) -> dict[str, list[str]]:
+    """For each operation, the BEFORE triggers on the audit log that fire for it always."""
+    rows = conn.execute(
+        "SELECT tgname::text, tgtype::int, tgenabled::text FROM pg_trigger"
         " WHERE tgrelid = to_regclass('cc_audit_logs') AND NOT tgisinternal ORDER BY 1"
     ).fetchall()
-    weak = [name for name, enabled in triggers if enabled != "A"]
-    yield CheckResult(
+    wanted = {"UPDATE": (_UPDATE, True), "DELETE": (_DELETE, True), "TRUNCATE": (_TRUNCATE, False)}
+    return {
+        operation: [
+            name
+            for name, kind, enabled in rows
+            if enabled == "A" and kind & _BEFORE and kind & event and bool(kind & _ROW) == per_row
+        ]
+        for operation, (event, per_row) in wanted.items()
+    }
+
+
+def _check_audit_triggers(conn: Conn) -> CheckResult:
+    # Checked from the catalog, so the answer does not depend on who runs verify: a role that
+    # lacks the privilege would be refused even with no trigger at all.
+    guards = _audit_guards(conn)
+    unguarded = [operation for operation, names in guards.items() if not names]
+    return CheckResult(
         "audit triggers fire always",
         "cc_audit_logs",
-        bool(triggers) and not weak,
-        ", ".join(
-            f"{n} ({'ALWAYS' if e == 'A' else 'ORIGIN' if e == 'O' else e})" for n, e in triggers
-        )
-        or "no triggers",
+        not unguarded,
+        f"no BEFORE trigger enabled ALWAYS blocks {', '.join(unguarded)}"
+        if unguarded
+        else "; ".join(f"{op}: {', '.join(names)}" for op, names in guards.items()),
     )
 
 
@@ -261,21 +288,31 @@ def _expect_refusal(
     statement: str,
     params: tuple[object, ...],
 ) -> CheckResult:
-    target = f"cc_audit_logs as {role}"
+    check, target = f"audit {operation} fails", f"cc_audit_logs as {role}"
     try:
         with _savepoint(conn):
             if role != user:
                 conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(role)))
+            elif operation == "TRUNCATE":
+                # Never queue for the table's strongest lock in front of live writers.
+                conn.execute("LOCK TABLE cc_audit_logs IN ACCESS EXCLUSIVE MODE NOWAIT")
             cursor = conn.execute(statement.encode(), params)
             changed = cursor.rowcount
+    except psycopg.errors.InsufficientPrivilege as exc:  # the trigger, or a missing grant
+        return CheckResult(check, target, True, f"refused: {_why(exc)}")
+    except psycopg.errors.LockNotAvailable:
+        guards = _audit_guards(conn)["TRUNCATE"]
+        return CheckResult(
+            check,
+            target,
+            bool(guards),
+            "table busy, not probed; guarded by " + ", ".join(guards)
+            if guards
+            else "table busy, not probed; and no TRUNCATE trigger is there",
+        )
     except psycopg.Error as exc:
-        return CheckResult(f"audit {operation} fails", target, True, f"refused: {_why(exc)}")
-    return CheckResult(
-        f"audit {operation} fails",
-        target,
-        False,
-        f"{operation} succeeded ({changed} rows; rolled back)",
-    )
+        return CheckResult(check, target, False, f"could not test: {_why(exc)}")
+    return CheckResult(check, target, False, f"{operation} succeeded ({changed} rows; rolled back)")
 
 
 # -- 5. RLS is enabled --------------------------------------------------------------------
@@ -325,7 +362,7 @@ def _check_service_role(conn: Conn) -> Iterator[CheckResult]:
         return
     with _savepoint(conn):
         try:
-            parents = _insert_parents(conn)
+            parents = insert_parents(conn)
         except psycopg.Error as exc:
             yield CheckResult(
                 "service role reads and writes",
@@ -338,9 +375,9 @@ def _check_service_role(conn: Conn) -> Iterator[CheckResult]:
             yield _probe_as_service_role(conn, table, parents)
 
 
-def _probe_as_service_role(conn: Conn, table: str, parents: _Parents) -> CheckResult:
+def _probe_as_service_role(conn: Conn, table: str, parents: Parents) -> CheckResult:
     target = f"{table} as {SERVICE_ROLE}"
-    if table not in _INSERTERS or not _relation_exists(conn, table):
+    if table not in INSERTERS or not _relation_exists(conn, table):
         return CheckResult(
             "service role reads and writes", target, False, f"table {table} does not exist"
         )
@@ -348,11 +385,11 @@ def _probe_as_service_role(conn: Conn, table: str, parents: _Parents) -> CheckRe
         with _savepoint(conn):
             conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(SERVICE_ROLE)))
             conn.execute(sql.SQL("SELECT FROM {} LIMIT 1").format(sql.Identifier(table)))
-            _INSERTERS[table](conn, parents, "svc")
+            row_id = INSERTERS[table](conn, parents, "svc")
             seen = _scalar(
                 conn,
                 sql.SQL("SELECT count(*) FROM {} WHERE id = %s").format(sql.Identifier(table)),
-                (parents.last_id,),
+                (row_id,),
             )
     except psycopg.Error as exc:
         return CheckResult("service role reads and writes", target, False, _why(exc))
@@ -379,12 +416,11 @@ def _check_new_tables(conn: Conn) -> Iterator[CheckResult]:
     for table in NEW_TABLES:
         try:
             with _savepoint(conn):
-                parents = _insert_parents(conn)
-                _INSERTERS[table](conn, parents, "new")
+                row_id = INSERTERS[table](conn, insert_parents(conn), "new")
                 count = _scalar(
                     conn,
                     sql.SQL("SELECT count(*) FROM {} WHERE id = %s").format(sql.Identifier(table)),
-                    (parents.last_id,),
+                    (row_id,),
                 )
         except psycopg.Error as exc:
             yield CheckResult("new table accessible", table, False, _why(exc))
@@ -392,130 +428,6 @@ def _check_new_tables(conn: Conn) -> Iterator[CheckResult]:
         yield CheckResult(
             "new table accessible", table, count == 1, f"as {user}: INSERT and SELECT work"
         )
-
-
-# -- probe rows ---------------------------------------------------------------------------
-
-
-@dataclass
-class _Parents:
-    customer_id: uuid.UUID
-    conversation_id: uuid.UUID
-    case_id: uuid.UUID
-    last_id: uuid.UUID | None = None
-
-
-_PROBE = "switchboard-verify"
-
-
-def _insert_parents(conn: Conn) -> _Parents:
-    parents = _Parents(uuid.uuid4(), uuid.uuid4(), uuid.uuid4())
-    _insert_customer(conn, parents, "")
-    _insert_conversation(conn, parents, "")
-    _insert_case(conn, parents, "")
-    return parents
-
-
-def _insert_customer(conn: Conn, p: _Parents, tag: str) -> None:
-    row_id = p.customer_id if not tag else uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_bank_customers (id, customer_ref) VALUES (%s, %s)",
-        (row_id, f"{_PROBE}-{row_id}"),
-    )
-    p.last_id = row_id
-
-
-def _insert_conversation(conn: Conn, p: _Parents, tag: str) -> None:
-    row_id = p.conversation_id if not tag else uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_conversations (id, bank_customer_id, channel, status)"
-        " VALUES (%s, %s, 'sms', 'open')",
-        (row_id, p.customer_id),
-    )
-    p.last_id = row_id
-
-
-def _insert_case(conn: Conn, p: _Parents, tag: str) -> None:
-    row_id = p.case_id if not tag else uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_cases (id, bank_customer_id, case_type, status, priority, summary)"
-        " VALUES (%s, %s, 'general', 'new', 'normal', %s)",
-        (row_id, p.customer_id, _PROBE),
-    )
-    p.last_id = row_id
-
-
-def _insert_message(conn: Conn, p: _Parents, tag: str) -> None:
-    p.last_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_messages (id, conversation_id, direction, provider,"
-        " provider_message_id, status) VALUES (%s, %s, 'inbound', 'other', %s, 'received')",
-        (p.last_id, p.conversation_id, f"{_PROBE}-{p.conversation_id}-{tag}"),
-    )
-
-
-def _insert_identity_link(conn: Conn, p: _Parents, tag: str) -> None:
-    p.last_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_identity_links (id, bank_customer_id, channel, address)"
-        " VALUES (%s, %s, 'email', %s)",
-        (p.last_id, p.customer_id, f"{tag}-{p.customer_id}@verify.invalid"),
-    )
-
-
-def _insert_auth_session(conn: Conn, p: _Parents, tag: str) -> None:
-    p.last_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_auth_sessions (id, bank_customer_id, conversation_id, status,"
-        " expires_at, provider, provider_request_id)"
-        " VALUES (%s, %s, %s, 'created', now() + interval '10 minutes', 'other', %s)",
-        (p.last_id, p.customer_id, p.conversation_id, f"{_PROBE}-{p.customer_id}-{tag}"),
-    )
-
-
-def _insert_audit(conn: Conn) -> uuid.UUID:
-    row_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_audit_logs (id, actor_type, actor_id, event_type, event_version,"
-        " success) VALUES (%s, 'system', %s, 'verify.probe', 1, true)",
-        (row_id, _PROBE),
-    )
-    return row_id
-
-
-def _insert_preferences(conn: Conn, p: _Parents, tag: str) -> None:
-    p.last_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_comm_preferences (id, bank_customer_id, do_not_contact)"
-        " VALUES (%s, %s, false)",
-        (p.last_id, p.customer_id),
-    )
-
-
-def _insert_assignment(conn: Conn, p: _Parents, tag: str) -> None:
-    p.last_id = uuid.uuid4()
-    conn.execute(
-        "INSERT INTO cc_assignments (id, conversation_id, case_id, queue_name)"
-        " VALUES (%s, %s, %s, %s)",
-        (p.last_id, p.conversation_id, p.case_id, _PROBE),
-    )
-
-
-def _insert_audit_probe(conn: Conn, p: _Parents, tag: str) -> None:
-    p.last_id = _insert_audit(conn)
-
-
-_INSERTERS: dict[str, Callable[[Conn, _Parents, str], None]] = {
-    "cc_bank_customers": _insert_customer,
-    "cc_conversations": _insert_conversation,
-    "cc_messages": _insert_message,
-    "cc_cases": _insert_case,
-    "cc_auth_sessions": _insert_auth_session,
-    "cc_audit_logs": _insert_audit_probe,
-    "cc_identity_links": _insert_identity_link,
-    "cc_comm_preferences": _insert_preferences,
-    "cc_assignments": _insert_assignment,
-}
 
 
 # -- helpers ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ _FILE_NAME = re.compile(r"^(?P<id>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # without holding the ADD's lock) says so in its leading comments.
 _NO_TRANSACTION = re.compile(r"^--\s*switchboard:\s*no-transaction\s*$", re.MULTILINE)
 _CREATE_TABLE = re.compile(
-    r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.IGNORECASE | re.MULTILINE
+    r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(cc_\w+)\s*\(", re.IGNORECASE | re.MULTILINE
 )
 
 

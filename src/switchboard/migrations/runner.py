@@ -126,12 +126,17 @@ class MigrationRunner:
                     hint="adopt is for a database whose schema was made elsewhere; use upgrade",
                 )
             adopting = [m for m in self._migrations if m.id <= target and m.id not in applied]
+            # A table a later migration creates when it is missing need not be there yet.
+            created_later = {
+                table for m in self._migrations if m.id > target for table in m.tables_created()
+            }
             missing = [
                 table
                 for m in adopting
                 for table in m.tables_created()
                 if not _table_exists(conn, table)
                 and not _table_exists(conn, _RENAMED_TABLES.get(table, table))
+                and _RENAMED_TABLES.get(table, table) not in created_later
             ]
             if missing:
                 raise AdoptionRefused(
@@ -297,11 +302,15 @@ def _translate(script: SqlScript, statement: Statement, exc: psycopg.Error) -> M
         hint = hint or "a duplicate row blocks a unique index; remove it and run again"
     if isinstance(exc, pg_errors.InsufficientPrivilege):
         hint = hint or "run migrations as the role that owns the cc_ tables"
-    return MigrationError(
-        message,
-        hint=hint
-        or "fix the cause and run the command again; every migration can be re-run safely",
-    )
+    if not hint:
+        hint = (
+            f"{script.path.name} ran as one transaction and was rolled back; fix the cause "
+            "and run the command again"
+            if script.transactional
+            else f"every statement of {script.path.name} is guarded: fix the cause and run "
+            "the command again to finish it"
+        )
+    return MigrationError(message, hint=hint)
 
 
 def _lock_gave_up(script: SqlScript) -> MigrationError:
@@ -352,17 +361,22 @@ def _scalar(conn: Conn, sql: str, params: tuple[object, ...] = ()) -> object:
 
 
 def _lock_holder(conn: Conn) -> str:
+    # The bigint key is split across classid (high half) and objid (low half).
     row = conn.execute(
-        "SELECT a.pid, a.application_name, a.client_addr, a.backend_start"
-        " FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid"
-        " WHERE l.locktype = 'advisory' AND l.granted AND a.datname = current_database()"
-        " AND a.pid <> pg_backend_pid() LIMIT 1"
+        "SELECT l.pid, a.application_name, a.client_addr::text, a.backend_start"
+        " FROM pg_locks AS l LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid"
+        " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+        " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        f" AND ((l.classid::bigint << 32) | l.objid::bigint) = {_LOCK_SQL}"
+        " AND l.pid <> pg_backend_pid() LIMIT 1"
     ).fetchone()
     if row is None:
         return "holder unknown"
     pid, app, addr, since = row
-    client = f"{app or 'unnamed client'} from {addr or 'a local socket'}"
-    return f"pid {pid}, {client}, since {since:%H:%M:%S}"
+    # Another user's session shows NULLs here unless we may see it (pg_read_all_stats).
+    client = f"{app or 'a client'} from {addr or 'a local socket'}"
+    started = f", since {since:%H:%M:%S}" if since else ""
+    return f"pid {pid}, {client}{started}"
 
 
 def _ms_since(started: float) -> int:
