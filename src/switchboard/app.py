@@ -19,7 +19,7 @@ from switchboard.errors import SwitchboardError
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import LEDGER
 from switchboard.settings import Settings
-from switchboard.webhooks import twilio
+from switchboard.webhooks import sendgrid, twilio, vapi
 
 log = logging.getLogger("switchboard")
 
@@ -53,6 +53,8 @@ def create_app(settings: Settings, *, database_url: str, pool_size: int = 10) ->
     )
     app.state.settings = settings
     app.include_router(twilio.router)
+    app.include_router(sendgrid.router)
+    app.include_router(vapi.router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -265,6 +265,12 @@ async def test_a_status_for_an_unknown_message_is_audited_and_acknowledged(
             413,
             "payload_too_large",
         ),
+        (
+            "MessageSid=SM1&From=%2B447700900001&To=%2B447700900999&Body=a%00b",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            400,
+            "malformed_body",
+        ),
     ],
 )
 async def test_a_malformed_delivery_gets_a_clear_4xx_and_changes_nothing(

@@ -71,6 +71,9 @@ async def verified_form(request: Request) -> FormParams:
         )
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedBody(f"the form body could not be parsed: {exc}") from exc
+    if any("\x00" in value for value in params.values()):
+        # PostgreSQL text cannot hold NUL; no real message carries one.
+        raise MalformedBody("the form holds a NUL character")
     try:
         token = require_secret(settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
         url = settings.public_url + request.url.path
