@@ -32,6 +32,7 @@ fmt: setup
 
 bench: setup
 	$(BIN)/python bench/migrate_large.py
+	$(BIN)/python bench/ingest.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

@@ -170,3 +170,54 @@ def wait_until_ready(url: str, seconds: float = 30) -> object:
             pass
         time.sleep(0.1)
     raise AssertionError(f"{url} never became ready")
+
+
+def test_serve_refuses_a_database_that_is_behind_when_told_not_to_migrate(
+    pre006_db: str, tmp_path: Path
+) -> None:
+    result = switchboard("serve", "--no-migrate", url=pre006_db, data_dir=tmp_path)
+
+    assert result.returncode == 1
+    assert "database_behind" in result.stderr
+    assert "006_cc_step1_checklist" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_start_up_names_each_missing_secret_and_its_webhook_answers_503(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO", "SENDGRID", "VAPI"))}
+    env |= {
+        "DATABASE_URL": migrated_db,
+        "SWITCHBOARD_ENV": "production",
+        "SWITCHBOARD_DATA_DIR": str(tmp_path),
+        "VAPI_SECRET": "configured",
+    }
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "switchboard.cli", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as process:
+        assert process.stderr is not None
+        warnings = []
+        for line in process.stderr:
+            if "is not set" in line:
+                warnings.append(line.split()[1])
+            if "Uvicorn running" in line or "Application startup complete" in line:
+                break
+        wait_until_ready(f"http://127.0.0.1:{port}/readyz")
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/webhooks/twilio/messages",
+            data={"MessageSid": "SM1"},
+            timeout=5,
+        )
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    assert warnings == ["TWILIO_AUTH_TOKEN", "SENDGRID_EVENT_PUBLIC_KEY", "SENDGRID_INBOUND_SECRET"]
+    assert response.status_code == 503
+    assert response.json()["error"] == "secret_not_configured"
+    assert not (tmp_path / "dev-secrets.json").exists()

@@ -8,8 +8,10 @@ from typing import Any
 import httpx
 import pytest
 
+from switchboard.app import create_app
+from switchboard.settings import Settings
 from tests.builders import execute
-from tests.webhooks.conftest import fixture, twilio_post_args
+from tests.webhooks.conftest import fixture, running, twilio_post_args
 
 pytestmark = pytest.mark.anyio
 INBOUND = "/webhooks/twilio/messages"
@@ -292,3 +294,21 @@ async def test_a_signed_delivery_missing_a_field_is_refused(client: httpx.AsyncC
     assert response.status_code == 422
     assert response.json() == {"error": "missing_field", "detail": "the form has no From"}
     assert execute(db_url(client), "SELECT count(*) FROM cc_messages") == [(0,)]
+
+
+async def test_an_unset_auth_token_answers_503_and_verifies_nothing(
+    migrated_db: str, settings: Settings
+) -> None:
+    blank = settings.model_copy(update={"twilio_auth_token": ""})
+    payload = fixture("twilio", "inbound_sms.json")
+    async for client in running(create_app(blank, database_url=migrated_db)):
+        # Signed with an empty key: an empty secret must verify nothing.
+        response = await client.post(INBOUND, **twilio_post_args(INBOUND, payload, token=""))
+
+        assert response.status_code == 503
+        assert response.json()["error"] == "secret_not_configured"
+        assert "TWILIO_AUTH_TOKEN" in response.json()["detail"]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(0,)]
+    assert execute(migrated_db, "SELECT error_code FROM cc_audit_logs") == [
+        ("secret_not_configured",)
+    ]
