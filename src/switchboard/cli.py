@@ -208,6 +208,37 @@ def _serve(settings: Settings, url: str, host: str, port: int) -> None:
     )
 
 
+@app.command()
+def simulate(
+    url: Annotated[
+        str | None, typer.Option(help="where the service listens (default SWITCHBOARD_PUBLIC_URL)")
+    ] = None,
+    rate: Annotated[float, typer.Option(help="requests per second")] = 5.0,
+    duration: Annotated[float, typer.Option(help="seconds to send for")] = 30.0,
+    seed: Annotated[int | None, typer.Option(help="repeat the traffic of an earlier run")] = None,
+    json_path: Annotated[
+        str | None, typer.Option("--json", help="also write the summary to this file")
+    ] = None,
+) -> None:
+    """Send realistic signed provider traffic to a running service; exit 1 unless every
+    request is answered 2xx."""
+    from switchboard.simulate import simulate as send_traffic  # noqa: PLC0415 - httpx etc.
+
+    summary = send_traffic(
+        Settings.from_env(),
+        url=url,
+        rate=rate,
+        duration=duration,
+        seed=seed,
+        say=lambda line: out.print(line, markup=False),
+    )
+    if json_path:
+        with open(json_path, "w", encoding="utf-8") as handle:
+            json.dump(summary.as_dict(), handle, indent=2)
+    if not summary.ok:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()

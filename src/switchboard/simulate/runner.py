@@ -1,0 +1,275 @@
+"""Sending the simulated traffic at a steady rate, and summarising what the service answered.
+
+A few workers each play one script at a time, delivery by delivery, so a conversation arrives
+in order while several conversations interleave; one pacer hands out the send times, so the
+total rate is the one asked for. All traffic is valid: anything but a 2xx is a failure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from switchboard.errors import SwitchboardError
+from switchboard.settings import Settings
+from switchboard.simulate.payloads import Endpoint
+from switchboard.simulate.signing import USER_AGENT, SignedRequest, Signer, service_secrets
+from switchboard.simulate.traffic import Traffic
+
+Say = Callable[[str], None]
+_TIMEOUT_SECONDS = 15.0  # what Twilio waits for an answer
+_KEPT_PROBLEMS = 5
+
+
+class ServiceUnreachable(SwitchboardError):
+    code = "service_unreachable"
+
+
+@dataclass
+class EndpointTally:
+    requests: int = 0
+    duplicates: int = 0
+    answers: Counter[int] = field(default_factory=Counter)
+    errors: int = 0  # no answer at all: refused, reset, timed out
+
+
+@dataclass
+class Summary:
+    url: str
+    seed: int
+    seconds: float = 0.0
+    endpoints: dict[Endpoint, EndpointTally] = field(
+        default_factory=lambda: {endpoint: EndpointTally() for endpoint in Endpoint}
+    )
+    late: int = 0
+    latencies: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # the first few, for the reader
+
+    @property
+    def requests(self) -> int:
+        return sum(tally.requests for tally in self.endpoints.values())
+
+    @property
+    def duplicates(self) -> int:
+        return sum(tally.duplicates for tally in self.endpoints.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(tally.errors for tally in self.endpoints.values())
+
+    @property
+    def failures(self) -> int:
+        """Requests not answered with a 2xx, connection errors included."""
+        return sum(
+            tally.errors + sum(n for status, n in tally.answers.items() if not 200 <= status < 300)
+            for tally in self.endpoints.values()
+        )
+
+    @property
+    def ok(self) -> bool:
+        return self.failures == 0
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[max(1, math.ceil(fraction * len(ordered))) - 1] if ordered else 0.0
+
+    def lines(self) -> list[str]:
+        rate = self.requests / self.seconds if self.seconds else 0.0
+        lines = [
+            f"sent {self.requests} requests in {self.seconds:.1f} s ({rate:.1f}/s) "
+            f"to {self.url} (seed {self.seed})",
+            f"  {'endpoint':<28} {'requests':>8} {'duplicates':>10}  answers",
+        ]
+        for endpoint, tally in self.endpoints.items():
+            if tally.requests:
+                answers = [f"{status} x{n}" for status, n in sorted(tally.answers.items())]
+                answers += [f"no answer x{tally.errors}"] if tally.errors else []
+                lines.append(
+                    f"  {endpoint.value:<28} {tally.requests:>8} {tally.duplicates:>10}  "
+                    + ", ".join(answers)
+                )
+        share = self.duplicates / self.requests if self.requests else 0.0
+        lines.append(
+            f"duplicates: {self.duplicates} ({share:.1%}), out-of-order statuses: {self.late}, "
+            f"connection errors: {self.errors}"
+        )
+        lines.append(
+            f"latency: p50 {self.percentile(0.5) * 1000:.1f} ms, "
+            f"p99 {self.percentile(0.99) * 1000:.1f} ms"
+        )
+        if self.ok:
+            lines.append("every request was answered 2xx")
+            return lines
+        lines.append(f"FAILED: {self.failures} request(s) not answered 2xx; the first:")
+        lines += [f"  {problem}" for problem in self.problems]
+        if any(tally.answers[403] for tally in self.endpoints.values()):
+            lines.append(
+                "hint: 403 means the service checks other secrets or another public URL; run "
+                "the simulator with the service's SWITCHBOARD_DATA_DIR, provider secrets and "
+                "SWITCHBOARD_PUBLIC_URL"
+            )
+        if any(tally.answers[404] for tally in self.endpoints.values()):
+            lines.append("hint: 404 means this service has no webhook at that path")
+        return lines
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "seed": self.seed,
+            "seconds": self.seconds,
+            "requests": self.requests,
+            "duplicates": self.duplicates,
+            "out_of_order": self.late,
+            "connection_errors": self.errors,
+            "failures": self.failures,
+            "ok": self.ok,
+            "p50_ms": self.percentile(0.5) * 1000,
+            "p99_ms": self.percentile(0.99) * 1000,
+            "endpoints": {
+                endpoint.value: {
+                    "requests": tally.requests,
+                    "duplicates": tally.duplicates,
+                    "answers": {str(status): n for status, n in sorted(tally.answers.items())},
+                    "connection_errors": tally.errors,
+                }
+                for endpoint, tally in self.endpoints.items()
+            },
+        }
+
+
+def simulate(
+    settings: Settings,
+    *,
+    url: str | None = None,
+    rate: float = 5.0,
+    duration: float = 30.0,
+    seed: int | None = None,
+    say: Say = print,
+) -> Summary:
+    """Send `rate` requests a second for `duration` seconds to the service at `url` (by
+    default the public URL), then say what was sent and how it was answered."""
+    if rate <= 0 or duration <= 0:
+        raise SwitchboardError("--rate and --duration must be positive")
+    secrets = service_secrets(settings)
+    if secrets.sendgrid_event_key is None:
+        say(
+            "SENDGRID_EVENT_PUBLIC_KEY is set and its private key is not known here, "
+            "so no SendGrid events are sent"
+        )
+    seed = random.SystemRandom().randrange(1_000_000) if seed is None else seed
+    target = (url or settings.public_url).rstrip("/")
+    total = max(1, round(rate * duration))
+    rng = random.Random(seed)  # noqa: S311 - made-up traffic that a seed must repeat
+    traffic = Traffic(rng, sendgrid_events=secrets.sendgrid_event_key is not None)
+    summary = Summary(url=target, seed=seed)
+    signer = Signer(secrets, settings.public_url)
+    asyncio.run(_send_all(target, signer, traffic, pacing=(total, rate), summary=summary, say=say))
+    for line in summary.lines():
+        say(line)
+    return summary
+
+
+class _Pacer:
+    """Hands out send times start + n / rate, `total` of them."""
+
+    def __init__(self, total: int, rate: float) -> None:
+        self._total = total
+        self._rate = rate
+        self._given = 0
+        self._start = time.monotonic()
+
+    async def turn(self) -> bool:
+        n = self._given
+        if n >= self._total:
+            return False
+        self._given += 1
+        await asyncio.sleep(max(0.0, self._start + n / self._rate - time.monotonic()))
+        return True
+
+
+async def _send_all(
+    url: str,
+    signer: Signer,
+    traffic: Traffic,
+    *,
+    pacing: tuple[int, float],
+    summary: Summary,
+    say: Say,
+) -> None:
+    total, rate = pacing
+    # Enough workers to keep up with the rate, few enough that conversations stay coherent.
+    workers = min(64, max(4, math.ceil(rate / 5)))
+    limits = httpx.Limits(max_connections=workers, max_keepalive_connections=workers)
+    async with httpx.AsyncClient(
+        base_url=url,
+        timeout=_TIMEOUT_SECONDS,
+        limits=limits,
+        headers={"User-Agent": USER_AGENT},
+    ) as client:
+        await _check_reachable(client, url)
+        say(f"sending {total} requests to {url} at {rate:g}/s (seed {summary.seed}) ...")
+        pacer = _Pacer(total, rate)
+        started = time.monotonic()
+
+        async def play_scripts() -> None:
+            while True:
+                signed: dict[str, SignedRequest] = {}
+                for delivery in traffic.next_script():
+                    if not await pacer.turn():
+                        return
+                    request = signed.get(delivery.key)
+                    if request is None:
+                        # Signed when first sent, so a signature's timestamp is fresh.
+                        request = signed[delivery.key] = signer.sign(delivery)
+                        if delivery.late:
+                            summary.late += 1
+                    else:
+                        summary.endpoints[delivery.endpoint].duplicates += 1
+                    await _send(client, request, summary)
+
+        await asyncio.gather(*(play_scripts() for _ in range(workers)))
+        summary.seconds = time.monotonic() - started
+
+
+async def _check_reachable(client: httpx.AsyncClient, url: str) -> None:
+    try:
+        await client.get("/healthz", timeout=5)
+    except httpx.TransportError as exc:
+        raise ServiceUnreachable(
+            f"nothing answers at {url}: {exc}",
+            hint="start the service (`switchboard run`) or pass --url",
+        ) from exc
+
+
+async def _send(client: httpx.AsyncClient, request: SignedRequest, summary: Summary) -> None:
+    tally = summary.endpoints[request.endpoint]
+    tally.requests += 1
+    started = time.perf_counter()
+    try:
+        response = await client.post(
+            request.endpoint.value,
+            params=request.query,
+            content=request.content,
+            headers=request.headers,
+        )
+    except httpx.TransportError as exc:
+        tally.errors += 1
+        _keep(summary, f"{request.endpoint.value}: no answer ({type(exc).__name__}: {exc})")
+        return
+    summary.latencies.append(time.perf_counter() - started)
+    tally.answers[response.status_code] += 1
+    if not response.is_success:
+        _keep(summary, f"{request.endpoint.value}: {response.status_code} {response.text[:300]}")
+
+
+def _keep(summary: Summary, problem: str) -> None:
+    if len(summary.problems) < _KEPT_PROBLEMS:
+        summary.problems.append(problem)
