@@ -597,7 +597,7 @@ class Service:
 
 
 @contextmanager
-def service_running(database_url: str) -> Iterator[Service]:
+def service_running(database_url: str, workers: int) -> Iterator[Service]:
     """`switchboard serve` as a person runs it, with generated development secrets."""
     with tempfile.TemporaryDirectory(prefix="sb_bench_data_") as data_dir:
         secrets = load_or_create(Path(data_dir))  # the service reads the same file
@@ -614,7 +614,16 @@ def service_running(database_url: str) -> Iterator[Service]:
         with (
             log_path.open("w") as log,
             subprocess.Popen(
-                [sys.executable, "-m", "switchboard.cli", "serve", "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "switchboard.cli",
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--workers",
+                    str(workers),
+                ],
                 env=env,
                 cwd=data_dir,
                 stdout=log,
@@ -680,9 +689,10 @@ def describe(phase: Phase) -> str:
     )
 
 
-def bench(levels: tuple[int, ...], seconds: float, warmup: float) -> dict[str, Any]:
+def bench(levels: tuple[int, ...], seconds: float, warmup: float, workers: int) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "levels": levels,
+        "workers": workers,
         "seconds_per_level": seconds,
         "cpus": os.cpu_count(),
     }
@@ -697,7 +707,7 @@ def bench(levels: tuple[int, ...], seconds: float, warmup: float) -> dict[str, A
         say("  " + ", ".join(f"{key} = {value}" for key, value in settings.items()))
         with (
             scratch_database(admin_url, name) as url,
-            service_running(url) as service,
+            service_running(url, workers) as service,
         ):
             counts = load_demo_data(url)
             say(f"switchboard serve on {service.public_url} (pid {service.pid}); demo data: "
@@ -783,10 +793,11 @@ def main() -> None:
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="per level (default 10)")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds (default 3)")
+    parser.add_argument("--workers", type=int, default=1, help="`serve --workers` (default 1)")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     levels = tuple(int(level) for level in args.levels.split(","))
-    figures = bench(levels, args.seconds, args.warmup)
+    figures = bench(levels, args.seconds, args.warmup, args.workers)
     report(figures)
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")

@@ -96,3 +96,14 @@ def create_app(settings: Settings, *, database_url: str, pool_size: int = 10) ->
 
 def _error(status: int, code: str, detail: str) -> JSONResponse:
     return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def create_app_from_env() -> FastAPI:
+    """The app for each of uvicorn's worker processes (`switchboard serve --workers N`): its
+    settings come from the environment, which `serve` completed with the database URL."""
+    from switchboard.dev_secrets import with_dev_secrets  # noqa: PLC0415 - avoids an import cycle
+
+    settings = with_dev_secrets(Settings.from_env())
+    if not settings.database_url:
+        raise SwitchboardError("worker started without DATABASE_URL; start it with serve")
+    return create_app(settings, database_url=settings.database_url)

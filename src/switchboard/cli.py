@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import psycopg
 import typer
@@ -150,17 +151,21 @@ Host = Annotated[str, typer.Option(help="address to listen on")]
 Port = Annotated[int, typer.Option(help="port to listen on")]
 
 
+Workers = Annotated[int, typer.Option(min=1, help="worker processes (one per core helps)")]
+
+
 @app.command()
 def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
+    workers: Workers = 1,
     no_migrate: Annotated[
         bool, typer.Option("--no-migrate", help="refuse to start if migrations are pending")
     ] = False,
 ) -> None:
     """Serve the HTTP API and the provider webhooks (migrating the database first)."""
     settings, url = _prepare(migrate=not no_migrate)
-    _serve(settings, url, host, port)
+    _serve(settings, url, host, port, workers)
 
 
 @app.command()
@@ -193,19 +198,20 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     return settings, url
 
 
-def _serve(settings: Settings, url: str, host: str, port: int) -> None:
+def _serve(settings: Settings, url: str, host: str, port: int, workers: int = 1) -> None:
     import uvicorn  # noqa: PLC0415 - only the serving commands need it
 
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
 
     out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
-    uvicorn.run(
-        create_app(settings, database_url=url),
-        host=host,
-        port=port,
-        log_level="info",
-        access_log=False,
-    )
+    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(settings, database_url=url), **options)
+        return
+    # Worker processes build their own app from the environment; this process keeps the
+    # embedded server (if any) running for them.
+    os.environ["DATABASE_URL"] = url
+    uvicorn.run("switchboard.app:create_app_from_env", factory=True, workers=workers, **options)
 
 
 @app.command()

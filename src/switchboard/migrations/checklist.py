@@ -46,10 +46,6 @@ class CheckResult:
         return asdict(self)
 
 
-class _ProbeFailed(Exception):
-    pass
-
-
 def run_checklist(url: str) -> list[CheckResult]:
     with connect(url) as conn:
         try:

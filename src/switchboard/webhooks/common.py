@@ -4,9 +4,9 @@ record of a refused delivery."""
 from __future__ import annotations
 
 import hmac
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.audit import service as audit
@@ -28,6 +28,16 @@ def settings_of(request: Request) -> Settings:
 def pool_of(request: Request) -> AsyncConnectionPool[Any]:
     pool: AsyncConnectionPool[Any] = request.app.state.pool
     return pool
+
+
+# The same, as dependencies. async, though they await nothing: FastAPI runs a plain `def`
+# dependency in a worker thread, two thread hand-offs per webhook just to read app.state.
+async def current_settings(request: Request) -> Settings:
+    return settings_of(request)
+
+
+async def current_pool(request: Request) -> AsyncConnectionPool[Any]:
+    return pool_of(request)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -89,3 +99,7 @@ async def audit_rejection(request: Request, provider: str, rejection: WebhookRej
                 },
             ),
         )
+
+
+Pool = Annotated[AsyncConnectionPool[Any], Depends(current_pool)]
+CurrentSettings = Annotated[Settings, Depends(current_settings)]

@@ -27,7 +27,6 @@ from typing import Annotated, Any
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from fastapi import APIRouter, Depends, Request, Response
-from psycopg_pool import AsyncConnectionPool
 from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -45,8 +44,8 @@ from switchboard.messages import service as messages
 from switchboard.messages.models import InboundMessage, StatusReport, Thread
 from switchboard.messages.status import SENDGRID
 from switchboard.webhooks.common import (
+    Pool,
     audit_rejection,
-    pool_of,
     read_body,
     require_media_type,
     require_secret,
@@ -126,7 +125,6 @@ async def verified_events(request: Request) -> list[dict[str, Any]]:
 
 InboundPost = Annotated[PostedEmail, Depends(verified_email)]
 EventBatch = Annotated[list[dict[str, Any]], Depends(verified_events)]
-Pool = Annotated[AsyncConnectionPool[Any], Depends(pool_of)]
 
 
 @router.post("/inbound", summary="Inbound Parse email, parsed or raw mode")

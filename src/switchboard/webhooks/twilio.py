@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Request, Response
-from psycopg_pool import AsyncConnectionPool
 from starlette.datastructures import ImmutableMultiDict
 from twilio.request_validator import RequestValidator
 
@@ -21,10 +20,10 @@ from switchboard.identities.normalize import WHATSAPP_PREFIX, normalize_phone
 from switchboard.messages import service as messages
 from switchboard.messages.models import InboundMessage, StatusReport, Thread
 from switchboard.messages.status import TWILIO
-from switchboard.settings import Settings
 from switchboard.webhooks.common import (
+    CurrentSettings,
+    Pool,
     audit_rejection,
-    pool_of,
     read_body,
     require_media_type,
     require_secret,
@@ -92,8 +91,6 @@ async def verified_form(request: Request) -> FormParams:
 
 
 TwilioForm = Annotated[FormParams, Depends(verified_form)]
-Pool = Annotated[AsyncConnectionPool[Any], Depends(pool_of)]
-CurrentSettings = Annotated[Settings, Depends(settings_of)]
 
 
 @router.post("/messages", summary="Inbound SMS or WhatsApp message")

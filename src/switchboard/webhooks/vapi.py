@@ -18,7 +18,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from psycopg import AsyncConnection
-from psycopg_pool import AsyncConnectionPool
 
 from switchboard.calls import service as calls
 from switchboard.calls.models import CallEvent, CallEventType
@@ -27,10 +26,10 @@ from switchboard.errors import InvalidSignature, MalformedBody, MissingField, We
 from switchboard.identities.normalize import normalize_phone
 from switchboard.messages import service as messages
 from switchboard.messages.models import Direction, InboundMessage, Recorded, Thread
-from switchboard.settings import Settings
 from switchboard.webhooks.common import (
+    CurrentSettings,
+    Pool,
     audit_rejection,
-    pool_of,
     read_body,
     require_media_type,
     require_secret,
@@ -89,8 +88,6 @@ def _presents_secret(request: Request, secret: str) -> bool:
 
 
 VapiMessage = Annotated[Message, Depends(verified_message)]
-Pool = Annotated[AsyncConnectionPool[Any], Depends(pool_of)]
-CurrentSettings = Annotated[Settings, Depends(settings_of)]
 
 
 @router.post("/vapi", summary="Vapi server message")
