@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-# 13 to 19 digits, each group separated by at most one space or dash.
-_CARD_CANDIDATE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
+# Digits, each separated from the next by at most one space or dash: where card numbers hide.
+_DIGIT_RUN = re.compile(r"\d(?:[ -]?\d)*")
+_URL = re.compile(r"(\b[a-z][a-z0-9+.-]*://\S+)", re.IGNORECASE)
 MASK = "•"
 
 
@@ -21,26 +22,74 @@ def luhn_valid(digits: str) -> bool:
 
 
 def mask_card_numbers(text: str) -> str:
-    """Every Luhn-valid 13-19 digit number becomes its last four digits behind dots,
-    keeping its spaces and dashes: "4111 1111 1111 1111" → "•••• •••• •••• 1111"."""
+    """Every Luhn-valid 13-19 digit number becomes its last four digits behind dots, keeping
+    its spaces and dashes: "4111 1111 1111 1111" → "•••• •••• •••• 1111".
 
-    def mask(match: re.Match[str]) -> str:
-        candidate = match.group(0)
-        digits = re.sub(r"\D", "", candidate)
-        if not 13 <= len(digits) <= 19 or not luhn_valid(digits):
-            return candidate
-        keep_from = len(digits) - 4
-        seen = 0
-        masked = []
-        for char in candidate:
-            if char.isdigit():
-                masked.append(char if seen >= keep_from else MASK)
-                seen += 1
-            else:
-                masked.append(char)
-        return "".join(masked)
+    A card may sit in a longer run of digits ("4111 1111 1111 1111 12/25", "ref 12 4111-…").
+    Numbers made of whole groups are tried first, the usual card lengths before the rare
+    ones; then windows inside a long unbroken group. Masking a few digits of a reference that
+    happen to pass the Luhn check is the price of never missing a card.
+    """
+    # Links are left whole: ids and timestamps in them are not cards, and a masked recording
+    # link is a broken one.
+    parts = _URL.split(text)
+    return "".join(
+        part if index % 2 else _DIGIT_RUN.sub(_mask_run, part) for index, part in enumerate(parts)
+    )
 
-    return _CARD_CANDIDATE.sub(mask, text)
+
+# Card lengths, most common first: 16 (Visa, Mastercard), 15 (Amex), then the rest.
+_LENGTHS = (16, 15, 19, 14, 13, 18, 17)
+
+
+def _mask_run(match: re.Match[str]) -> str:
+    run = match.group(0)
+    groups = [(m.start(), m.end()) for m in re.finditer(r"\d+", run)]
+    masked = list(run)
+    g = 0
+    while g < len(groups):
+        end = _card_of_whole_groups(run, groups, g)
+        if end is not None:
+            _mask(masked, run, groups[g][0], groups[end][1])
+            g = end + 1
+            continue
+        _mask_windows(masked, run, *groups[g])
+        g += 1
+    return "".join(masked)
+
+
+def _card_of_whole_groups(run: str, groups: list[tuple[int, int]], first: int) -> int | None:
+    """The last group of a card number starting at group `first`, or None."""
+    found: dict[int, int] = {}
+    digits = ""
+    for last in range(first, len(groups)):
+        digits += run[groups[last][0] : groups[last][1]]
+        if len(digits) > 19:
+            break
+        if len(digits) >= 13 and luhn_valid(digits):
+            found[len(digits)] = last
+    return next((found[n] for n in _LENGTHS if n in found), None)
+
+
+def _mask_windows(masked: list[str], run: str, start: int, end: int) -> None:
+    digits = run[start:end]
+    position = 0
+    while position <= len(digits) - 13:
+        for length in _LENGTHS:
+            window = digits[position : position + length]
+            if len(window) == length and luhn_valid(window):
+                _mask(masked, run, start + position, start + position + length)
+                position += length
+                break
+        else:
+            position += 1
+
+
+def _mask(masked: list[str], run: str, start: int, end: int) -> None:
+    """Dots over every digit in run[start:end] but the last four."""
+    digit_positions = [i for i in range(start, end) if run[i].isdigit()]
+    for i in digit_positions[:-4]:
+        masked[i] = MASK
 
 
 def mask_cards_in(value: Any) -> Any:

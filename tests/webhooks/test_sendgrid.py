@@ -766,3 +766,45 @@ async def test_an_oversized_batch_is_refused(
     assert response.status_code == 413
     assert response.json()["error"] == "payload_too_large"
     assert count(db_url(client), "cc_audit_logs") == 0
+
+
+async def test_an_email_with_a_nul_character_is_stored_without_it(
+    client: httpx.AsyncClient,
+) -> None:
+    fields = {**fixture("sendgrid", "inbound_parsed.json"), "text": "hello\x00world"}
+
+    response = await post_email(client, fields)
+
+    assert response.status_code == 200
+    assert execute(db_url(client), "SELECT body_text FROM cc_messages") == [("helloworld",)]
+
+
+async def test_an_overlong_message_id_is_stored_as_its_hash_and_still_deduplicates(
+    client: httpx.AsyncClient,
+) -> None:
+    fields = with_headers(
+        fixture("sendgrid", "inbound_parsed.json"), Message_ID="<" + "x" * 4000 + "@ex.example>"
+    )
+
+    first = await post_email(client, fields)
+    second = await post_email(client, fields)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert execute(db_url(client), "SELECT left(provider_message_id, 7) FROM cc_messages") == [
+        ("sha256:",)
+    ]
+
+
+async def test_an_event_with_a_nul_character_is_recorded_not_refused(
+    client: httpx.AsyncClient, sendgrid_key: ec.EllipticCurvePrivateKey
+) -> None:
+    url = db_url(client)
+    store_outbound_email(url)
+    delivered, opened = fixture_events("delivered", "open")
+
+    response = await post_events(
+        client, sendgrid_key, [delivered, {**opened, "sg_event_id": "abc\u0000def"}]
+    )
+
+    assert response.status_code == 200
+    assert execute(url, "SELECT status FROM cc_messages") == [("read",)]

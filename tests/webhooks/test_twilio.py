@@ -312,3 +312,26 @@ async def test_an_unset_auth_token_answers_503_and_verifies_nothing(
     assert execute(migrated_db, "SELECT error_code FROM cc_audit_logs") == [
         ("secret_not_configured",)
     ]
+
+
+async def test_an_overlong_message_sid_is_stored_as_its_hash(client: httpx.AsyncClient) -> None:
+    payload = {**fixture("twilio", "inbound_sms.json"), "MessageSid": "SM" + "a" * 4000}
+
+    response = await post(client, INBOUND, payload)
+
+    assert response.status_code == 200
+    assert execute(db_url(client), "SELECT left(provider_message_id, 7) FROM cc_messages") == [
+        ("sha256:",)
+    ]
+
+
+async def test_media_beyond_twilios_limit_of_ten_are_not_read(client: httpx.AsyncClient) -> None:
+    payload = {**fixture("twilio", "inbound_whatsapp_media.json"), "NumMedia": "20000000"}
+
+    response = await post(client, INBOUND, payload)
+
+    assert response.status_code == 200
+    media = execute(
+        db_url(client), "SELECT jsonb_array_length(body_json->'media') FROM cc_messages"
+    )
+    assert media == [(1,)]

@@ -22,6 +22,13 @@ async def find_open_by_thread_key(
     return _row(await cursor.fetchone())
 
 
+async def lock_thread(conn: AsyncConnection[Any], channel: str, thread_key: str) -> None:
+    """Serialise, until the transaction ends, everyone finding or opening this thread."""
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"{channel}:{thread_key}",)
+    )
+
+
 async def find_latest_by_thread_key(
     conn: AsyncConnection[Any], channel: str, thread_key: str
 ) -> Row | None:

@@ -44,7 +44,13 @@ async def continue_or_open(
 async def continue_call_or_open(
     conn: AsyncConnection[Any], *, call_id: str, bank_customer_id: UUID | None
 ) -> ConversationRef:
-    """One conversation per call: its events keep landing in it, even after it closed."""
+    """One conversation per call: its events keep landing in it, even after it closed.
+
+    The unique index covers open conversations only, and the end-of-call report may open and
+    close a call's conversation in one transaction; without the lock, an event of the same
+    call arriving meanwhile would find nothing open and open a second one.
+    """
+    await repository.lock_thread(conn, Channel.VOICE, call_id)
     found = await repository.find_latest_by_thread_key(conn, Channel.VOICE, call_id)
     if found:
         return await _continued(conn, found, bank_customer_id)

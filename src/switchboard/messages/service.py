@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
+from dataclasses import replace
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -17,6 +20,32 @@ from switchboard.messages.models import InboundMessage, MessageStatus, Recorded,
 from switchboard.messages.status import moves_forward
 from switchboard.privacy import mask_card_numbers, mask_cards_in
 
+# PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb; anyone
+# who can send an email can put them in one.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# Ids become unique-index keys; past this length they are stored as their hash.
+MAX_KEY_LENGTH = 200
+
+
+def storable(value: Any) -> Any:
+    """The same JSON-like value without the characters PostgreSQL cannot store."""
+    if isinstance(value, str):
+        return _UNSTORABLE.sub("", value)
+    if isinstance(value, dict):
+        return {storable(k): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
+
+
+def key(value: str) -> str:
+    """An id fit for a unique index: itself, or its SHA-256 when too long or unstorable."""
+    if len(value) <= MAX_KEY_LENGTH and not _UNSTORABLE.search(value):
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+    return f"sha256:{digest}"
+
+
 _IDENTITY_CHANNEL = {
     Channel.SMS: IdentityChannel.PHONE,
     Channel.VOICE: IdentityChannel.PHONE,
@@ -28,6 +57,7 @@ _IDENTITY_CHANNEL = {
 async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) -> Recorded:
     """Store one inbound message in its conversation, with its audit record, in one
     transaction; a delivery seen before stops at the first statement and writes nothing."""
+    message = _storable_message(message)
     async with conn.transaction():
         if not await deliveries.claim(
             conn,
@@ -85,6 +115,14 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
 
 async def record_status(conn: AsyncConnection[Any], report: StatusReport) -> Recorded:
     """Apply a delivery report if it moves the message forward; audit it either way."""
+    report = replace(
+        report,
+        provider_message_id=key(report.provider_message_id),
+        event_key=key(report.event_key),
+        raw_status=storable(report.raw_status),
+        error_code=None if report.error_code is None else storable(report.error_code),
+        details=storable(report.details),
+    )
     async with conn.transaction():
         if not await deliveries.claim(
             conn,
@@ -177,4 +215,21 @@ def _status_entry(
             "message_id": message_id,
         },
         conversation_id=conversation_id,
+    )
+
+
+def _storable_message(message: InboundMessage) -> InboundMessage:
+    thread = replace(
+        message.thread,
+        key=key(message.thread.key),
+        replies_to=tuple(key(i) for i in message.thread.replies_to),
+    )
+    return replace(
+        message,
+        provider_message_id=key(message.provider_message_id),
+        from_address=None if message.from_address is None else key(message.from_address),
+        to_address=None if message.to_address is None else key(message.to_address),
+        body_text=None if message.body_text is None else storable(message.body_text),
+        body_json=storable(message.body_json),
+        thread=thread,
     )

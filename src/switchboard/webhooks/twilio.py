@@ -31,6 +31,7 @@ from switchboard.webhooks.common import (
 )
 
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
+MAX_MEDIA = 10  # Twilio's own limit per message
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 # Payload fields worth keeping beside the message text.
 _KEPT_FIELDS = (
@@ -128,7 +129,7 @@ def _inbound_message(form: FormParams, region: str) -> InboundMessage:
     to_address = normalize_phone(raw_to, region) or raw_to.strip()
     media = [
         {"url": form.get(f"MediaUrl{n}"), "content_type": form.get(f"MediaContentType{n}")}
-        for n in range(_int(form.get("NumMedia")))
+        for n in range(min(_int(form.get("NumMedia")), MAX_MEDIA))
         if form.get(f"MediaUrl{n}")
     ]
     kept: dict[str, Any] = {name: form[name] for name in _KEPT_FIELDS if form.get(name)}

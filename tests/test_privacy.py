@@ -1,0 +1,50 @@
+"""Card numbers are masked wherever they sit among other digits."""
+
+from __future__ import annotations
+
+import pytest
+
+from switchboard.privacy import luhn_valid, mask_card_numbers, mask_email, mask_phone
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("4111 1111 1111 1111", "•••• •••• •••• 1111"),
+        ("5500-0000-0000-0004", "••••-••••-••••-0004"),
+        ("amex 378282246310005", "amex •••••••••••0005"),
+        ("card 4111 1111 1111 1111 12/25 thanks", "card •••• •••• •••• 1111 12/25 thanks"),
+        ("4111 1111 1111 1111 123", "•••• •••• •••• 1111 123"),
+        ("ref 12 4111-1111-1111-1111", "ref 12 ••••-••••-••••-1111"),
+        ("5555555555554444 99", "••••••••••••4444 99"),
+        ("x41111111111111112", "x••••••••••••11112"),
+    ],
+)
+def test_card_numbers_are_masked_to_their_last_four(text: str, masked: str) -> None:
+    assert mask_card_numbers(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["call 07700 900123", "ref 1234567890123", "sort code 20-00-00 account 12345678", ""],
+)
+def test_numbers_that_are_not_cards_are_left_alone(text: str) -> None:
+    assert mask_card_numbers(text) == text
+
+
+def test_luhn() -> None:
+    assert luhn_valid("4111111111111111")
+    assert not luhn_valid("4111111111111112")
+
+
+def test_addresses_are_masked_for_display() -> None:
+    assert mask_phone("+447700900123") == "+44••••••0123"
+    assert mask_email("jane@example.com") == "j•••@example.com"
+
+
+def test_links_are_left_whole() -> None:
+    text = "recording https://storage.example/call-1767272466981-mono.wav card 4111111111111111"
+
+    assert mask_card_numbers(text) == (
+        "recording https://storage.example/call-1767272466981-mono.wav card ••••••••••••1111"
+    )
