@@ -175,8 +175,11 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     settings, url = _prepare(migrate=True)
     counts = load_demo_data(url)
     out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
-    out.print(f"database: psql '{redact_url(url)}'")
-    out.print(f"try it:   .venv/bin/switchboard simulate --url http://{host}:{port}")
+    # soft_wrap: a connection string broken across lines cannot be pasted.
+    out.print(f"database: psql '{redact_url(url)}'", soft_wrap=True, markup=False)
+    out.print(
+        f"try it:   .venv/bin/switchboard simulate --url http://{host}:{port}", soft_wrap=True
+    )
     _serve(settings, url, host, port)
 
 
