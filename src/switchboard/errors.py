@@ -92,3 +92,18 @@ class PayloadTooLarge(WebhookRejected):
 class DatabaseBehind(SwitchboardError):
     code = "database_behind"
     http_status = 503
+
+
+class CaseNotFound(SwitchboardError):
+    code = "case_not_found"
+    http_status = 404
+
+
+class IllegalCaseTransition(SwitchboardError):
+    code = "illegal_case_transition"
+    http_status = 409
+
+
+class InvalidInput(SwitchboardError):
+    code = "invalid_input"
+    http_status = 422

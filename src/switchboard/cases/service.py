@@ -1,0 +1,147 @@
+"""Opening cases, moving them through the workflow, and adding notes; each one transaction,
+each audited."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from switchboard.audit import service as audit
+from switchboard.audit.models import AuditEntry
+from switchboard.cases import repository
+from switchboard.cases.models import (
+    LEGACY_STATUS,
+    TRANSITIONS,
+    Actor,
+    Case,
+    CasePriority,
+    CaseStatus,
+    CaseType,
+)
+from switchboard.errors import CaseNotFound, IllegalCaseTransition, InvalidInput
+from switchboard.privacy import mask_card_numbers
+
+_E = TypeVar("_E", CaseType, CasePriority, CaseStatus)
+MAX_SUMMARY = 500
+MAX_NOTE = 4000
+
+
+async def open_case(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    *,
+    case_type: str,
+    priority: str = CasePriority.NORMAL,
+    summary: str,
+    bank_customer_id: UUID | None = None,
+    conversation_id: UUID | None = None,
+) -> Case:
+    kind = _member(CaseType, case_type, "case type")
+    urgency = _member(CasePriority, priority, "priority")
+    text = _text(summary, "summary", MAX_SUMMARY)
+    async with conn.transaction():
+        case = await repository.insert_case(
+            conn,
+            bank_customer_id=bank_customer_id,
+            conversation_id=conversation_id,
+            case_type=kind,
+            priority=urgency,
+            summary=text,
+        )
+        await audit.append(
+            conn,
+            _entry(
+                actor,
+                "case.opened",
+                case,
+                input={"case_type": kind, "priority": urgency, "summary_chars": len(text)},
+                output={"case_id": str(case.id), "status": case.status},
+            ),
+        )
+    return case
+
+
+async def move_case(
+    conn: AsyncConnection[Any], actor: Actor, case_id: UUID, to_status: str
+) -> Case:
+    """Move a case to its next status, if the workflow allows it."""
+    target = _member(CaseStatus, to_status, "case status")
+    async with conn.transaction():
+        case = await repository.lock_case(conn, case_id)
+        if case is None:
+            raise CaseNotFound(f"no case {case_id}")
+        current = LEGACY_STATUS.get(case.status) or CaseStatus(case.status)
+        if target not in TRANSITIONS[current]:
+            allowed = ", ".join(sorted(TRANSITIONS[current])) or "none: closed is final"
+            raise IllegalCaseTransition(
+                f"a case in {case.status} cannot move to {target}",
+                hint=f"from {case.status} it may move to: {allowed}",
+            )
+        moved = await repository.update_status(conn, case_id, target)
+        await audit.append(
+            conn,
+            _entry(
+                actor,
+                "case.status_changed",
+                moved,
+                input={"to": target},
+                output={"before": case.status, "after": moved.status},
+            ),
+        )
+    return moved
+
+
+async def add_note(conn: AsyncConnection[Any], actor: Actor, case_id: UUID, body: str) -> UUID:
+    """Append a note; notes are never edited (the table refuses UPDATE and DELETE)."""
+    text = mask_card_numbers(_text(body, "note", MAX_NOTE))
+    async with conn.transaction():
+        case = await repository.lock_case(conn, case_id)
+        if case is None:
+            raise CaseNotFound(f"no case {case_id}")
+        note_id = await repository.insert_note(conn, case_id, actor.type, actor.id, text)
+        await audit.append(
+            conn,
+            _entry(
+                actor,
+                "case.note_added",
+                case,
+                input={"note_chars": len(text)},
+                output={"note_id": str(note_id)},
+            ),
+        )
+    return note_id
+
+
+def _entry(
+    actor: Actor, event_type: str, case: Case, *, input: dict[str, Any], output: dict[str, Any]
+) -> AuditEntry:
+    return AuditEntry(
+        actor_type=actor.type,
+        actor_id=actor.id,
+        event_type=event_type,
+        success=True,
+        input=input,
+        output=output,
+        case_id=case.id,
+        conversation_id=case.conversation_id,
+        bank_customer_id=case.bank_customer_id,
+    )
+
+
+def _member(kind: type[_E], value: str, what: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"{value!r} is not a {what}", hint=f"one of: {allowed}") from None
+
+
+def _text(value: str, what: str, limit: int) -> str:
+    text = value.strip()
+    if not text:
+        raise InvalidInput(f"the {what} is empty")
+    if len(text) > limit:
+        raise InvalidInput(f"the {what} is longer than {limit} characters")
+    return text
