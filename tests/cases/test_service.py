@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from psycopg import AsyncConnection
 
-from switchboard.audit.models import ActorType
+from switchboard.audit.models import Actor, ActorType
 from switchboard.cases import service
-from switchboard.cases.models import TRANSITIONS, Actor, CaseStatus
+from switchboard.cases.models import TRANSITIONS, CaseStatus
 from switchboard.errors import CaseNotFound, IllegalCaseTransition, InvalidInput
 from tests.builders import execute
 

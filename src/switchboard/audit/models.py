@@ -17,6 +17,14 @@ class ActorType(StrEnum):
 
 
 @dataclass(frozen=True)
+class Actor:
+    """Who acts: an agent, the AI assistant, the system (audit actor_type and actor_id)."""
+
+    type: ActorType
+    id: str
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     actor_type: ActorType
     actor_id: str

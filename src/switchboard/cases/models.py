@@ -7,8 +7,6 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from switchboard.audit.models import ActorType
-
 
 class CaseType(StrEnum):
     FRAUD = "fraud"
@@ -48,14 +46,6 @@ TRANSITIONS: dict[CaseStatus, frozenset[CaseStatus]] = {
 }
 # Statuses from before Step 1, and where in the workflow they stand.
 LEGACY_STATUS: dict[str, CaseStatus] = {"open": CaseStatus.NEW}
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who acts: an agent, the AI assistant, the system (audit actor_type and actor_id)."""
-
-    type: ActorType
-    id: str
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
-from switchboard.audit.models import AuditEntry
+from switchboard.audit.models import Actor, AuditEntry
 from switchboard.cases import repository
 from switchboard.cases.models import (
     LEGACY_STATUS,
     TRANSITIONS,
-    Actor,
     Case,
     CasePriority,
     CaseStatus,

@@ -1,0 +1,108 @@
+"""Reading and changing a customer's contact preferences, every change audited."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from psycopg import AsyncConnection
+
+from switchboard.audit import service as audit
+from switchboard.audit.models import Actor, AuditEntry
+from switchboard.errors import InvalidInput
+from switchboard.preferences import repository
+from switchboard.preferences.models import DEFAULT_TIMEZONE, ContactChannel, Preferences
+
+_UNCHANGED: Any = object()
+
+
+async def get_preferences(conn: AsyncConnection[Any], bank_customer_id: UUID) -> Preferences:
+    """The customer's preferences, or the defaults when none are on record."""
+    async with conn.transaction():
+        row = await repository.lock_preferences(conn, bank_customer_id)
+    return _preferences(bank_customer_id, row)
+
+
+async def set_preferences(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    bank_customer_id: UUID,
+    *,
+    do_not_contact: bool = _UNCHANGED,
+    allowed_channels: list[str] | None = _UNCHANGED,
+    timezone: str = _UNCHANGED,
+) -> Preferences:
+    """Change what is given and keep the rest; the audit record holds before and after."""
+    channels_given = allowed_channels is not _UNCHANGED
+    channels = _channels(allowed_channels) if channels_given else None
+    zone = None if timezone is _UNCHANGED else _timezone(timezone)
+    async with conn.transaction():
+        before = _preferences(
+            bank_customer_id, await repository.lock_preferences(conn, bank_customer_id)
+        )
+        after = Preferences(
+            bank_customer_id,
+            before.do_not_contact if do_not_contact is _UNCHANGED else bool(do_not_contact),
+            channels if channels_given else before.allowed_channels,
+            zone or before.timezone,
+        )
+        await repository.upsert_preferences(
+            conn,
+            bank_customer_id,
+            do_not_contact=after.do_not_contact,
+            allowed_channels=None
+            if after.allowed_channels is None
+            else sorted(after.allowed_channels),
+            timezone=after.timezone,
+        )
+        await audit.append(
+            conn,
+            AuditEntry(
+                actor_type=actor.type,
+                actor_id=actor.id,
+                event_type="preferences.updated",
+                success=True,
+                input={},
+                output={"before": _public(before), "after": _public(after)},
+                bank_customer_id=bank_customer_id,
+            ),
+        )
+    return after
+
+
+def _preferences(bank_customer_id: UUID, row: repository.Row | None) -> Preferences:
+    if row is None:
+        return Preferences(bank_customer_id, False, None, DEFAULT_TIMEZONE)
+    do_not_contact, channels, timezone = row
+    allowed = None if channels is None else frozenset(ContactChannel(c) for c in channels)
+    return Preferences(bank_customer_id, do_not_contact, allowed, timezone or DEFAULT_TIMEZONE)
+
+
+def _channels(values: list[str] | None) -> frozenset[ContactChannel] | None:
+    if values is None:
+        return None
+    try:
+        return frozenset(ContactChannel(value) for value in values)
+    except ValueError:
+        allowed = ", ".join(channel.value for channel in ContactChannel)
+        raise InvalidInput(f"unknown channel in {values}", hint=f"channels: {allowed}") from None
+
+
+def _timezone(name: str) -> str:
+    try:
+        return ZoneInfo(name).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"{name!r} is not an IANA time zone", hint="for example Europe/London"
+        ) from None
+
+
+def _public(preferences: Preferences) -> dict[str, Any]:
+    return {
+        "do_not_contact": preferences.do_not_contact,
+        "allowed_channels": None
+        if preferences.allowed_channels is None
+        else sorted(preferences.allowed_channels),
+        "timezone": preferences.timezone,
+    }
