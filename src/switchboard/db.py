@@ -8,6 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 import psycopg
+from psycopg import sql
 from psycopg.rows import TupleRow
 
 from switchboard.errors import DatabaseUnavailable
@@ -64,6 +65,17 @@ def connect(url: str, *, autocommit: bool = False) -> Conn:
             f"cannot connect to PostgreSQL at {redact_url(url)}: {str(exc).strip()}",
             hint="check DATABASE_URL, or unset it to use the embedded server",
         ) from exc
+
+
+def scalar(conn: Conn, query: str | sql.Composed, params: tuple[object, ...] = ()) -> object:
+    """The first column of the first row, or None."""
+    statement: bytes | sql.Composed = query.encode() if isinstance(query, str) else query
+    row = conn.execute(statement, params or None).fetchone()
+    return None if row is None else row[0]
+
+
+def relation_exists(conn: Conn, name: str) -> bool:
+    return bool(scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (name,)))
 
 
 def redact_url(url: str) -> str:

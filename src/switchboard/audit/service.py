@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from typing import Any
 from uuid import UUID
 
@@ -15,7 +15,8 @@ from switchboard.privacy import mask_cards_in
 
 async def append(conn: AsyncConnection[Any], entry: AuditEntry) -> UUID:
     """Write one record. Card numbers are masked in its payloads whatever the caller passed."""
-    values = asdict(entry)
+    # Shallow: mask_cards_in below builds the payload copies; asdict would deep-copy them first.
+    values = {field.name: getattr(entry, field.name) for field in fields(entry)}
     values["actor_type"] = str(entry.actor_type)
     values["input"] = mask_cards_in(entry.input)
     values["output"] = mask_cards_in(entry.output)

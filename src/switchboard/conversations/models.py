@@ -20,12 +20,6 @@ class Provider(StrEnum):
     VAPI = "vapi"
 
 
-class ConversationStatus(StrEnum):
-    OPEN = "open"
-    PENDING = "pending"
-    CLOSED = "closed"
-
-
 @dataclass(frozen=True)
 class ConversationRef:
     id: UUID

@@ -22,7 +22,7 @@ from switchboard.privacy import mask_card_numbers, mask_cards_in
 
 # PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb; anyone
 # who can send an email can put them in one.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # Ids become unique-index keys; past this length they are stored as their hash.
 MAX_KEY_LENGTH = 200
 
@@ -30,7 +30,7 @@ MAX_KEY_LENGTH = 200
 def storable(value: Any) -> Any:
     """The same JSON-like value without the characters PostgreSQL cannot store."""
     if isinstance(value, str):
-        return _UNSTORABLE.sub("", value)
+        return UNSTORABLE.sub("", value)
     if isinstance(value, dict):
         return {storable(k): storable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -40,7 +40,7 @@ def storable(value: Any) -> Any:
 
 def key(value: str) -> str:
     """An id fit for a unique index: itself, or its SHA-256 when too long or unstorable."""
-    if len(value) <= MAX_KEY_LENGTH and not _UNSTORABLE.search(value):
+    if len(value) <= MAX_KEY_LENGTH and not UNSTORABLE.search(value):
         return value
     digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
     return f"sha256:{digest}"

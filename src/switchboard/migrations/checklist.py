@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from switchboard.db import Conn, connect
+from switchboard.db import Conn, connect, relation_exists, scalar
 from switchboard.migrations.expected import (
     COLUMNS,
     INDEXES,
@@ -81,7 +81,7 @@ def _check_columns(conn: Conn) -> Iterator[CheckResult]:
         if not actual:
             old = next((o for o, n in RENAMED_TABLES.items() if n == table), None)
             why = f"table {table} does not exist"
-            if old and _relation_exists(conn, old):
+            if old and relation_exists(conn, old):
                 why += f" (still named {old}: apply 006)"
             yield CheckResult("columns exist", table, False, why)
             continue
@@ -227,7 +227,7 @@ def _check_audit_immutability(conn: Conn) -> Iterator[CheckResult]:
         "DELETE": ("DELETE FROM cc_audit_logs WHERE id = %s", (audit_id,)),
         "TRUNCATE": ("TRUNCATE cc_audit_logs", ()),
     }
-    user = str(_scalar(conn, "SELECT current_user"))
+    user = str(scalar(conn, "SELECT current_user"))
     roles = [user] + (
         [SERVICE_ROLE] if user != SERVICE_ROLE and _role_exists(conn, SERVICE_ROLE) else []
     )
@@ -347,7 +347,7 @@ def _check_service_role(conn: Conn) -> Iterator[CheckResult]:
             "role service_role does not exist (007 creates it)",
         )
         return
-    if not _scalar(conn, "SELECT pg_has_role(current_user, %s, 'MEMBER')", (SERVICE_ROLE,)):
+    if not scalar(conn, "SELECT pg_has_role(current_user, %s, 'MEMBER')", (SERVICE_ROLE,)):
         yield CheckResult(
             "service role reads and writes",
             SERVICE_ROLE,
@@ -373,7 +373,7 @@ def _check_service_role(conn: Conn) -> Iterator[CheckResult]:
 
 def _probe_as_service_role(conn: Conn, table: str, parents: Parents) -> CheckResult:
     target = f"{table} as {SERVICE_ROLE}"
-    if table not in INSERTERS or not _relation_exists(conn, table):
+    if table not in INSERTERS or not relation_exists(conn, table):
         return CheckResult(
             "service role reads and writes", target, False, f"table {table} does not exist"
         )
@@ -382,7 +382,7 @@ def _probe_as_service_role(conn: Conn, table: str, parents: Parents) -> CheckRes
             conn.execute(sql.SQL("SET LOCAL ROLE {}").format(sql.Identifier(SERVICE_ROLE)))
             conn.execute(sql.SQL("SELECT FROM {} LIMIT 1").format(sql.Identifier(table)))
             row_id = INSERTERS[table](conn, parents, "svc")
-            seen = _scalar(
+            seen = scalar(
                 conn,
                 sql.SQL("SELECT count(*) FROM {} WHERE id = %s").format(sql.Identifier(table)),
                 (row_id,),
@@ -408,12 +408,12 @@ def _probe_as_service_role(conn: Conn, table: str, parents: Parents) -> CheckRes
 
 
 def _check_new_tables(conn: Conn) -> Iterator[CheckResult]:
-    user = str(_scalar(conn, "SELECT current_user"))
+    user = str(scalar(conn, "SELECT current_user"))
     for table in NEW_TABLES:
         try:
             with _savepoint(conn):
                 row_id = INSERTERS[table](conn, insert_parents(conn), "new")
-                count = _scalar(
+                count = scalar(
                     conn,
                     sql.SQL("SELECT count(*) FROM {} WHERE id = %s").format(sql.Identifier(table)),
                     (row_id,),
@@ -436,18 +436,8 @@ def _savepoint(conn: Conn, *, keep: bool = False) -> Iterator[None]:
         yield
 
 
-def _scalar(conn: Conn, query: str | sql.Composed, params: tuple[object, ...] = ()) -> object:
-    statement: bytes | sql.Composed = query.encode() if isinstance(query, str) else query
-    row = conn.execute(statement, params or None).fetchone()
-    return None if row is None else row[0]
-
-
-def _relation_exists(conn: Conn, name: str) -> bool:
-    return bool(_scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (name,)))
-
-
 def _role_exists(conn: Conn, role: str) -> bool:
-    return bool(_scalar(conn, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)", (role,)))
+    return bool(scalar(conn, "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s)", (role,)))
 
 
 def _why(exc: psycopg.Error) -> str:

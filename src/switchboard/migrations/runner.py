@@ -20,7 +20,7 @@ import psycopg
 from psycopg import errors as pg_errors
 from psycopg.rows import dict_row
 
-from switchboard.db import Conn, connect
+from switchboard.db import Conn, connect, relation_exists, scalar
 from switchboard.errors import (
     AdoptionRefused,
     DuplicateMessageIds,
@@ -134,8 +134,8 @@ class MigrationRunner:
                 table
                 for m in adopting
                 for table in m.tables_created()
-                if not _table_exists(conn, table)
-                and not _table_exists(conn, _RENAMED_TABLES.get(table, table))
+                if not relation_exists(conn, table)
+                and not relation_exists(conn, _RENAMED_TABLES.get(table, table))
                 and _RENAMED_TABLES.get(table, table) not in created_later
             ]
             if missing:
@@ -171,7 +171,7 @@ class MigrationRunner:
     def _locked(self, conn: Conn) -> Iterator[None]:
         deadline = time.monotonic() + self._lock_wait_seconds
         told = False
-        while not _scalar(conn, f"SELECT pg_try_advisory_lock({_LOCK_SQL})"):
+        while not scalar(conn, f"SELECT pg_try_advisory_lock({_LOCK_SQL})"):
             holder = _lock_holder(conn)
             if time.monotonic() >= deadline:
                 raise MigrationLockTimeout(
@@ -321,7 +321,7 @@ def _lock_gave_up(script: SqlScript) -> MigrationError:
 
 
 def _read_ledger(conn: Conn) -> dict[str, AppliedMigration]:
-    if not _table_exists(conn, LEDGER):
+    if not relation_exists(conn, LEDGER):
         return {}
     with conn.cursor(row_factory=dict_row) as cur:
         rows = cur.execute(
@@ -349,15 +349,6 @@ def _reset_session(conn: Conn) -> None:
     # (Not DISCARD ALL: it would also release the advisory lock.)
     conn.execute("RESET ALL")
     conn.execute("DISCARD TEMP")
-
-
-def _table_exists(conn: Conn, table: str) -> bool:
-    return bool(_scalar(conn, "SELECT to_regclass(%s) IS NOT NULL", (table,)))
-
-
-def _scalar(conn: Conn, sql: str, params: tuple[object, ...] = ()) -> object:
-    row = conn.execute(sql.encode(), params or None).fetchone()
-    return None if row is None else row[0]
 
 
 def _lock_holder(conn: Conn) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from enum import StrEnum
@@ -26,6 +25,7 @@ from switchboard.errors import InvalidSignature, MalformedBody, MissingField, We
 from switchboard.identities.normalize import normalize_phone
 from switchboard.messages import service as messages
 from switchboard.messages.models import Direction, InboundMessage, Recorded, Thread
+from switchboard.messages.service import MAX_KEY_LENGTH, UNSTORABLE
 from switchboard.webhooks.common import (
     CurrentSettings,
     Pool,
@@ -38,10 +38,6 @@ from switchboard.webhooks.common import (
 )
 
 router = APIRouter(prefix="/webhooks", tags=["vapi"])
-# Ids that become part of a unique key stay well inside a btree index entry.
-MAX_KEY_PART = 200
-# PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class Kept(StrEnum):
@@ -275,7 +271,7 @@ def _refuse_unstorable(value: Any) -> None:
     while pending:
         item = pending.pop()
         if isinstance(item, str):
-            if _UNSTORABLE.search(item):
+            if UNSTORABLE.search(item):
                 raise MalformedBody("the body holds a NUL character or a lone surrogate")
         elif isinstance(item, dict):
             pending.extend(item.keys())
@@ -312,8 +308,8 @@ def _required_text(message: Message, name: str) -> str:
 
 
 def _key_part(value: str, name: str) -> str:
-    if len(value) > MAX_KEY_PART:
-        raise MalformedBody(f"{name} is longer than {MAX_KEY_PART} characters")
+    if len(value) > MAX_KEY_LENGTH:
+        raise MalformedBody(f"{name} is longer than {MAX_KEY_LENGTH} characters")
     return value
 
 
