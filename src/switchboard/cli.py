@@ -30,6 +30,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Schema migrations and the Step 1 checklist.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+vapi_app = typer.Typer(help="Setting up the Vapi assistant.", no_args_is_help=True)
+app.add_typer(vapi_app, name="vapi")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -246,6 +248,23 @@ def simulate(
             json.dump(summary.as_dict(), handle, indent=2)
     if not summary.ok:
         raise typer.Exit(1)
+
+
+@vapi_app.command("tools")
+def vapi_tools(
+    server_url: Annotated[
+        str | None,
+        typer.Option(
+            help="where Vapi sends tool calls (default SWITCHBOARD_PUBLIC_URL/webhooks/vapi)"
+        ),
+    ] = None,
+) -> None:
+    """Print the tool definitions in Vapi's format (a JSON list of function tools), ready to
+    paste into an assistant or to POST one by one to Vapi's /tool API."""
+    from switchboard.tools.catalog import vapi_definitions  # noqa: PLC0415 - pydantic schemas
+
+    url = server_url or f"{Settings.from_env().public_url}/webhooks/vapi"
+    print(json.dumps(vapi_definitions(url), indent=2, ensure_ascii=False))
 
 
 def main() -> None:

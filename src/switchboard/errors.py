@@ -107,3 +107,22 @@ class IllegalCaseTransition(SwitchboardError):
 class InvalidInput(SwitchboardError):
     code = "invalid_input"
     http_status = 422
+
+
+class VerificationRequired(SwitchboardError):
+    """The caller has not proved who they are well enough for this tool."""
+
+    code = "verification_required"
+    http_status = 403
+
+
+class UnknownTool(SwitchboardError):
+    code = "unknown_tool"
+    http_status = 404
+
+
+class CustomerNotRecognised(SwitchboardError):
+    """No customer is linked to the calling number, so there is nobody to verify."""
+
+    code = "customer_not_recognised"
+    http_status = 403

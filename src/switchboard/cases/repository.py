@@ -74,3 +74,28 @@ async def insert_note(
     if row is None:
         raise RuntimeError("cc_case_notes insert returned no row")
     return UUID(str(row[0]))
+
+
+async def find_case(conn: AsyncConnection[Any], case_id: UUID) -> Case | None:
+    async with conn.cursor(row_factory=class_row(Case)) as cur:
+        await cur.execute(f"SELECT {_COLUMNS} FROM cc_cases WHERE id = %s", (case_id,))
+        return await cur.fetchone()
+
+
+async def list_customer_cases(
+    conn: AsyncConnection[Any], bank_customer_id: UUID, *, include_closed: bool, limit: int
+) -> list[Case]:
+    """The customer's cases, newest first (index cc_cases_bank_customer_id_created_at_idx)."""
+    async with conn.cursor(row_factory=class_row(Case)) as cur:
+        await cur.execute(
+            f"SELECT {_COLUMNS} FROM cc_cases WHERE bank_customer_id = %s"
+            " AND (%s OR status <> 'closed') ORDER BY created_at DESC LIMIT %s",
+            (bank_customer_id, include_closed, limit),
+        )
+        return await cur.fetchall()
+
+
+async def count_notes(conn: AsyncConnection[Any], case_id: UUID) -> int:
+    cursor = await conn.execute("SELECT count(*) FROM cc_case_notes WHERE case_id = %s", (case_id,))
+    row = await cursor.fetchone()
+    return int(row[0]) if row else 0

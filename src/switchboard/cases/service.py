@@ -113,6 +113,29 @@ async def add_note(conn: AsyncConnection[Any], actor: Actor, case_id: UUID, body
     return note_id
 
 
+async def customer_cases(
+    conn: AsyncConnection[Any],
+    bank_customer_id: UUID,
+    *,
+    include_closed: bool = False,
+    limit: int = 20,
+) -> list[Case]:
+    return await repository.list_customer_cases(
+        conn, bank_customer_id, include_closed=include_closed, limit=limit
+    )
+
+
+async def customer_case(
+    conn: AsyncConnection[Any], bank_customer_id: UUID, case_id: UUID
+) -> tuple[Case, int]:
+    """One of the customer's cases and how many notes it has. Another customer's case is
+    answered exactly as a missing one, so its existence is not given away."""
+    case = await repository.find_case(conn, case_id)
+    if case is None or case.bank_customer_id != bank_customer_id:
+        raise CaseNotFound(f"the customer has no case {case_id}")
+    return case, await repository.count_notes(conn, case_id)
+
+
 def _entry(
     actor: Actor, event_type: str, case: Case, *, input: dict[str, Any], output: dict[str, Any]
 ) -> AuditEntry:

@@ -17,3 +17,15 @@ async def find_customer_by_address(
     )
     row = await cursor.fetchone()
     return None if row is None else UUID(str(row[0]))
+
+
+async def list_addresses(
+    conn: AsyncConnection[Any], bank_customer_id: UUID
+) -> list[tuple[str, str]]:
+    """(channel, address) of every identity linked to the customer, oldest first."""
+    cursor = await conn.execute(
+        "SELECT channel, address FROM cc_identity_links WHERE bank_customer_id = %s"
+        " ORDER BY created_at, address",
+        (bank_customer_id,),
+    )
+    return [(str(channel), str(address)) for channel, address in await cursor.fetchall()]

@@ -24,3 +24,14 @@ async def resolve_customer(
     if not address:
         return None
     return await repository.find_customer_by_address(conn, str(channel), address)
+
+
+async def linked_addresses(
+    conn: AsyncConnection[Any], bank_customer_id: UUID, channel: IdentityChannel
+) -> list[str]:
+    """The customer's addresses on one channel, oldest link first: where a code may be sent."""
+    return [
+        address
+        for linked_channel, address in await repository.list_addresses(conn, bank_customer_id)
+        if linked_channel == channel
+    ]

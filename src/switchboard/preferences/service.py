@@ -12,6 +12,7 @@ from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, AuditEntry
 from switchboard.errors import InvalidInput
 from switchboard.preferences import repository
+from switchboard.preferences.keywords import KeywordAction
 from switchboard.preferences.models import DEFAULT_TIMEZONE, ContactChannel, Preferences
 
 _UNCHANGED: Any = object()
@@ -32,8 +33,10 @@ async def set_preferences(
     do_not_contact: bool = _UNCHANGED,
     allowed_channels: list[str] | None = _UNCHANGED,
     timezone: str = _UNCHANGED,
+    because: dict[str, Any] | None = None,
 ) -> Preferences:
-    """Change what is given and keep the rest; the audit record holds before and after."""
+    """Change what is given and keep the rest; the audit record holds before and after, and
+    `because` (what asked for the change, such as a STOP keyword) as its input."""
     channels_given = allowed_channels is not _UNCHANGED
     channels = _channels(allowed_channels) if channels_given else None
     zone = None if timezone is _UNCHANGED else _timezone(timezone)
@@ -63,12 +66,43 @@ async def set_preferences(
                 actor_id=actor.id,
                 event_type="preferences.updated",
                 success=True,
-                input={},
+                input=because or {},
                 output={"before": _public(before), "after": _public(after)},
                 bank_customer_id=bank_customer_id,
             ),
         )
     return after
+
+
+async def apply_keyword(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    bank_customer_id: UUID,
+    *,
+    channel: ContactChannel,
+    keyword: str,
+    action: KeywordAction,
+) -> Preferences:
+    """STOP takes the channel off the customer's allowed channels; START puts it back. Every
+    other channel keeps its setting, and do_not_contact is the customer's separate choice."""
+    async with conn.transaction():
+        current = _preferences(
+            bank_customer_id, await repository.lock_preferences(conn, bank_customer_id)
+        )
+        allowed = current.allowed_channels
+        channels: set[ContactChannel] | None
+        if action is KeywordAction.OPT_OUT:
+            channels = set(ContactChannel) if allowed is None else set(allowed)
+            channels.discard(channel)
+        else:
+            channels = None if allowed is None else {*allowed, channel}
+        return await set_preferences(
+            conn,
+            actor,
+            bank_customer_id,
+            allowed_channels=None if channels is None else sorted(channels),
+            because={"keyword": keyword, "channel": channel},
+        )
 
 
 def _preferences(bank_customer_id: UUID, row: repository.Row | None) -> Preferences:

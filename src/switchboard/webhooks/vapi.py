@@ -7,11 +7,8 @@ Vapi authenticates with the shared secret VAPI_SECRET, sent either as `X-Vapi-Se
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -21,11 +18,11 @@ from psycopg import AsyncConnection
 from switchboard.calls import service as calls
 from switchboard.calls.models import CallEvent, CallEventType
 from switchboard.conversations.models import Channel, Provider
-from switchboard.errors import InvalidSignature, MalformedBody, MissingField, WebhookRejected
-from switchboard.identities.normalize import normalize_phone
+from switchboard.errors import InvalidSignature, MissingField, WebhookRejected
 from switchboard.messages import service as messages
 from switchboard.messages.models import Direction, InboundMessage, Recorded, Thread
-from switchboard.messages.service import MAX_KEY_LENGTH, UNSTORABLE
+from switchboard.tools import service as tools
+from switchboard.tools.context import ToolServices
 from switchboard.webhooks.common import (
     CurrentSettings,
     Pool,
@@ -36,6 +33,24 @@ from switchboard.webhooks.common import (
     same_secret,
     settings_of,
 )
+from switchboard.webhooks.vapi_fields import (
+    Message,
+    call_id_of,
+    digest,
+    first_present,
+    key_part,
+    list_field,
+    number_of,
+    object_field,
+    parse_server_message,
+    parties_of,
+    prose_field,
+    required_text,
+    seconds_between,
+    text_field,
+    timestamp_of,
+)
+from switchboard.webhooks.vapi_tools import TOOL_CALLS, tool_calls_of
 
 router = APIRouter(prefix="/webhooks", tags=["vapi"])
 
@@ -51,7 +66,6 @@ class Kept(StrEnum):
     CONVERSATION_UPDATE = "conversation-update"
 
 
-Message = dict[str, Any]
 Recorder = Callable[[AsyncConnection[Any]], Awaitable[Recorded]]
 
 
@@ -71,7 +85,7 @@ async def verified_message(request: Request) -> Message:
     except WebhookRejected as rejection:
         await audit_rejection(request, Provider.VAPI, rejection)
         raise
-    return _server_message(body)
+    return parse_server_message(body)
 
 
 def _presents_secret(request: Request, secret: str) -> bool:
@@ -88,10 +102,15 @@ VapiMessage = Annotated[Message, Depends(verified_message)]
 
 @router.post("/vapi", summary="Vapi server message")
 async def server_message(
-    message: VapiMessage, pool: Pool, settings: CurrentSettings
+    message: VapiMessage, pool: Pool, settings: CurrentSettings, request: Request
 ) -> dict[str, Any]:
-    """Every type is answered with `{}`: Vapi reads a reply only for request types such as
-    tool-calls, and none of those is handled here."""
+    """tool-calls are answered with their results, in order; every other type with `{}`, as
+    Vapi reads no reply for them."""
+    if message["type"] == TOOL_CALLS:
+        context, calls = tool_calls_of(message, settings.default_phone_region)
+        services: ToolServices = request.app.state.tool_services
+        answers = await tools.answer_tool_calls(pool, context, calls, services)
+        return {"results": [answer.for_vapi() for answer in answers]}
     record = _recorder_for(message, settings.default_phone_region)
     if record is not None:
         async with pool.connection() as conn:
@@ -119,13 +138,13 @@ def _recorder_for(message: Message, region: str) -> Recorder | None:
 
 
 def _status_event(message: Message, region: str) -> CallEvent:
-    call_id = _call_id(message)
-    status = _key_part(_required_text(message, "status"), "message.status")
+    call_id = call_id_of(message)
+    status = key_part(required_text(message, "status"), "message.status")
     details = {"status": status}
-    ended_reason = _text(message, "endedReason")
+    ended_reason = text_field(message, "endedReason")
     if ended_reason:
         details["ended_reason"] = ended_reason
-    customer, ours = _parties(message, region)
+    customer, ours = parties_of(message, region)
     return CallEvent(
         call_id=call_id,
         event_key=f"{call_id}:status:{status}",
@@ -140,20 +159,20 @@ def _transcript_turn(message: Message, region: str) -> InboundMessage | None:
     """A final turn as a message of the call; None for a partial one, which the final turn
     will repeat."""
     if message["type"] == Kept.FINAL_TRANSCRIPT:
-        transcript_type = _text(message, "transcriptType") or "final"
+        transcript_type = text_field(message, "transcriptType") or "final"
     else:
-        transcript_type = _required_text(message, "transcriptType")
+        transcript_type = required_text(message, "transcriptType")
     if transcript_type != "final":
         return None
-    call_id = _call_id(message)
-    role = _key_part(_required_text(message, "role"), "message.role")
+    call_id = call_id_of(message)
+    role = key_part(required_text(message, "role"), "message.role")
     transcript = message.get("transcript")
     if not isinstance(transcript, str):
         raise MissingField("the transcript message has no message.transcript text")
     # Vapi's envelope timestamp (ms) is the same on every redelivery of the turn.
-    stamp = _timestamp(message)
-    turn_key = f"{stamp}:{role}" if stamp else _digest(f"{role}\n{transcript}")
-    customer, ours = _parties(message, region)
+    stamp = timestamp_of(message)
+    turn_key = f"{stamp}:{role}" if stamp else digest(f"{role}\n{transcript}")
+    customer, ours = parties_of(message, region)
     spoken_by_customer = role == "user"
     body_json: dict[str, Any] = {"role": role, "transcriptType": transcript_type}
     if isinstance(message.get("isFiltered"), bool):
@@ -175,33 +194,35 @@ def _transcript_turn(message: Message, region: str) -> InboundMessage | None:
 def _end_of_call_report(message: Message, region: str) -> InboundMessage:
     """The report as the call's last message. Current payloads carry the recording and
     transcript in `artifact` and the summary in `analysis`; older ones at the top level."""
-    call_id = _call_id(message)
-    artifact = _object(message, "artifact")
-    recording = _object(artifact, "recording")
-    call = _object(message, "call")
-    summary = _prose(_object(message, "analysis"), "summary") or _prose(message, "summary")
-    started_at = _text(message, "startedAt") or _text(call, "startedAt")
-    ended_at = _text(message, "endedAt") or _text(call, "endedAt")
+    call_id = call_id_of(message)
+    artifact = object_field(message, "artifact")
+    recording = object_field(artifact, "recording")
+    call = object_field(message, "call")
+    summary = prose_field(object_field(message, "analysis"), "summary") or prose_field(
+        message, "summary"
+    )
+    started_at = text_field(message, "startedAt") or text_field(call, "startedAt")
+    ended_at = text_field(message, "endedAt") or text_field(call, "endedAt")
     report = {
         "summary": summary,
-        "endedReason": _text(message, "endedReason") or _text(call, "endedReason"),
-        "recordingUrl": _text(artifact, "recordingUrl")
-        or _text(message, "recordingUrl")
-        or _text(_object(recording, "mono"), "combinedUrl")
-        or _text(recording, "url"),
-        "stereoRecordingUrl": _text(artifact, "stereoRecordingUrl")
-        or _text(message, "stereoRecordingUrl")
-        or _text(recording, "stereoUrl"),
-        "cost": _first(_number(message.get("cost")), _number(call.get("cost"))),
-        "costs": _list(message, "costs") or _list(call, "costs"),
+        "endedReason": text_field(message, "endedReason") or text_field(call, "endedReason"),
+        "recordingUrl": text_field(artifact, "recordingUrl")
+        or text_field(message, "recordingUrl")
+        or text_field(object_field(recording, "mono"), "combinedUrl")
+        or text_field(recording, "url"),
+        "stereoRecordingUrl": text_field(artifact, "stereoRecordingUrl")
+        or text_field(message, "stereoRecordingUrl")
+        or text_field(recording, "stereoUrl"),
+        "cost": first_present(number_of(message.get("cost")), number_of(call.get("cost"))),
+        "costs": list_field(message, "costs") or list_field(call, "costs"),
         "startedAt": started_at,
         "endedAt": ended_at,
-        "durationSeconds": _first(
-            _number(message.get("durationSeconds")), _seconds_between(started_at, ended_at)
+        "durationSeconds": first_present(
+            number_of(message.get("durationSeconds")), seconds_between(started_at, ended_at)
         ),
-        "transcript": _prose(artifact, "transcript") or _prose(message, "transcript"),
+        "transcript": prose_field(artifact, "transcript") or prose_field(message, "transcript"),
     }
-    customer, ours = _parties(message, region)
+    customer, ours = parties_of(message, region)
     return InboundMessage(
         provider=Provider.VAPI,
         channel=Channel.VOICE,
@@ -218,17 +239,17 @@ def _end_of_call_report(message: Message, region: str) -> InboundMessage:
 def _conversation_update(message: Message, region: str) -> CallEvent:
     """Only audited: it repeats the whole history so far, and the final transcript turns are
     already the call's messages, so storing it again would duplicate every turn."""
-    call_id = _call_id(message)
+    call_id = call_id_of(message)
     history = message.get("messages")
     if not isinstance(history, list):
         raise MissingField("the conversation-update has no message.messages list")
-    stamp = _timestamp(message)
-    update_key = stamp or _digest(json.dumps(history, sort_keys=True))
+    stamp = timestamp_of(message)
+    update_key = stamp or digest(json.dumps(history, sort_keys=True))
     # The system prompt is part of the history but not a turn anyone took.
     turns = sum(
         1 for item in history if not (isinstance(item, dict) and item.get("role") == "system")
     )
-    customer, ours = _parties(message, region)
+    customer, ours = parties_of(message, region)
     return CallEvent(
         call_id=call_id,
         event_key=f"{call_id}:conversation-update:{update_key}",
@@ -237,135 +258,3 @@ def _conversation_update(message: Message, region: str) -> CallEvent:
         our_number=ours,
         details={"turns": turns},
     )
-
-
-def _server_message(body: bytes) -> Message:
-    try:
-        payload = json.loads(body, parse_constant=_refuse_constant)
-    except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
-        raise MalformedBody(f"the body is not valid JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise MalformedBody("the body must be a JSON object with a `message` object")
-    message = payload.get("message")
-    if message is None:
-        raise MissingField("the body has no `message` object")
-    if not isinstance(message, dict):
-        raise MalformedBody("`message` must be a JSON object")
-    kind = message.get("type")
-    if kind is None or kind == "":
-        raise MissingField("the message has no message.type")
-    if not isinstance(kind, str):
-        raise MalformedBody("message.type must be a string")
-    _refuse_unstorable(message)
-    return message
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
-
-
-def _refuse_unstorable(value: Any) -> None:
-    """Refuse text PostgreSQL cannot store, before anything is written. Walked with a stack,
-    not recursion: the parser accepts nesting deep enough to exhaust the call stack here."""
-    pending = [value]
-    while pending:
-        item = pending.pop()
-        if isinstance(item, str):
-            if UNSTORABLE.search(item):
-                raise MalformedBody("the body holds a NUL character or a lone surrogate")
-        elif isinstance(item, dict):
-            pending.extend(item.keys())
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-
-
-def _call_id(message: Message) -> str:
-    call_id = _text(_object(message, "call"), "id")
-    if call_id is None:
-        raise MissingField(f"the {message['type']} message has no message.call.id")
-    return _key_part(call_id, "message.call.id")
-
-
-def _parties(message: Message, region: str) -> tuple[str | None, str | None]:
-    """(the customer's number, ours): the customer called us, or we called them."""
-    customer = _text(_object(_object(message, "call"), "customer"), "number") or _text(
-        _object(message, "customer"), "number"
-    )
-    ours = _text(_object(message, "phoneNumber"), "number")
-    return _phone(customer, region), _phone(ours, region)
-
-
-def _phone(raw: str | None, region: str) -> str | None:
-    return None if raw is None else normalize_phone(raw, region) or raw
-
-
-def _required_text(message: Message, name: str) -> str:
-    value = _text(message, name)
-    if value is None:
-        raise MissingField(f"the {message['type']} message has no message.{name}")
-    return value
-
-
-def _key_part(value: str, name: str) -> str:
-    if len(value) > MAX_KEY_LENGTH:
-        raise MalformedBody(f"{name} is longer than {MAX_KEY_LENGTH} characters")
-    return value
-
-
-def _text(source: dict[str, Any], name: str) -> str | None:
-    value = source.get(name)
-    return (value.strip() or None) if isinstance(value, str) else None
-
-
-def _prose(source: dict[str, Any], name: str) -> str | None:
-    """Free text as it was sent (a summary, a transcript), or None if blank."""
-    value = source.get(name)
-    return value if isinstance(value, str) and value.strip() else None
-
-
-def _object(source: dict[str, Any], name: str) -> dict[str, Any]:
-    value = source.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def _list(source: dict[str, Any], name: str) -> list[Any] | None:
-    value = source.get(name)
-    return value if isinstance(value, list) and value else None
-
-
-def _first(*values: float | None) -> float | None:
-    """The first value present: a cost or a duration of 0 is a value, not an absence."""
-    return next((value for value in values if value is not None), None)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    return value
-
-
-def _timestamp(message: Message) -> str | None:
-    """Vapi's envelope timestamp (epoch ms) as a key part, or None if it sent none."""
-    value = message.get("timestamp")
-    if isinstance(value, float) and math.isfinite(value):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    if isinstance(value, str) and value.strip():
-        return _key_part(value.strip(), "message.timestamp")
-    return None
-
-
-def _seconds_between(started_at: str | None, ended_at: str | None) -> float | None:
-    if started_at is None or ended_at is None:
-        return None
-    try:
-        seconds = datetime.fromisoformat(ended_at) - datetime.fromisoformat(started_at)
-    except (ValueError, TypeError):  # unparseable, or one has a zone and the other not
-        return None
-    return round(seconds.total_seconds(), 3)
-
-
-def _digest(text: str) -> str:
-    return "sha256-" + hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,158 @@
+"""Answering the assistant's tool calls: each once, each in one transaction, each audited."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
+
+from switchboard.audit import service as audit
+from switchboard.audit.models import Actor, ActorType, AuditEntry
+from switchboard.auth_sessions import service as auth_sessions
+from switchboard.conversations import service as conversations
+from switchboard.errors import InvalidInput, SwitchboardError, UnknownTool
+from switchboard.identities.service import IdentityChannel, resolve_customer
+from switchboard.tools import repository
+from switchboard.tools.catalog import TOOLS, Tool
+from switchboard.tools.context import ToolRun, ToolServices
+from switchboard.tools.models import Answer, CallContext, Caller, Outcome, ToolCall, one_line
+
+EVENT_VERSION = 1
+log = logging.getLogger(__name__)
+
+
+async def answer_tool_calls(
+    pool: AsyncConnectionPool[Any],
+    context: CallContext,
+    calls: list[ToolCall],
+    services: ToolServices,
+) -> list[Answer]:
+    """One answer per call, in the order asked. A call that fails unexpectedly still gets an
+    answer (Vapi drops the whole reply unless it is a 200), and the others still run."""
+    answers: list[Answer] = []
+    async with pool.connection() as conn:
+        for call in calls:
+            try:
+                answers.append(await answer_tool_call(conn, context, call, services))
+            except Exception:
+                log.exception("tool call %s (%s) failed", call.id, call.name)
+                answers.append(
+                    Answer(
+                        call.id,
+                        call.name,
+                        error="internal_error: the bank's system could not complete this; "
+                        "try once more, or offer transfer_to_human",
+                    )
+                )
+    return answers
+
+
+async def answer_tool_call(
+    conn: AsyncConnection[Any], context: CallContext, call: ToolCall, services: ToolServices
+) -> Answer:
+    """Run the tool, or give the answer it gave the first time this tool call arrived."""
+    async with conn.transaction():
+        await repository.lock_tool_call(conn, context.call_id, call.id)
+        earlier = await repository.find_answer(conn, context.call_id, call.id)
+        if earlier is not None:
+            return Answer(
+                earlier["toolCallId"], earlier["name"], earlier.get("result"), earlier.get("error")
+            )
+        caller = await _caller(conn, context, services)
+        tool = TOOLS.get(call.name)
+        run = ToolRun(
+            conn, Actor(ActorType.AI_AGENT, context.assistant_id), context, caller, services
+        )
+        outcome, error = await _outcome(run, tool, call)
+        answer = (
+            Answer(call.id, call.name, error=error)
+            if error is not None
+            else Answer(call.id, call.name, result=one_line(outcome.result))
+        )
+        await repository.insert_answer(
+            conn,
+            call_id=context.call_id,
+            tool_call_id=call.id,
+            tool_name=call.name,
+            conversation_id=caller.conversation_id,
+            answer=answer.for_vapi(),
+        )
+        await audit.append(conn, _entry(run, tool, call, outcome, error))
+    return answer
+
+
+async def _caller(
+    conn: AsyncConnection[Any], context: CallContext, services: ToolServices
+) -> Caller:
+    """The call's conversation and the caller's assurance level, from what Switchboard holds."""
+    customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
+    conversation = await conversations.continue_call_or_open(
+        conn, call_id=context.call_id, bank_customer_id=customer_id
+    )
+    assurance = await auth_sessions.assurance(
+        conn,
+        conversation_id=conversation.id,
+        bank_customer_id=conversation.bank_customer_id,
+        now=services.now(),
+    )
+    return Caller(conversation.id, conversation.bank_customer_id, assurance.level)
+
+
+async def _outcome(run: ToolRun, tool: Tool | None, call: ToolCall) -> tuple[Outcome, str | None]:
+    """What the tool did, or the error to answer with. A refused tool writes nothing: it runs
+    in a savepoint, so only the answer and its audit record remain."""
+    try:
+        if tool is None:
+            known = ", ".join(TOOLS)
+            raise UnknownTool(f"there is no tool {call.name!r}", hint=f"the tools are: {known}")
+        if call.problem is not None:
+            raise InvalidInput(call.problem)
+        try:
+            arguments = tool.arguments.model_validate(call.arguments)
+        except ValidationError as exc:
+            raise InvalidInput(
+                f"the arguments of {tool.name} are not valid: {_problems(exc)}",
+                hint="see the tool's parameters",
+            ) from None
+        async with run.conn.transaction():
+            return await tool.handler(run, arguments), None
+    except SwitchboardError as exc:
+        text = f"{exc.code}: {exc.message}" + (f". {exc.hint}" if exc.hint else "")
+        return Outcome({}, success=False, error_code=exc.code), " ".join(text.split())
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'arguments'}: {error['msg']}"
+        for error in exc.errors()
+    )
+
+
+def _entry(
+    run: ToolRun, tool: Tool | None, call: ToolCall, outcome: Outcome, error: str | None
+) -> AuditEntry:
+    audited_input = (
+        tool.audited_input(call.arguments) if tool is not None else {"name": call.name[:100]}
+    )
+    output = {"error": error} if error is not None else (outcome.audit or outcome.result)
+    return AuditEntry(
+        actor_type=run.actor.type,
+        actor_id=run.actor.id,
+        event_type=f"tool.{tool.name}" if tool is not None else "tool.unknown",
+        event_version=EVENT_VERSION,
+        success=outcome.success and error is None,
+        input={
+            "tool_call_id": call.id,
+            "call_id": run.context.call_id,
+            "assurance_level": run.caller.level,
+            "arguments": audited_input,
+        },
+        output=output,
+        error_code=outcome.error_code,
+        conversation_id=run.caller.conversation_id,
+        case_id=outcome.case_id,
+        bank_customer_id=run.caller.bank_customer_id,
+    )

@@ -1,0 +1,110 @@
+"""STOP and START: which messages are keywords, and what they change."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from psycopg import AsyncConnection
+
+from switchboard.audit.models import Actor, ActorType
+from switchboard.preferences import service
+from switchboard.preferences.keywords import KeywordAction, keyword_in
+from switchboard.preferences.models import ContactChannel
+from tests.builders import execute, link_customer
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("STOP", ("STOP", KeywordAction.OPT_OUT)),
+        ("  stop\n", ("STOP", KeywordAction.OPT_OUT)),
+        ("Stop.", ("STOP", KeywordAction.OPT_OUT)),
+        ("unsubscribe", ("UNSUBSCRIBE", KeywordAction.OPT_OUT)),
+        ("Cancel", ("CANCEL", KeywordAction.OPT_OUT)),
+        ("END", ("END", KeywordAction.OPT_OUT)),
+        ("quit!", ("QUIT", KeywordAction.OPT_OUT)),
+        ("START", ("START", KeywordAction.OPT_IN)),
+        ("unstop", ("UNSTOP", KeywordAction.OPT_IN)),
+    ],
+)
+def test_a_message_that_is_only_a_keyword_is_one(
+    body: str, expected: tuple[str, KeywordAction]
+) -> None:
+    assert keyword_in(body) == expected
+
+
+@pytest.mark.parametrize(
+    "body", ["Please stop calling me", "STOP IT", "stopped", "", None, "START my claim"]
+)
+def test_a_sentence_with_a_keyword_in_it_is_a_message(body: str | None) -> None:
+    assert keyword_in(body) is None
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
+    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.mark.anyio
+async def test_stop_takes_only_that_channel_away_and_start_gives_it_back(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    customer = link_customer(migrated_db, phone="+447700900020", email="k@example.com")
+    actor = Actor(ActorType.CUSTOMER, str(customer))
+
+    stopped = await service.apply_keyword(
+        conn,
+        actor,
+        customer,
+        channel=ContactChannel.SMS,
+        keyword="STOP",
+        action=KeywordAction.OPT_OUT,
+    )
+    assert stopped.allowed_channels == frozenset(ContactChannel) - {ContactChannel.SMS}
+    assert stopped.do_not_contact is False
+
+    started = await service.apply_keyword(
+        conn,
+        actor,
+        customer,
+        channel=ContactChannel.SMS,
+        keyword="START",
+        action=KeywordAction.OPT_IN,
+    )
+    assert started.allowed_channels == frozenset(ContactChannel)
+    audits = execute(
+        migrated_db,
+        "SELECT actor_type, input_redacted->>'keyword', input_redacted->>'channel'"
+        " FROM cc_audit_logs WHERE bank_customer_id = %s AND event_type = 'preferences.updated'"
+        " ORDER BY created_at",
+        (customer,),
+    )
+    assert audits == [("customer", "STOP", "sms"), ("customer", "START", "sms")]
+
+
+@pytest.mark.anyio
+async def test_start_keeps_a_channel_list_the_customer_chose(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    customer = link_customer(migrated_db, phone="+447700900021", email="l@example.com")
+    actor = Actor(ActorType.CUSTOMER, str(customer))
+    await service.set_preferences(conn, actor, customer, allowed_channels=["email"])
+
+    started = await service.apply_keyword(
+        conn,
+        actor,
+        customer,
+        channel=ContactChannel.SMS,
+        keyword="START",
+        action=KeywordAction.OPT_IN,
+    )
+
+    assert started.allowed_channels == frozenset({ContactChannel.EMAIL, ContactChannel.SMS})
