@@ -183,12 +183,19 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     _serve(settings, url, host, port)
 
 
+# What stops working while a secret is unset (production: nothing is generated).
+_UNSET_SECRET_EFFECT = {
+    "SWITCHBOARD_SECRET_KEY": "messages carrying a secret (one-time codes) are refused",
+}
+
+
 def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     # SIGTERM must end the process through a normal exit, so the embedded server is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = with_dev_secrets(Settings.from_env())
     for name in settings.missing_secrets():
-        err.print(f"warning: {name} is not set; its webhook answers 503 until it is", markup=False)
+        effect = _UNSET_SECRET_EFFECT.get(name, "its webhook answers 503")
+        err.print(f"warning: {name} is not set; {effect} until it is", markup=False)
     url, runner = _runner()
     pending = [s.migration.label for s in runner.status() if s.applied is None]
     if pending and not migrate:
@@ -201,7 +208,15 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     return settings, url
 
 
-def _serve(settings: Settings, url: str, host: str, port: int, workers: int = 1) -> None:
+def _serve(
+    settings: Settings,
+    url: str,
+    host: str,
+    port: int,
+    workers: int = 1,
+    *,
+    with_worker: bool = False,
+) -> None:
     import uvicorn  # noqa: PLC0415 - only the serving commands need it
 
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
@@ -209,7 +224,7 @@ def _serve(settings: Settings, url: str, host: str, port: int, workers: int = 1)
     out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings, database_url=url), **options)
+        uvicorn.run(create_app(settings, database_url=url, with_worker=with_worker), **options)
         return
     # Worker processes build their own app from the environment; this process keeps the
     # embedded server (if any) running for them.
