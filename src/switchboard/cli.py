@@ -180,7 +180,36 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     out.print(
         f"try it:   .venv/bin/switchboard simulate --url http://{host}:{port}", soft_wrap=True
     )
-    _serve(settings, url, host, port)
+    mode = settings.outbound_mode
+    where = " (recorded in cc_sandbox_outbox)" if mode == "sandbox" else ""
+    out.print(f"outbound: the {mode} provider{where}, worked in this process", markup=False)
+    _serve(settings, url, host, port, with_worker=True)
+
+
+@app.command()
+def worker(
+    burst: Annotated[
+        bool, typer.Option("--burst", help="send what is due, then exit instead of waiting")
+    ] = False,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="refuse to start if migrations are pending")
+    ] = False,
+) -> None:
+    """Run the outbound queue: send queued messages through Twilio and SendGrid (or the
+    sandbox), with retries. Ctrl-C or SIGTERM stops it once the sends in flight end."""
+    import asyncio  # noqa: PLC0415 - only this command runs an event loop itself
+
+    from switchboard.outbound.worker import run_worker  # noqa: PLC0415 - nor the queue
+
+    settings, url = _prepare(migrate=not no_migrate)
+    out.print(
+        f"outbound worker ({settings.outbound_mode}) on {redact_url(url)}; Ctrl-C stops",
+        soft_wrap=True,
+        markup=False,
+    )
+    # While it runs, procrastinate answers SIGINT and SIGTERM itself: it stops fetching and
+    # lets the sends in flight finish; a second signal ends the process at once.
+    asyncio.run(run_worker(settings, url, burst=burst))
 
 
 # What stops working while a secret is unset (production: nothing is generated).
