@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,15 +20,26 @@ from switchboard import __version__
 from switchboard.errors import SwitchboardError
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import LEDGER
+from switchboard.outbound import config as outbound_config
+from switchboard.outbound.worker import check_live_settings, run_worker
 from switchboard.settings import Settings
 from switchboard.webhooks import sendgrid, twilio, vapi
 
 log = logging.getLogger("switchboard")
 
 
-def create_app(settings: Settings, *, database_url: str, pool_size: int = 10) -> FastAPI:
-    """The service for these settings; it connects when it starts, never at import."""
+def create_app(
+    settings: Settings, *, database_url: str, pool_size: int = 10, with_worker: bool = False
+) -> FastAPI:
+    """The service for these settings; it connects when it starts, never at import.
+
+    `with_worker` also runs the outbound queue's worker in this process (`switchboard run`):
+    it starts after the API's pool and stops, letting sends in flight finish, before it.
+    """
     latest = {m.id for m in load_migrations(settings.migrations_dir)}
+    outbound_config.install(settings)
+    if with_worker:
+        check_live_settings(settings)  # refuse to start, rather than start without it
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -39,9 +52,20 @@ def create_app(settings: Settings, *, database_url: str, pool_size: int = 10) ->
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        worker = None
+        if with_worker:
+            worker = asyncio.create_task(
+                run_worker(settings, database_url, install_signal_handlers=False),
+                name="outbound worker",
+            )
+            worker.add_done_callback(_report_worker_end)
         try:
             yield
         finally:
+            if worker is not None:
+                worker.cancel()  # procrastinate stops fetching and lets running jobs end
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
             await pool.close()
 
     app = FastAPI(
@@ -92,6 +116,11 @@ def create_app(settings: Settings, *, database_url: str, pool_size: int = 10) ->
         return _error(500, "internal_error", "something went wrong; nothing was stored")
 
     return app
+
+
+def _report_worker_end(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("the outbound worker stopped", exc_info=task.exception())
 
 
 def _error(status: int, code: str, detail: str) -> JSONResponse:

@@ -182,7 +182,42 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     out.print(
         f"try it:   .venv/bin/switchboard simulate --url http://{host}:{port}", soft_wrap=True
     )
-    _serve(settings, url, host, port)
+    mode = settings.outbound_mode
+    where = " (recorded in cc_sandbox_outbox)" if mode == "sandbox" else ""
+    out.print(f"outbound: the {mode} provider{where}, worked in this process", markup=False)
+    _serve(settings, url, host, port, with_worker=True)
+
+
+@app.command()
+def worker(
+    burst: Annotated[
+        bool, typer.Option("--burst", help="send what is due, then exit instead of waiting")
+    ] = False,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="refuse to start if migrations are pending")
+    ] = False,
+) -> None:
+    """Run the outbound queue: send queued messages through Twilio and SendGrid (or the
+    sandbox), with retries. Ctrl-C or SIGTERM stops it once the sends in flight end."""
+    import asyncio  # noqa: PLC0415 - only this command runs an event loop itself
+
+    from switchboard.outbound.worker import run_worker  # noqa: PLC0415 - nor the queue
+
+    settings, url = _prepare(migrate=not no_migrate)
+    out.print(
+        f"outbound worker ({settings.outbound_mode}) on {redact_url(url)}; Ctrl-C stops",
+        soft_wrap=True,
+        markup=False,
+    )
+    # While it runs, procrastinate answers SIGINT and SIGTERM itself: it stops fetching and
+    # lets the sends in flight finish; a second signal ends the process at once.
+    asyncio.run(run_worker(settings, url, burst=burst))
+
+
+# What stops working while a secret is unset (production: nothing is generated).
+_UNSET_SECRET_EFFECT = {
+    "SWITCHBOARD_SECRET_KEY": "messages carrying a secret (one-time codes) are refused",
+}
 
 
 def _prepare(*, migrate: bool) -> tuple[Settings, str]:
@@ -190,7 +225,8 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = with_dev_secrets(Settings.from_env())
     for name in settings.missing_secrets():
-        err.print(f"warning: {name} is not set; its webhook answers 503 until it is", markup=False)
+        effect = _UNSET_SECRET_EFFECT.get(name, "its webhook answers 503")
+        err.print(f"warning: {name} is not set; {effect} until it is", markup=False)
     url, runner = _runner()
     pending = [s.migration.label for s in runner.status() if s.applied is None]
     if pending and not migrate:
@@ -203,7 +239,15 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     return settings, url
 
 
-def _serve(settings: Settings, url: str, host: str, port: int, workers: int = 1) -> None:
+def _serve(
+    settings: Settings,
+    url: str,
+    host: str,
+    port: int,
+    workers: int = 1,
+    *,
+    with_worker: bool = False,
+) -> None:
     import uvicorn  # noqa: PLC0415 - only the serving commands need it
 
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
@@ -211,7 +255,7 @@ def _serve(settings: Settings, url: str, host: str, port: int, workers: int = 1)
     out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
     options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False}
     if workers == 1:
-        uvicorn.run(create_app(settings, database_url=url), **options)
+        uvicorn.run(create_app(settings, database_url=url, with_worker=with_worker), **options)
         return
     # Worker processes build their own app from the environment; this process keeps the
     # embedded server (if any) running for them.

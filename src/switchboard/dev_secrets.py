@@ -12,7 +12,7 @@ import base64
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -30,19 +30,38 @@ class DevSecrets:
     sendgrid_event_private_key: str  # PEM; for the simulator only
     sendgrid_inbound_secret: str
     vapi_secret: str
+    switchboard_secret_key: str
 
 
 def load_or_create(data_dir: Path) -> DevSecrets:
     path = data_dir / FILE_NAME
     if path.exists():
-        return DevSecrets(**json.loads(path.read_text(encoding="utf-8")))
+        kept = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(DevSecrets)}
+        if known <= kept.keys():
+            return DevSecrets(**{name: kept[name] for name in known})
+        # Written by an older Switchboard: keep what it has, generate what it lacks.
+        fresh = asdict(_generate())
+        completed = DevSecrets(**{name: kept.get(name, fresh[name]) for name in known})
+        _write(path, completed, replace=True)
+        return completed
     data_dir.mkdir(parents=True, exist_ok=True)
     created = _generate()
-    # Written through a new 0600 file, so the secrets are never readable by others.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(created), handle, indent=2)
+    _write(path, created, replace=False)
     return created
+
+
+def _write(path: Path, secrets_: DevSecrets, *, replace: bool) -> None:
+    # Written through a new 0600 file, so the secrets are never readable by others; a
+    # replacement is renamed over the old file, so a reader never sees half of one.
+    target = path.with_name(path.name + ".new") if replace else path
+    if replace:
+        target.unlink(missing_ok=True)  # left by a write that was interrupted
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(asdict(secrets_), handle, indent=2)
+    if replace:
+        os.replace(target, path)
 
 
 def with_dev_secrets(settings: Settings) -> Settings:
@@ -57,6 +76,7 @@ def with_dev_secrets(settings: Settings) -> Settings:
             "sendgrid_event_public_key",
             "sendgrid_inbound_secret",
             "vapi_secret",
+            "switchboard_secret_key",
         )
         if not getattr(settings, field).strip()
     }
@@ -79,4 +99,5 @@ def _generate() -> DevSecrets:
         sendgrid_event_private_key=private_pem,
         sendgrid_inbound_secret=secrets.token_urlsafe(24),
         vapi_secret=secrets.token_urlsafe(32),
+        switchboard_secret_key=secrets.token_urlsafe(32),
     )

@@ -126,3 +126,34 @@ class CustomerNotRecognised(SwitchboardError):
 
     code = "customer_not_recognised"
     http_status = 403
+
+
+class ProviderError(SwitchboardError):
+    """A provider did not take an outbound message.
+
+    `provider_code` is the provider's own error code where it gave one (Twilio's 21211),
+    otherwise `http_<status>` or `network`; the message is the provider's own text.
+    """
+
+    code = "provider_error"
+    http_status = 502
+
+    def __init__(
+        self, message: str, *, provider: str, provider_code: str, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.provider = provider
+        self.provider_code = provider_code
+
+
+class ProviderUnavailable(ProviderError):
+    """The provider could not take the message now (5xx, 429, no answer): try again later."""
+
+    code = "provider_unavailable"
+    http_status = 503
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the message itself (a 4xx other than 429): trying again is futile."""
+
+    code = "provider_rejected"

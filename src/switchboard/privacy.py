@@ -116,3 +116,8 @@ def mask_email(address: str) -> str:
     if not domain:
         return MASK * 3
     return f"{local[:1]}{MASK * 3}@{domain}"
+
+
+def mask_address(address: str) -> str:
+    """A phone number or an email address, masked as above."""
+    return mask_email(address) if "@" in address else mask_phone(address)

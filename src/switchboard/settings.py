@@ -19,6 +19,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class OutboundMode(StrEnum):
+    SANDBOX = "sandbox"  # sends are recorded in cc_sandbox_outbox, nothing leaves the machine
+    LIVE = "live"  # sends go to Twilio and SendGrid
+
+
 # The provider secrets, by setting name. In development a missing one is generated once and
 # kept under the data directory; in production a webhook whose secret is unset answers 503.
 SECRET_SETTINGS = (
@@ -26,6 +31,7 @@ SECRET_SETTINGS = (
     "SENDGRID_EVENT_PUBLIC_KEY",
     "SENDGRID_INBOUND_SECRET",
     "VAPI_SECRET",
+    "SWITCHBOARD_SECRET_KEY",
 )
 
 
@@ -54,10 +60,32 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, alias="SWITCHBOARD_MAX_BODY_BYTES", gt=0)
     # Event Webhook deliveries signed longer ago than this are refused as replays.
     sendgrid_max_age_seconds: int = Field(default=300, alias="SENDGRID_MAX_AGE_SECONDS", gt=0)
+    # The key everything Switchboard seals or signs derives its own subkey from (HKDF).
+    switchboard_secret_key: str = Field(default="", alias="SWITCHBOARD_SECRET_KEY")
+    # Outbound messages. Unset: the sandbox in development, live in production.
+    outbound_provider: OutboundMode | None = Field(default=None, alias="OUTBOUND_PROVIDER")
+    twilio_account_sid: str = Field(default="", alias="TWILIO_ACCOUNT_SID")
+    twilio_from_number: str = Field(default="", alias="TWILIO_FROM_NUMBER")
+    twilio_messaging_service_sid: str = Field(default="", alias="TWILIO_MESSAGING_SERVICE_SID")
+    twilio_api_base_url: str = Field(default="https://api.twilio.com", alias="TWILIO_API_BASE_URL")
+    sendgrid_api_key: str = Field(default="", alias="SENDGRID_API_KEY")
+    sendgrid_from_email: str = Field(default="", alias="SENDGRID_FROM_EMAIL")
+    sendgrid_api_base_url: str = Field(
+        default="https://api.sendgrid.com", alias="SENDGRID_API_BASE_URL"
+    )
+    # A send the provider could not take (5xx, 429, no answer) is tried this many times in
+    # all, waiting base, 2 x base, 4 x base ... seconds in between.
+    outbound_max_attempts: int = Field(default=5, alias="OUTBOUND_MAX_ATTEMPTS", ge=1, le=20)
+    outbound_retry_base_seconds: float = Field(
+        default=2.0, alias="OUTBOUND_RETRY_BASE_SECONDS", gt=0, le=3600
+    )
+    outbound_timeout_seconds: float = Field(
+        default=10.0, alias="OUTBOUND_TIMEOUT_SECONDS", gt=0, le=300
+    )
 
-    @field_validator("public_url")
+    @field_validator("public_url", "twilio_api_base_url", "sendgrid_api_base_url")
     @classmethod
-    def _no_trailing_slash(cls, value: str) -> str:
+    def _base_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
@@ -80,6 +108,13 @@ class Settings(BaseSettings):
             raise ConfigurationError(
                 f"invalid settings: {problems}", hint="see the settings table in README.md"
             ) from exc
+        if settings.production and settings.outbound_provider is OutboundMode.SANDBOX:
+            raise ConfigurationError(
+                "OUTBOUND_PROVIDER=sandbox is refused in production: no customer would receive "
+                "a single message",
+                hint="set OUTBOUND_PROVIDER=live (or leave it unset) with the Twilio and "
+                "SendGrid credentials in the README's settings table",
+            )
         if not settings.migrations_dir.is_dir():
             raise ConfigurationError(
                 f"migrations folder not found at {settings.migrations_dir}",
@@ -90,6 +125,12 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def outbound_mode(self) -> OutboundMode:
+        if self.outbound_provider is not None:
+            return self.outbound_provider
+        return OutboundMode.LIVE if self.production else OutboundMode.SANDBOX
 
     def missing_secrets(self) -> list[str]:
         return [name for name in SECRET_SETTINGS if not self.secret(name)]

@@ -25,3 +25,10 @@ class ConversationRef:
     id: UUID
     bank_customer_id: UUID | None
     created: bool  # opened by this call
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: UUID
+    channel: str  # a Channel, or a legacy value such as chat
+    bank_customer_id: UUID | None

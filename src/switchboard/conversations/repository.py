@@ -100,3 +100,30 @@ def _row(row: TupleRow | None) -> Row | None:
     if row is None:
         return None
     return UUID(str(row[0])), None if row[1] is None else UUID(str(row[1]))
+
+
+async def find_by_id(
+    conn: AsyncConnection[Any], conversation_id: UUID
+) -> tuple[UUID, str, UUID | None] | None:
+    cursor = await conn.execute(
+        "SELECT id, channel, bank_customer_id FROM cc_conversations WHERE id = %s",
+        (conversation_id,),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    return UUID(str(row[0])), str(row[1]), None if row[2] is None else UUID(str(row[2]))
+
+
+async def find_open_by_thread_prefix(
+    conn: AsyncConnection[Any], channel: str, prefix: str
+) -> Row | None:
+    """The most recently active open conversation whose thread key starts with `prefix`."""
+    pattern = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    cursor = await conn.execute(
+        "SELECT id, bank_customer_id FROM cc_conversations"
+        " WHERE channel = %s AND provider_conversation_id LIKE %s"
+        " AND status IN ('open', 'pending') ORDER BY updated_at DESC LIMIT 1",
+        (channel, pattern),
+    )
+    return _row(await cursor.fetchone())

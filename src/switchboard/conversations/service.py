@@ -8,7 +8,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from switchboard.conversations import repository
-from switchboard.conversations.models import Channel, ConversationRef, Provider
+from switchboard.conversations.models import Channel, Conversation, ConversationRef, Provider
 
 
 async def continue_or_open(
@@ -74,6 +74,24 @@ async def continue_thread_of(
     if not message_ids:
         return None
     found = await repository.find_by_message_ids(conn, provider, message_ids)
+    return None if found is None else await _continued(conn, found, bank_customer_id)
+
+
+async def find(conn: AsyncConnection[Any], conversation_id: UUID) -> Conversation | None:
+    found = await repository.find_by_id(conn, conversation_id)
+    return None if found is None else Conversation(*found)
+
+
+async def continue_latest_on_prefix(
+    conn: AsyncConnection[Any],
+    *,
+    channel: Channel,
+    thread_prefix: str,
+    bank_customer_id: UUID | None,
+) -> ConversationRef | None:
+    """The open conversation most recently active on a thread key starting with the prefix:
+    an SMS thread with a customer when we do not know which of our numbers they write to."""
+    found = await repository.find_open_by_thread_prefix(conn, channel, thread_prefix)
     return None if found is None else await _continued(conn, found, bank_customer_id)
 
 

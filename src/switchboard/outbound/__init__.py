@@ -1,0 +1,1 @@
+"""Outbound messages: checked against the customer's preferences, queued, sent by the worker."""

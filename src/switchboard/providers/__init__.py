@@ -1,0 +1,1 @@
+"""Outbound provider clients, each behind a small protocol (messaging.py)."""
