@@ -188,7 +188,9 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = with_dev_secrets(Settings.from_env())
     for name in settings.missing_secrets():
-        err.print(f"warning: {name} is not set; its webhook answers 503 until it is", markup=False)
+        err.print(
+            f"warning: {name} is not set; what needs it answers 503 until it is", markup=False
+        )
     url, runner = _runner()
     pending = [s.migration.label for s in runner.status() if s.applied is None]
     if pending and not migrate:

@@ -1,6 +1,6 @@
 """Development secrets: generated once, kept under the data directory, never in the repository.
 
-In development every provider secret that is not set is taken from (or, the first time,
+In development every secret that is not set is taken from (or, the first time,
 written to) `<data dir>/dev-secrets.json`, readable by its owner only. The simulator reads the
 same file to sign its traffic, including the private half of the SendGrid Event Webhook key,
 which a real deployment never has. In production nothing is generated.
@@ -12,7 +12,7 @@ import base64
 import json
 import os
 import secrets
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from cryptography.hazmat.primitives import serialization
@@ -30,19 +30,36 @@ class DevSecrets:
     sendgrid_event_private_key: str  # PEM; for the simulator only
     sendgrid_inbound_secret: str
     vapi_secret: str
+    switchboard_secret_key: str
 
 
 def load_or_create(data_dir: Path) -> DevSecrets:
     path = data_dir / FILE_NAME
     if path.exists():
-        return DevSecrets(**json.loads(path.read_text(encoding="utf-8")))
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        known = {f.name for f in fields(DevSecrets)}
+        if known <= stored.keys():
+            return DevSecrets(**{name: stored[name] for name in known})
+        # A file from before a secret was added: keep what it holds, add the missing ones.
+        completed = DevSecrets(**(asdict(_generate()) | stored))
+        _write(path, completed, replace=True)
+        return completed
     data_dir.mkdir(parents=True, exist_ok=True)
     created = _generate()
-    # Written through a new 0600 file, so the secrets are never readable by others.
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(created), handle, indent=2)
+    _write(path, created, replace=False)
     return created
+
+
+def _write(path: Path, secrets_: DevSecrets, *, replace: bool) -> None:
+    # Written through a new 0600 file, so the secrets are never readable by others.
+    target = path.with_name(path.name + ".new") if replace else path
+    if replace:
+        target.unlink(missing_ok=True)  # left by an interrupted earlier write
+    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(asdict(secrets_), handle, indent=2)
+    if replace:
+        target.replace(path)
 
 
 def with_dev_secrets(settings: Settings) -> Settings:
@@ -57,6 +74,7 @@ def with_dev_secrets(settings: Settings) -> Settings:
             "sendgrid_event_public_key",
             "sendgrid_inbound_secret",
             "vapi_secret",
+            "switchboard_secret_key",
         )
         if not getattr(settings, field).strip()
     }
@@ -79,4 +97,5 @@ def _generate() -> DevSecrets:
         sendgrid_event_private_key=private_pem,
         sendgrid_inbound_secret=secrets.token_urlsafe(24),
         vapi_secret=secrets.token_urlsafe(32),
+        switchboard_secret_key=secrets.token_urlsafe(32),
     )

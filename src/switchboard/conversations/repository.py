@@ -96,6 +96,13 @@ async def close_conversation(conn: AsyncConnection[Any], conversation_id: UUID) 
     return cursor.rowcount == 1
 
 
+async def find_conversation(conn: AsyncConnection[Any], conversation_id: UUID) -> Row | None:
+    cursor = await conn.execute(
+        "SELECT id, bank_customer_id FROM cc_conversations WHERE id = %s", (conversation_id,)
+    )
+    return _row(await cursor.fetchone())
+
+
 def _row(row: TupleRow | None) -> Row | None:
     if row is None:
         return None

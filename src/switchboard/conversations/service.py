@@ -9,6 +9,7 @@ from psycopg import AsyncConnection
 
 from switchboard.conversations import repository
 from switchboard.conversations.models import Channel, ConversationRef, Provider
+from switchboard.errors import ConversationNotFound
 
 
 async def continue_or_open(
@@ -75,6 +76,14 @@ async def continue_thread_of(
         return None
     found = await repository.find_by_message_ids(conn, provider, message_ids)
     return None if found is None else await _continued(conn, found, bank_customer_id)
+
+
+async def customer_of(conn: AsyncConnection[Any], conversation_id: UUID) -> UUID | None:
+    """The customer the conversation was matched to through its sender's linked address."""
+    found = await repository.find_conversation(conn, conversation_id)
+    if found is None:
+        raise ConversationNotFound(f"no conversation {conversation_id}")
+    return found[1]
 
 
 async def close(conn: AsyncConnection[Any], conversation_id: UUID) -> bool:

@@ -1,0 +1,1 @@
+"""Outbound clients for the providers' APIs, each behind a small protocol."""
