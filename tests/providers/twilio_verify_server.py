@@ -89,6 +89,11 @@ class VerifyService:
         with self.lock:
             self._scripted.append((kind, http_status, code and _error(code, http_status)))
 
+    def answer_next(self, kind: str, http_status: int, body: dict[str, Any]) -> None:
+        """Answer the next `kind` request with exactly this."""
+        with self.lock:
+            self._scripted.append((kind, http_status, body))
+
     def answer_next_check_with(self, status: str) -> None:
         """Answer the next check 200 with this Verify status (max_attempts_reached, …)."""
         with self.lock:
@@ -262,7 +267,7 @@ def _handler(service: VerifyService) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base's name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler
