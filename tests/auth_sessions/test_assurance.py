@@ -151,6 +151,6 @@ async def test_an_emailed_code_reaches_level_2_only_when_the_setting_allows(
     await verify_code(conn, customer, channel="email")
 
     assert (await level(conn, customer.id, customer.conversation_id))[0] == 1
-    assert (
-        await level(conn, customer.id, customer.conversation_id, email_otp_level_2=True)
-    )[0] == 2
+    assert (await level(conn, customer.id, customer.conversation_id, email_otp_level_2=True))[
+        0
+    ] == 2

@@ -62,9 +62,7 @@ async def send_code(
     )
 
 
-async def check(
-    conn: AsyncConnection[Any], customer: Customer, code: str, *, at: Any = T0
-) -> Any:
+async def check(conn: AsyncConnection[Any], customer: Customer, code: str, *, at: Any = T0) -> Any:
     return await check_verification(
         conn,
         ASSISTANT,

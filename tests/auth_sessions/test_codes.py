@@ -59,9 +59,7 @@ def test_the_code_hash_depends_on_key_session_and_code() -> None:
     assert digest != code_hmac(config, other_session, "123456")
     assert digest != code_hmac(config, session, "123457")
     assert digest != hmac.new(config.hmac_key, b"123456", hashlib.sha256).digest()
-    assert destination_hmac(config, "+447700900123") != destination_hmac(
-        other_key, "+447700900123"
-    )
+    assert destination_hmac(config, "+447700900123") != destination_hmac(other_key, "+447700900123")
 
 
 def test_a_spoken_or_spaced_code_is_read_as_its_digits() -> None:

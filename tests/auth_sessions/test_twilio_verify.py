@@ -4,6 +4,7 @@ count of checks enforced as well."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -293,6 +294,7 @@ async def test_wrong_credentials_are_a_rejection_not_an_outage(
 async def test_verify_statuses_map_onto_ours(
     conn: AsyncConnection[Any],
     migrated_db: str,
+    *,
     verify: TwilioVerifyClient,
     verify_server: VerifyService,
     verify_says: str,
@@ -322,7 +324,8 @@ async def test_a_new_code_cancels_the_previous_verification_at_twilio(
     second = await send_code(conn, customer, verify, at=T0 + timedelta(minutes=1))
 
     cancel = verify_server.requests[1]
-    assert (cancel.path, cancel.form) == (f"{PATH}/Verifications/{first_sid}", {"Status": "canceled"})
+    assert cancel.path == f"{PATH}/Verifications/{first_sid}"
+    assert cancel.form == {"Status": "canceled"}
     assert verify_server.verifications[first_sid].status == "canceled"
     rows = dict(execute(migrated_db, "SELECT id, status FROM cc_auth_sessions"))
     assert rows == {first.session_id: "cancelled", second.session_id: "sent"}
@@ -348,3 +351,33 @@ async def test_a_verification_twilio_hands_out_again_moves_to_the_new_session(
         second.session_id: sid,
     }
     assert result.verified
+
+
+async def test_a_code_replaced_while_twilio_was_sending_it_keeps_no_sid(
+    migrated_db: str, verify: TwilioVerifyClient, verify_server: VerifyService
+) -> None:
+    customer = make_customer(migrated_db)
+    verify_server.delay_next(1.0)  # the first start waits at Twilio ...
+
+    async def start(at: Any) -> Any:
+        async with await AsyncConnection.connect(migrated_db, autocommit=True) as conn:
+            return await send_code(conn, customer, verify, at=at)
+
+    slow = asyncio.create_task(start(T0))
+    while not execute(migrated_db, "SELECT 1 FROM cc_auth_sessions"):
+        await asyncio.sleep(0.02)
+    fast = await start(T0 + timedelta(seconds=1))  # ... while a second one goes through
+    replaced = await slow
+
+    [sid] = list(verify_server.verifications)  # Twilio resent the pending one
+    assert (replaced.status, fast.status) == ("cancelled", "sent")
+    assert dict(execute(migrated_db, "SELECT id, provider_request_id FROM cc_auth_sessions")) == {
+        replaced.session_id: None,
+        fast.session_id: sid,
+    }
+    [late] = execute(
+        migrated_db,
+        "SELECT output_redacted->>'verification_sid' FROM cc_audit_logs"
+        " WHERE output_redacted ? 'replaced_before_sent'",
+    )
+    assert late == (sid,)

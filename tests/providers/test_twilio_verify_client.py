@@ -46,7 +46,7 @@ def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
     with pytest.raises(OtpNotConfigured, match="TWILIO_ACCOUNT_SID, TWILIO_VERIFY_SERVICE_SID"):
-        TwilioVerifyClient.from_settings(settings(TWILIO_AUTH_TOKEN="token"))
+        TwilioVerifyClient.from_settings(settings(TWILIO_AUTH_TOKEN=AUTH_TOKEN))
 
 
 async def test_the_settings_choose_the_server_service_and_credentials(

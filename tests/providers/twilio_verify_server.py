@@ -123,13 +123,12 @@ class VerifyService:
             scripted = self._next_scripted(kind)
             if scripted is not None:
                 return scripted
-            if kind == "start":
-                return self._start(form)
-            if kind == "check":
-                return self._check(form)
-            if kind == "cancel":
-                return self._update(resource.removeprefix("Verifications/"), form)
-            return _failure(20404, 404)
+            answer = {
+                "start": lambda: self._start(form),
+                "check": lambda: self._check(form),
+                "cancel": lambda: self._update(resource.removeprefix("Verifications/"), form),
+            }.get(kind, lambda: _failure(20404, 404))
+            return answer()
 
     def _next_scripted(self, kind: str) -> Reply | None:
         for index, (wanted, http_status, body) in enumerate(self._scripted):

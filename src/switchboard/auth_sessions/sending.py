@@ -4,7 +4,7 @@ and handing the code to the outbound queue or to Twilio Verify."""
 from __future__ import annotations
 
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from math import ceil
 from typing import Any
@@ -49,7 +49,7 @@ class Start:
     conversation_id: UUID
     bank_customer_id: UUID
     channel: CodeChannel
-    destination: str  # full, for sending only
+    destination: str = field(repr=False)  # full, for sending only
     destination_hmac: bytes
     masked: str
     method: CodeMethod
@@ -153,7 +153,13 @@ async def _record_verify_start(
         return session, error
     if not still_open:
         await audit_session(
-            conn, start.actor, "auth.code_sent", session, start.method, replaced_by=reply.sid
+            conn,
+            start.actor,
+            "auth.code_sent",
+            session,
+            start.method,
+            verification_sid=reply.sid,  # not kept: the session was replaced meanwhile
+            replaced_before_sent=True,
         )
         return session, None
     await repository.release_request_id(conn, VERIFY_PROVIDER, reply.sid, keep=session_id)
