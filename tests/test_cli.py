@@ -44,7 +44,7 @@ def test_upgrade_status_and_verify_json(empty_db: str) -> None:
     verified = switchboard("db", "verify", "--json", url=empty_db)
 
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "9 migration(s) applied" in upgraded.stdout
+    assert "10 migration(s) applied" in upgraded.stdout
     assert "applying 006_cc_step1_checklist" in upgraded.stderr
     assert status.returncode == 0
     assert "0 pending" in status.stdout
