@@ -1,6 +1,6 @@
 """Development secrets: generated once, kept under the data directory, never in the repository.
 
-In development every provider secret that is not set is taken from (or, the first time,
+In development every secret that is not set is taken from (or, the first time,
 written to) `<data dir>/dev-secrets.json`, readable by its owner only. The simulator reads the
 same file to sign its traffic, including the private half of the SendGrid Event Webhook key,
 which a real deployment never has. In production nothing is generated.

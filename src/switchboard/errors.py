@@ -157,3 +157,84 @@ class ProviderRejected(ProviderError):
     """The provider refused the message itself (a 4xx other than 429): trying again is futile."""
 
     code = "provider_rejected"
+
+
+class ConversationNotFound(SwitchboardError):
+    """No conversation has this id."""
+
+    code = "conversation_not_found"
+    http_status = 404
+
+
+class OtpNotConfigured(SwitchboardError):
+    """One-time codes cannot be sent or checked: a setting they need is not set."""
+
+    code = "otp_not_configured"
+    http_status = 503
+
+
+class OtpDestinationNotLinked(SwitchboardError):
+    """A code may only go to an address linked to the customer it verifies."""
+
+    code = "otp_destination_not_linked"
+    http_status = 422
+
+
+class OtpRateLimited(SwitchboardError):
+    """Too many codes were sent to this destination in the last hour."""
+
+    code = "otp_rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, hint: str | None = None, retry_after: int = 0) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after  # seconds until another code may be sent
+
+
+class OtpNotSent(SwitchboardError):
+    """The code's message was refused, so no code is waiting to be checked."""
+
+    code = "otp_not_sent"
+    http_status = 422
+
+
+class OtpNoLiveSession(SwitchboardError):
+    """This conversation has no code waiting to be checked."""
+
+    code = "otp_no_live_session"
+    http_status = 404
+
+
+class OtpExpired(SwitchboardError):
+    """The code has expired; a new one must be sent."""
+
+    code = "otp_expired"
+    http_status = 410
+
+
+class OtpAlreadyUsed(SwitchboardError):
+    """The code was already accepted once; a code is accepted only once."""
+
+    code = "otp_already_used"
+    http_status = 409
+
+
+class OtpFailed(SwitchboardError):
+    """Too many wrong codes: this code is void and a new one must be sent."""
+
+    code = "otp_failed"
+    http_status = 409
+
+
+class VerifyUnavailable(SwitchboardError):
+    """Twilio Verify did not answer, or answered with a server error."""
+
+    code = "verify_unavailable"
+    http_status = 503
+
+
+class VerifyRejected(SwitchboardError):
+    """Twilio Verify refused the request (invalid number, credentials, service)."""
+
+    code = "verify_rejected"
+    http_status = 502

@@ -24,8 +24,8 @@ class OutboundMode(StrEnum):
     LIVE = "live"  # sends go to Twilio and SendGrid
 
 
-# The provider secrets, by setting name. In development a missing one is generated once and
-# kept under the data directory; in production a webhook whose secret is unset answers 503.
+# The secrets, by setting name. In development a missing one is generated once and kept under
+# the data directory; in production what needs an unset secret answers 503 (a webhook, a code).
 SECRET_SETTINGS = (
     "TWILIO_AUTH_TOKEN",
     "SENDGRID_EVENT_PUBLIC_KEY",
@@ -60,7 +60,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, alias="SWITCHBOARD_MAX_BODY_BYTES", gt=0)
     # Event Webhook deliveries signed longer ago than this are refused as replays.
     sendgrid_max_age_seconds: int = Field(default=300, alias="SENDGRID_MAX_AGE_SECONDS", gt=0)
-    # The key everything Switchboard seals or signs derives its own subkey from (HKDF).
+    # The key everything Switchboard seals or hashes derives its own subkey from (HKDF): job
+    # payloads, one-time codes, destinations. Never stored anywhere.
     switchboard_secret_key: str = Field(default="", alias="SWITCHBOARD_SECRET_KEY")
     # Outbound messages. Unset: the sandbox in development, live in production.
     outbound_provider: OutboundMode | None = Field(default=None, alias="OUTBOUND_PROVIDER")
@@ -83,7 +84,18 @@ class Settings(BaseSettings):
         default=10.0, alias="OUTBOUND_TIMEOUT_SECONDS", gt=0, le=300
     )
 
-    @field_validator("public_url", "twilio_api_base_url", "sendgrid_api_base_url")
+    twilio_verify_service_sid: str = Field(default="", alias="TWILIO_VERIFY_SERVICE_SID")
+    twilio_verify_base_url: str = Field(
+        default="https://verify.twilio.com", alias="TWILIO_VERIFY_BASE_URL"
+    )
+    # Named in the text of the codes Switchboard sends itself.
+    bank_name: str = Field(default="", alias="SWITCHBOARD_BANK_NAME")
+    # An emailed code proves the mailbox, not the person: off, it never reaches assurance 2.
+    email_otp_level_2: bool = Field(default=False, alias="SWITCHBOARD_EMAIL_OTP_LEVEL_2")
+
+    @field_validator(
+        "public_url", "twilio_api_base_url", "sendgrid_api_base_url", "twilio_verify_base_url"
+    )
     @classmethod
     def _base_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")):

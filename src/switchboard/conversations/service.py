@@ -9,6 +9,7 @@ from psycopg import AsyncConnection
 
 from switchboard.conversations import repository
 from switchboard.conversations.models import Channel, Conversation, ConversationRef, Provider
+from switchboard.errors import ConversationNotFound
 
 
 async def continue_or_open(
@@ -93,6 +94,14 @@ async def continue_latest_on_prefix(
     an SMS thread with a customer when we do not know which of our numbers they write to."""
     found = await repository.find_open_by_thread_prefix(conn, channel, thread_prefix)
     return None if found is None else await _continued(conn, found, bank_customer_id)
+
+
+async def customer_of(conn: AsyncConnection[Any], conversation_id: UUID) -> UUID | None:
+    """The customer the conversation was matched to through its sender's linked address."""
+    found = await find(conn, conversation_id)
+    if found is None:
+        raise ConversationNotFound(f"no conversation {conversation_id}")
+    return found.bank_customer_id
 
 
 async def close(conn: AsyncConnection[Any], conversation_id: UUID) -> bool:

@@ -1,1 +1,1 @@
-"""Outbound provider clients, each behind a small protocol (messaging.py)."""
+"""Outbound clients for the providers' APIs, each behind a small protocol."""

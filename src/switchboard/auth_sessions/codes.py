@@ -1,0 +1,97 @@
+"""The built-in code: made with `secrets`, kept only as an HMAC, compared in constant time."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+from hmac import compare_digest
+from uuid import UUID
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from switchboard.auth_sessions.models import CODE_LIFETIME, CodeChannel
+from switchboard.errors import InvalidInput, OtpNotConfigured
+from switchboard.privacy import MASK, mask_email, mask_phone
+from switchboard.settings import Settings
+
+CODE_DIGITS = 6
+_HKDF_INFO = b"switchboard otp hmac"
+_SEPARATORS = re.compile(r"[\s\-.]")
+# What a provider's code may look like (Verify: 4 to 10 digits); anything else is not a code.
+_CODE = re.compile(r"^\d{4,10}$")
+
+
+@dataclass(frozen=True)
+class OtpConfig:
+    """What sending and checking codes needs from the settings."""
+
+    hmac_key: bytes = field(repr=False)  # derived from SWITCHBOARD_SECRET_KEY, never stored
+    bank_name: str = ""
+
+    @classmethod
+    def from_secret(cls, secret_key: str, *, bank_name: str = "") -> OtpConfig:
+        secret = secret_key.strip()
+        if not secret:
+            raise OtpNotConfigured(
+                "SWITCHBOARD_SECRET_KEY is not set: one-time codes cannot be sent or checked",
+                hint="set it to a long random value, e.g. `python -c 'import secrets;"
+                " print(secrets.token_urlsafe(32))'`, and keep it out of the repository",
+            )
+        key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_HKDF_INFO).derive(
+            secret.encode()
+        )
+        return cls(hmac_key=key, bank_name=bank_name.strip())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> OtpConfig:
+        return cls.from_secret(settings.switchboard_secret_key, bank_name=settings.bank_name)
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def code_hmac(config: OtpConfig, session_id: UUID, code: str) -> bytes:
+    """Bound to its session: the same code in another session hashes differently."""
+    message = b"code\x00" + session_id.bytes + b"\x00" + code.encode()
+    return hmac.new(config.hmac_key, message, hashlib.sha256).digest()
+
+
+def code_matches(config: OtpConfig, session_id: UUID, code: str, stored: bytes) -> bool:
+    return compare_digest(code_hmac(config, session_id, code), stored)
+
+
+def destination_hmac(config: OtpConfig, destination: str) -> bytes:
+    """What the send limit counts by. Keyed, because phone numbers are few enough to guess."""
+    return hmac.new(
+        config.hmac_key, b"destination\x00" + destination.encode(), hashlib.sha256
+    ).digest()
+
+
+def normalize_code(raw: str) -> str:
+    """The digits someone typed or said: "123 456" and "123-456" are "123456"."""
+    code = _SEPARATORS.sub("", raw)
+    if not _CODE.match(code):
+        raise InvalidInput(
+            "a one-time code is 4 to 10 digits", hint="ask the customer to read it again"
+        )
+    return code
+
+
+def mask_destination(channel: CodeChannel, destination: str) -> str:
+    return mask_email(destination) if channel is CodeChannel.EMAIL else mask_phone(destination)
+
+
+def code_message(config: OtpConfig, code: str) -> tuple[str, str]:
+    """The text to send, and the same text with the code masked, for storage."""
+    minutes = int(CODE_LIFETIME.total_seconds() // 60)
+    bank = f"{config.bank_name} " if config.bank_name else ""
+    whose = f"Your {bank}verification code"
+    template = (
+        f"{whose} is {{code}}. It expires in {minutes} minutes. We will never ask you for it."
+    )
+    return template.format(code=code), template.format(code=MASK * len(code))

@@ -1,0 +1,151 @@
+"""Sending one-time codes, checking them, and the assurance a conversation has reached.
+
+Each use case is one transaction, except a Twilio Verify start: two, around the API call.
+Every state change is audited in the transaction that makes it. A refusal that recorded
+something (a send refused by the limit, a code found expired) commits first and raises after,
+so the record stays; a wrong code is a result, not an error, so its count is never undone.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from switchboard.audit.models import Actor
+from switchboard.auth_sessions import repository, sending
+from switchboard.auth_sessions.checking import check_session, refusal_for
+from switchboard.auth_sessions.codes import (
+    OtpConfig,
+    destination_hmac,
+    mask_destination,
+    normalize_code,
+)
+from switchboard.auth_sessions.models import (
+    ASSURANCE_WINDOW,
+    Assurance,
+    AssuranceLevel,
+    CheckResult,
+    CodeChannel,
+    CodeMethod,
+    CodeSender,
+    StartResult,
+)
+from switchboard.conversations import service as conversations
+from switchboard.errors import ConversationNotFound, InvalidInput, OtpNotConfigured
+from switchboard.providers.twilio_verify import VerifyClient
+
+_E = TypeVar("_E", CodeMethod, CodeChannel)
+
+
+async def start_verification(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    *,
+    conversation_id: UUID,
+    bank_customer_id: UUID,
+    channel: str,
+    destination: str,
+    method: CodeMethod | str,
+    sender: CodeSender | None,
+    verify: VerifyClient | None,
+    config: OtpConfig,
+    now: datetime | None = None,
+) -> StartResult:
+    """Send a new code to `destination`, which must be one of the customer's linked addresses
+    (the caller picks it from them, never from what a model says). The codes still open in
+    this conversation or to this destination are cancelled."""
+    how = _member(CodeMethod, method, "code method")
+    via = _member(CodeChannel, channel, "code channel")
+    address = destination.strip()
+    start = sending.Start(
+        actor=actor,
+        conversation_id=conversation_id,
+        bank_customer_id=bank_customer_id,
+        channel=via,
+        destination=address,
+        destination_hmac=destination_hmac(config, address),
+        masked=mask_destination(via, address),
+        method=how,
+        now=now or datetime.now(UTC),
+    )
+    if how is CodeMethod.BUILTIN:
+        if sender is None:
+            raise OtpNotConfigured("built-in codes need a sender to queue their message")
+        return await sending.start_builtin(conn, start, sender, config)
+    if verify is None:
+        raise OtpNotConfigured("no Twilio Verify client is configured")
+    return await sending.start_with_verify(conn, start, verify)
+
+
+async def check_verification(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    *,
+    conversation_id: UUID,
+    code: str,
+    verify: VerifyClient | None,
+    config: OtpConfig,
+    now: datetime | None = None,
+) -> CheckResult:
+    """Check a code against the conversation's latest session.
+
+    Returns the result when the code was checked, right or wrong (the fifth wrong one fails
+    the session). Raises when it could not be: no code waiting, the code expired, already
+    used or failed, Verify unreachable — after committing what that changed.
+    """
+    typed = normalize_code(code)
+    when = now or datetime.now(UTC)
+    async with conn.transaction():
+        session = await repository.lock_latest_session(conn, conversation_id)
+        error = await refusal_for(conn, actor, conversation_id, session, when)
+        result = None
+        if error is None and session is not None:
+            # The row stays locked through a Verify call, so two checks of one code take turns.
+            result, error = await check_session(
+                conn, actor, session, code=typed, verify=verify, config=config, now=when
+            )
+    if error is not None:
+        raise error
+    if result is None:  # refusal_for answers with an error whenever there is no session
+        raise RuntimeError("a code check ended without a result")
+    return result
+
+
+async def assurance(
+    conn: AsyncConnection[Any],
+    *,
+    conversation_id: UUID,
+    bank_customer_id: UUID | None,
+    now: datetime | None = None,
+    email_otp_level_2: bool = False,
+) -> Assurance:
+    """0: unknown caller. 1: the conversation was matched to this customer through its
+    caller's linked address. 2: a code sent to this customer was verified in this conversation
+    within the last 15 minutes (an emailed code only with `email_otp_level_2`)."""
+    if bank_customer_id is None:
+        return Assurance(AssuranceLevel.UNKNOWN, None, None)
+    when = now or datetime.now(UTC)
+    channels = [CodeChannel.SMS.value] + ([CodeChannel.EMAIL.value] if email_otp_level_2 else [])
+    verified_at = await repository.latest_verification(
+        conn, conversation_id, bank_customer_id, since=when - ASSURANCE_WINDOW, channels=channels
+    )
+    if verified_at is not None:
+        return Assurance(AssuranceLevel.VERIFIED, bank_customer_id, verified_at + ASSURANCE_WINDOW)
+    try:
+        matched = await conversations.customer_of(conn, conversation_id) == bank_customer_id
+    except ConversationNotFound:
+        matched = False
+    if matched:
+        return Assurance(AssuranceLevel.LINKED, bank_customer_id, None)
+    return Assurance(AssuranceLevel.UNKNOWN, None, None)
+
+
+def _member(kind: type[_E], value: str, what: str) -> _E:
+    try:
+        return kind(value)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise InvalidInput(f"{value!r} is not a {what}", hint=f"one of: {allowed}") from None
