@@ -23,6 +23,7 @@ from switchboard.migrations.runner import LEDGER
 from switchboard.outbound import config as outbound_config
 from switchboard.outbound.worker import check_live_settings, run_worker
 from switchboard.settings import Settings
+from switchboard.tools.context import tool_services
 from switchboard.webhooks import sendgrid, twilio, vapi
 
 log = logging.getLogger("switchboard")
@@ -43,6 +44,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        exits = contextlib.AsyncExitStack()
         pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
             database_url,
             min_size=2,
@@ -52,6 +54,7 @@ def create_app(
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.tool_services = await exits.enter_async_context(tool_services(settings))
         worker = None
         if with_worker:
             worker = asyncio.create_task(
@@ -66,6 +69,7 @@ def create_app(
                 worker.cancel()  # procrastinate stops fetching and lets running jobs end
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
+            await exits.aclose()
             await pool.close()
 
     app = FastAPI(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -17,6 +17,9 @@ _PACKAGE_ROOT = Path(__file__).resolve().parent
 class Environment(StrEnum):
     DEVELOPMENT = "development"
     PRODUCTION = "production"
+
+
+CodeMethodSetting = Literal["builtin", "twilio_verify"]
 
 
 class OutboundMode(StrEnum):
@@ -88,6 +91,9 @@ class Settings(BaseSettings):
     twilio_verify_base_url: str = Field(
         default="https://verify.twilio.com", alias="TWILIO_VERIFY_BASE_URL"
     )
+    # Who makes one-time codes: Switchboard itself (sent through the outbound queue) or Twilio
+    # Verify (TWILIO_VERIFY_SERVICE_SID).
+    otp_method: CodeMethodSetting = Field(default="builtin", alias="OTP_METHOD")
     # Named in the text of the codes Switchboard sends itself.
     bank_name: str = Field(default="", alias="SWITCHBOARD_BANK_NAME")
     # An emailed code proves the mailbox, not the person: off, it never reaches assurance 2.

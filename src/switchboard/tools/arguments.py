@@ -107,7 +107,8 @@ def json_schema(model: type[Arguments]) -> dict[str, Any]:
     written as plain types: the shape function-calling models read best."""
     schema = model.model_json_schema()
     definitions = schema.pop("$defs", {})
-    return _plain(schema, definitions)
+    plain: dict[str, Any] = _plain(schema, definitions)
+    return plain
 
 
 def _plain(node: Any, definitions: dict[str, Any]) -> Any:

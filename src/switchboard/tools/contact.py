@@ -79,7 +79,7 @@ async def send_message(run: ToolRun, args: SendMessage) -> Outcome:
             purpose=Purpose.SERVICE,
             body_text=args.text,
             subject=args.subject,
-            conversation_id=None,
+            conversation_id=run.caller.conversation_id,
             bank_customer_id=customer_id,
         ),
         now=run.services.now(),

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -11,9 +12,11 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from switchboard.audit.models import Actor
-from switchboard.auth_sessions.service import CodeSender
-from switchboard.errors import CustomerNotRecognised, VerificationRequired
-from switchboard.providers.twilio_verify import VerifyClient
+from switchboard.auth_sessions.codes import OtpConfig
+from switchboard.auth_sessions.models import CodeMethod, CodeSender
+from switchboard.errors import CustomerNotRecognised, OtpNotConfigured, VerificationRequired
+from switchboard.outbound.codes import queue_code
+from switchboard.providers.twilio_verify import TwilioVerifyClient, VerifyClient
 from switchboard.settings import Settings
 from switchboard.tools.models import VERIFIED, CallContext, Caller
 
@@ -27,9 +30,19 @@ class ToolServices:
     """Built once per process (create_app), shared by every tool call."""
 
     settings: Settings
+    # None when SWITCHBOARD_SECRET_KEY is unset (production): the code tools then say so.
+    otp: OtpConfig | None
     send_code: CodeSender
     verify: VerifyClient | None
     now: Callable[[], datetime] = _utc_now
+
+    def otp_config(self) -> OtpConfig:
+        if self.otp is None:
+            raise OtpNotConfigured(
+                "SWITCHBOARD_SECRET_KEY is not set: one-time codes cannot be sent or checked",
+                hint="offer transfer_to_human; the bank's engineers must set the key",
+            )
+        return self.otp
 
 
 @dataclass(frozen=True)
@@ -60,3 +73,23 @@ class ToolRun:
                 "with the code they read out",
             )
         return customer_id
+
+
+@asynccontextmanager
+async def tool_services(settings: Settings) -> AsyncIterator[ToolServices]:
+    """The services for this process's settings; a Twilio Verify client only when codes are
+    Twilio Verify's (OTP_METHOD=twilio_verify), closed on the way out."""
+    try:
+        otp: OtpConfig | None = OtpConfig.from_settings(settings)
+    except OtpNotConfigured:
+        otp = None
+    if settings.otp_method != CodeMethod.TWILIO_VERIFY.value:
+        yield ToolServices(settings, otp, queue_code, None)
+        return
+    async with TwilioVerifyClient(
+        base_url=settings.twilio_verify_base_url,
+        service_sid=settings.twilio_verify_service_sid,
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.secret("TWILIO_AUTH_TOKEN"),
+    ) as verify:
+        yield ToolServices(settings, otp, queue_code, verify)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from uuid import UUID
 
 from switchboard.auth_sessions import service as auth_sessions
@@ -62,6 +63,7 @@ async def start_verification(run: ToolRun, args: StartVerification) -> Outcome:
         method=run.services.settings.otp_method,
         sender=run.services.send_code,
         verify=run.services.verify,
+        config=run.services.otp_config(),
         now=run.services.now(),
     )
     return Outcome(
@@ -83,6 +85,7 @@ async def check_verification(run: ToolRun, args: CheckVerification) -> Outcome:
         conversation_id=run.caller.conversation_id,
         code=args.code,
         verify=run.services.verify,
+        config=run.services.otp_config(),
         now=run.services.now(),
     )
     level = await auth_sessions.assurance(
@@ -90,8 +93,9 @@ async def check_verification(run: ToolRun, args: CheckVerification) -> Outcome:
         conversation_id=run.caller.conversation_id,
         bank_customer_id=customer_id,
         now=run.services.now(),
+        email_otp_level_2=run.services.settings.email_otp_level_2,
     )
-    result = {
+    result: dict[str, Any] = {
         "verified": checked.verified,
         "assurance_level": level.level,
         "attempts_left": checked.attempts_left,

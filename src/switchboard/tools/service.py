@@ -97,13 +97,15 @@ async def _caller(
         conversation_id=conversation.id,
         bank_customer_id=conversation.bank_customer_id,
         now=services.now(),
+        email_otp_level_2=services.settings.email_otp_level_2,
     )
     return Caller(conversation.id, conversation.bank_customer_id, assurance.level)
 
 
 async def _outcome(run: ToolRun, tool: Tool | None, call: ToolCall) -> tuple[Outcome, str | None]:
-    """What the tool did, or the error to answer with. A refused tool writes nothing: it runs
-    in a savepoint, so only the answer and its audit record remain."""
+    """What the tool did, or the error to answer with. Not wrapped in a savepoint: every
+    service a tool calls is atomic on its own, and some commit a state change before they
+    raise (a code found expired is marked so), which must stay."""
     try:
         if tool is None:
             known = ", ".join(TOOLS)
@@ -117,8 +119,7 @@ async def _outcome(run: ToolRun, tool: Tool | None, call: ToolCall) -> tuple[Out
                 f"the arguments of {tool.name} are not valid: {_problems(exc)}",
                 hint="see the tool's parameters",
             ) from None
-        async with run.conn.transaction():
-            return await tool.handler(run, arguments), None
+        return await tool.handler(run, arguments), None
     except SwitchboardError as exc:
         text = f"{exc.code}: {exc.message}" + (f". {exc.hint}" if exc.hint else "")
         return Outcome({}, success=False, error_code=exc.code), " ".join(text.split())

@@ -66,7 +66,7 @@ def _tool_call(item: dict[str, Any]) -> ToolCall:
     name = text_field(function, "name") or text_field(item, "name")
     if name is None:
         raise MissingField(f"tool call {tool_call_id} names no function")
-    raw = next(
+    raw: Any = next(
         (
             source[key]
             for source, key in ((function, "arguments"), (item, "arguments"), (item, "parameters"))
