@@ -321,7 +321,10 @@ async def test_a_code_sealed_under_another_key_fails_the_message_without_sending
 
 
 async def test_the_sandbox_records_the_send_and_marks_it_sent(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    sandbox_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     message_id = await queue_sms(conn)
     code = await queue_message(
@@ -347,6 +350,8 @@ async def test_the_sandbox_records_the_send_and_marks_it_sent(
     for row in outbox:
         assert message_row(migrated_db, row[0])["provider_message_id"] == row[1]
         assert sent_fields(migrated_db, row[0]) == ("sandbox", "sent", "sent", None)
+    # The code a developer reads out comes from the terminal, never from a table.
+    assert f"sandbox sms to {PHONE}: Code 482913" in capsys.readouterr().out
 
 
 async def test_whatsapp_goes_through_twilio_with_the_whatsapp_prefix(

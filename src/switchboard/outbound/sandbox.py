@@ -2,7 +2,8 @@
 every message at once. The default in development; refused in production.
 
 It keeps the text cc_messages keeps, never the sealed one: a one-time code does not come to
-rest in clear here either.
+rest in clear here either. What the customer would have received is printed on the worker's
+terminal instead, so a developer can read a code out to the assistant, as a customer would.
 """
 
 from __future__ import annotations
@@ -38,4 +39,5 @@ class SandboxSender:
                 body_text=message.stored_text,
                 sealed=message.stored_text != message.text,
             )
+        print(f"sandbox {message.channel} to {message.to_address}: {message.text}", flush=True)
         return Accepted(SendingProvider.SANDBOX, provider_message_id, SENT, message.from_address)

@@ -1,0 +1,491 @@
+"""The assistant's tools under load: a caller's full path, tool by tool, against the time of
+the same SQL alone.
+
+What it measures, in one run on one server:
+
+1. The service as it runs in production, minus the providers: `switchboard serve` and
+   `switchboard worker` in subprocesses on a fresh database (embedded PostgreSQL, or a new
+   database on DATABASE_URL's server), with generated development secrets, built-in one-time
+   codes, and the live outbound provider pointed at a local server that speaks Twilio's
+   Messages API (it answers 201 with a sid, like Twilio) and hands each code to the simulated
+   caller it was sent to.
+2. Simulated calls arriving at a steady rate, each from its own customer's number (the send
+   limit is 5 codes per destination per hour), each making four tool calls in turn, as a
+   caller's assistant would: identify_caller, start_verification, check_verification with the
+   code the "phone" received, create_case. Tool calls per second = 4 x calls per second
+   (default 200/s). Reported per tool: p50 and p99 of the time from sending the request to
+   the whole answer (the server's time, on loopback), errors, and the tool calls per second
+   achieved; separately, how long codes took to arrive (the worker's part, not a tool's).
+3. The same SQL alone: one path is traced in-process through the same service functions the
+   route calls (every statement and its parameters, tool by tool), then each tool's
+   statements are replayed in order on one connection, the path in one transaction rolled
+   back after it (so it can be repeated; commits are not counted), 300 times. Reported: p50
+   and p99 per tool of its own statements' time.
+
+Target: p99 under 25 ms per tool at 200 tool calls per second. Run it as
+`.venv/bin/python bench/tools.py` (`--help` for the options); `--json PATH` writes the figures.
+The exit status is 0 whether the target passes or not: timings are figures to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import uvicorn
+from psycopg import AsyncConnection, AsyncCursor
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from bench_support import scratch_database, server
+from ingest import _wait_until_ready as wait_until_ready
+from ingest import free_port, scalar
+from switchboard.dev_secrets import load_or_create, with_dev_secrets
+from switchboard.outbound import config as outbound_config
+from switchboard.settings import SECRET_SETTINGS, Settings
+from switchboard.tools import service as tools
+from switchboard.tools.context import tool_services
+from switchboard.tools.models import CallContext, ToolCall
+
+TARGET_P99_SECONDS = 0.025
+TOOLS = ("identify_caller", "start_verification", "check_verification", "create_case")
+OUR_NUMBER = "+447700900999"
+ACCOUNT_SID = "AC" + "d" * 32
+ASSISTANT_ID = "bench-assistant"
+CODE = re.compile(r"\b(\d{6})\b")
+REPLAYS = 300
+
+
+# -- Twilio's Messages API, as far as the worker needs it --------------------------------------
+
+
+class Phones:
+    """The simulated callers' phones: each code the worker sends lands with its caller."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, asyncio.Future[str]] = {}
+        self.sent = 0
+
+    def expect(self, number: str) -> asyncio.Future[str]:
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.waiting[number] = future
+        return future
+
+    async def messages(self, request: Request) -> JSONResponse:
+        form = await request.form()
+        to, body = str(form.get("To", "")), str(form.get("Body", ""))
+        self.sent += 1
+        found = CODE.search(body)
+        future = self.waiting.pop(to, None)
+        if future is not None and found and not future.done():
+            future.set_result(found.group(1))
+        sid = "SM" + secrets.token_hex(16)
+        return JSONResponse({"sid": sid, "status": "queued", "to": to, "body": body}, 201)
+
+    def app(self) -> Starlette:
+        path = "/2010-04-01/Accounts/{sid}/Messages.json"
+        return Starlette(routes=[Route(path, self.messages, methods=["POST"])])
+
+
+# -- the database, the service and its worker ---------------------------------------------------
+
+
+def add_customers(url: str, count: int) -> list[str]:
+    """`count` customers, each with a phone number of their own linked (07900 range)."""
+    numbers = [f"+447900{n:06d}" for n in range(count)]
+    with psycopg.connect(url, autocommit=True) as conn:
+        ids = [uuid.uuid4() for _ in numbers]
+        with conn.cursor().copy("COPY cc_bank_customers (id, customer_ref) FROM STDIN") as copy:
+            for customer_id in ids:
+                copy.write_row((customer_id, f"B-{customer_id}"))
+        with conn.cursor().copy(
+            "COPY cc_identity_links (bank_customer_id, channel, address) FROM STDIN"
+        ) as copy:
+            for customer_id, number in zip(ids, numbers, strict=True):
+                copy.write_row((customer_id, "phone", number))
+        conn.execute("ANALYZE cc_bank_customers, cc_identity_links")
+    return numbers
+
+
+@dataclass(frozen=True)
+class Running:
+    api_pid: int
+    public_url: str
+    vapi_secret: str
+    env: dict[str, str]
+
+
+@contextmanager
+def service_and_worker(database_url: str, twilio_url: str) -> Iterator[Running]:
+    with tempfile.TemporaryDirectory(prefix="sb_bench_tools_") as data_dir:
+        secrets_file = load_or_create(Path(data_dir))
+        port = free_port()
+        public_url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_SETTINGS}
+        env.pop("SWITCHBOARD_ENV", None)
+        env |= {
+            "DATABASE_URL": database_url,
+            "SWITCHBOARD_DATA_DIR": data_dir,
+            "SWITCHBOARD_PUBLIC_URL": public_url,
+            "OUTBOUND_PROVIDER": "live",
+            "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+            "TWILIO_FROM_NUMBER": OUR_NUMBER,
+            "TWILIO_API_BASE_URL": twilio_url,
+            "SENDGRID_API_KEY": "SG.bench-only",
+            "SENDGRID_FROM_EMAIL": "bench@bank.example",
+            "OTP_METHOD": "builtin",
+        }
+        cli = [sys.executable, "-m", "switchboard.cli"]
+        api_log = Path(data_dir) / "serve.log"
+        worker_log = Path(data_dir) / "worker.log"
+        with (
+            api_log.open("w") as api_out,
+            worker_log.open("w") as worker_out,
+            subprocess.Popen(
+                [*cli, "serve", "--port", str(port)],
+                env=env, cwd=data_dir, stdout=api_out, stderr=subprocess.STDOUT,
+            ) as api,
+        ):  # fmt: skip
+            wait_until_ready(f"{public_url}/readyz", api, api_log)
+            worker = subprocess.Popen(
+                [*cli, "worker", "--no-migrate"],
+                env=env, cwd=data_dir, stdout=worker_out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+            try:
+                yield Running(api.pid, public_url, secrets_file.vapi_secret, env)
+            finally:
+                for process in (worker, api):
+                    process.send_signal(signal.SIGTERM)
+                for process in (worker, api):
+                    process.wait(30)
+
+
+# -- the load ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Timings:
+    by_tool: dict[str, list[float]] = field(default_factory=lambda: {t: [] for t in TOOLS})
+    errors: dict[str, int] = field(default_factory=lambda: dict.fromkeys(TOOLS, 0))
+    first_error: str | None = None
+    code_waits: list[float] = field(default_factory=list)
+    paths_done: int = 0
+
+    def failed(self, tool: str, what: str) -> None:
+        self.errors[tool] += 1
+        self.first_error = self.first_error or f"{tool}: {what}"
+
+
+def tool_calls_message(call_id: str, number: str, name: str, arguments: dict[str, Any]) -> bytes:
+    call = {
+        "id": f"call_{uuid.uuid4().hex[:24]}",
+        "type": "function",
+        "function": {"name": name, "arguments": json.dumps(arguments)},
+    }
+    message = {
+        "type": "tool-calls",
+        "timestamp": int(time.time() * 1000),
+        "call": {"id": call_id, "assistantId": ASSISTANT_ID, "customer": {"number": number}},
+        "phoneNumber": {"number": OUR_NUMBER},
+        "toolCallList": [call],
+        "toolWithToolCallList": [{"type": "function", "toolCall": call}],
+    }
+    return json.dumps({"message": message}).encode()
+
+
+async def one_path(
+    client: httpx.AsyncClient, phones: Phones, number: str, timings: Timings
+) -> None:
+    call_id = str(uuid.uuid4())
+
+    async def use(name: str, **arguments: Any) -> dict[str, Any] | None:
+        body = tool_calls_message(call_id, number, name, arguments)
+        started = time.perf_counter()
+        try:
+            response = await client.post("/webhooks/vapi", content=body)
+        except httpx.HTTPError as exc:
+            timings.failed(name, repr(exc))
+            return None
+        timings.by_tool[name].append(time.perf_counter() - started)
+        answer = response.json()["results"][0] if response.status_code == 200 else None
+        if answer is None or "error" in answer:
+            timings.failed(name, response.text[:200])
+            return None
+        result: dict[str, Any] = json.loads(answer["result"])
+        return result
+
+    if await use("identify_caller") is None:
+        return
+    code = phones.expect(number)
+    if await use("start_verification", channel="sms") is None:
+        return
+    waited = time.perf_counter()
+    try:
+        typed = await asyncio.wait_for(code, 30)
+    except TimeoutError:
+        timings.failed("check_verification", "no code arrived within 30 s")
+        return
+    timings.code_waits.append(time.perf_counter() - waited)
+    checked = await use("check_verification", code=typed)
+    if checked is None or not checked.get("verified"):
+        return
+    summary = "Card declined abroad; customer asks for it to be unblocked"
+    if await use("create_case", case_type="cards", summary=summary) is not None:
+        timings.paths_done += 1
+
+
+async def steady_load(
+    running: Running, phones: Phones, numbers: Sequence[str], rate: float, seconds: float
+) -> tuple[Timings, float]:
+    """Calls start every 4/rate seconds whatever the answers; returns the timings and the
+    wall time the tool calls took."""
+    timings = Timings()
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    headers = {"X-Vapi-Secret": running.vapi_secret, "Content-Type": "application/json"}
+    async with httpx.AsyncClient(
+        base_url=running.public_url, headers=headers, limits=limits, timeout=30
+    ) as client:
+        interval = len(TOOLS) / rate
+        count = int(seconds / interval)
+        start = time.perf_counter()
+        paths = []
+        for n in range(count):
+            delay = start + n * interval - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            paths.append(asyncio.create_task(one_path(client, phones, numbers[n], timings)))
+        await asyncio.gather(*paths)
+        elapsed = time.perf_counter() - start
+    return timings, elapsed
+
+
+# -- the same SQL alone --------------------------------------------------------------------------
+
+
+class TracingCursor(AsyncCursor[Any]):
+    """Records each statement, its parameters and the rows it returned (read, then rewound,
+    so the service reads them as if nobody had)."""
+
+    log: list[tuple[Any, Any, list[Any]]] | None = None
+
+    async def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
+        result = await super().execute(query, params, **kwargs)
+        if TracingCursor.log is not None:
+            rows: list[Any] = []
+            if self.description is not None:
+                rows = list(await self.fetchall())
+                if rows:
+                    await self.scroll(0, mode="absolute")
+            TracingCursor.log.append((query, params, rows))
+        return result
+
+
+def _ids_in(rows: list[Any]) -> list[uuid.UUID]:
+    """The uuids in the rows, whatever the row factory made of them (tuples, dataclasses)."""
+
+    def values(row: Any) -> Iterable[Any]:
+        if dataclasses.is_dataclass(row):
+            return (getattr(row, f.name) for f in dataclasses.fields(row))
+        return row.values() if isinstance(row, dict) else row
+
+    return [value for row in rows for value in values(row) if isinstance(value, uuid.UUID)]
+
+
+def _renamed(params: Any, ids: dict[uuid.UUID, uuid.UUID]) -> Any:
+    """The parameters with ids the database made in the trace swapped for this run's."""
+
+    def one(value: Any) -> Any:
+        return ids.get(value, value) if isinstance(value, uuid.UUID) else value
+
+    if isinstance(params, dict):
+        return {key: one(value) for key, value in params.items()}
+    if isinstance(params, list | tuple):
+        return type(params)(one(value) for value in params)
+    return params
+
+
+async def trace_one_path(url: str, env: dict[str, str], number: str) -> dict[str, list[Any]]:
+    """Each tool's statements, recorded while the service functions run one path."""
+    os.environ.update({k: v for k, v in env.items() if k not in ("DATABASE_URL",)})
+    settings = with_dev_secrets(Settings.from_env())
+    outbound_config.install(settings)
+    phone_code: dict[str, str] = {}
+    statements: dict[str, list[Any]] = {}
+    context = CallContext(str(uuid.uuid4()), ASSISTANT_ID, number, OUR_NUMBER)
+    async with (
+        tool_services(settings) as services,
+        await AsyncConnection.connect(url, autocommit=True, cursor_factory=TracingCursor) as conn,
+    ):
+
+        async def send_and_keep(conn: AsyncConnection[Any], actor: Any, **kw: Any) -> bool:
+            phone_code[kw["to_address"]] = CODE.search(kw["text"]).group(1)  # type: ignore[union-attr]
+            return await services.send_code(conn, actor, **kw)
+
+        traced = type(services)(services.settings, services.otp, send_and_keep, None)
+        arguments = {
+            "identify_caller": {},
+            "start_verification": {"channel": "sms"},
+            "check_verification": {"code": "<code>"},
+            "create_case": {"case_type": "cards", "summary": "Card declined abroad"},
+        }
+        # Inside one transaction that is rolled back: the database is left as it was, so the
+        # replay below meets the state each statement met here.
+        async with conn.transaction(force_rollback=True):
+            for name in TOOLS:
+                args = {k: phone_code.get(number, v) if v == "<code>" else v
+                        for k, v in arguments[name].items()}  # fmt: skip
+                TracingCursor.log = statements.setdefault(name, [])
+                call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", name, args)
+                answer = await tools.answer_tool_call(conn, context, call, traced)
+                TracingCursor.log = None
+                if answer.error is not None:
+                    raise RuntimeError(f"tracing {name}: {answer.error}")
+    return statements
+
+
+async def replay(url: str, statements: dict[str, list[Any]]) -> dict[str, list[float]]:
+    """The whole path's statements in order, in one transaction rolled back after each run;
+    each tool's share of the time is its own statements'. Ids the database generates differ
+    from the trace's, so later statements get this run's."""
+    times: dict[str, list[float]] = {name: [] for name in statements}
+    async with await AsyncConnection.connect(url) as conn:
+        for _ in range(REPLAYS):
+            ids: dict[uuid.UUID, uuid.UUID] = {}
+            for name, recorded in statements.items():
+                started = time.perf_counter()
+                for query, params, traced_rows in recorded:
+                    cursor = await conn.execute(query, _renamed(params, ids))
+                    if cursor.description is not None:
+                        rows = await cursor.fetchall()
+                        ids |= dict(zip(_ids_in(traced_rows), _ids_in(rows), strict=False))
+                times[name].append(time.perf_counter() - started)
+            await conn.rollback()
+    return times
+
+
+# -- figures --------------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:6.1f} ms"
+
+
+def say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+async def bench(rate: float, seconds: float, warmup: float) -> dict[str, Any]:
+    phones = Phones()
+    twilio_port = free_port()
+    fake = uvicorn.Server(
+        uvicorn.Config(phones.app(), host="127.0.0.1", port=twilio_port, log_level="warning")
+    )
+    serving = asyncio.create_task(fake.serve())
+    figures: dict[str, Any] = {"rate": rate, "seconds": seconds, "cpus": os.cpu_count()}
+    try:
+        with server() as (admin_url, where):
+            version = scalar(admin_url, "SHOW server_version")
+            say(f"PostgreSQL {version} ({where}), {os.cpu_count()} CPUs")
+            with scratch_database(admin_url, f"sb_bench_tools_{os.getpid()}") as url:
+                needed = int((seconds + warmup) * rate / len(TOOLS)) + 2
+                with service_and_worker(url, f"http://127.0.0.1:{twilio_port}") as running:
+                    numbers = add_customers(url, needed)
+                    say(f"serve + worker on {running.public_url}; {needed} customers")
+                    if warmup:
+                        warm = int(warmup * rate / len(TOOLS))
+                        await steady_load(running, phones, numbers[:warm], rate, warmup)
+                        numbers = numbers[warm:]
+                    timings, elapsed = await steady_load(running, phones, numbers, rate, seconds)
+                    statements = await trace_one_path(url, running.env, numbers[-1])
+                    alone = await replay(url, statements)
+                figures |= {"server": where, "version": version}
+    finally:
+        fake.should_exit = True
+        await serving
+    calls = sum(len(v) for v in timings.by_tool.values())
+    figures["achieved_tool_calls_per_second"] = calls / elapsed
+    figures["paths_completed"] = timings.paths_done
+    figures["code_wait_p50_s"] = percentile(timings.code_waits, 0.5)
+    figures["code_wait_p99_s"] = percentile(timings.code_waits, 0.99)
+    figures["first_error"] = timings.first_error
+    figures["tools"] = {
+        name: {
+            "calls": len(timings.by_tool[name]),
+            "errors": timings.errors[name],
+            "p50_s": percentile(timings.by_tool[name], 0.5),
+            "p99_s": percentile(timings.by_tool[name], 0.99),
+            "sql_statements": len(statements[name]),
+            "sql_alone_p50_s": percentile(alone[name], 0.5),
+            "sql_alone_p99_s": percentile(alone[name], 0.99),
+        }
+        for name in TOOLS
+    }
+    figures["pass"] = all(
+        t["p99_s"] < TARGET_P99_SECONDS and t["errors"] == 0 for t in figures["tools"].values()
+    )
+    return figures
+
+
+def report(figures: dict[str, Any]) -> None:
+    say(
+        f"{figures['achieved_tool_calls_per_second']:.1f} tool calls/s (asked "
+        f"{figures['rate']:g}/s) for {figures['seconds']:g} s; {figures['paths_completed']} "
+        f"callers went the whole path; codes arrived in p50 {ms(figures['code_wait_p50_s'])}, "
+        f"p99 {ms(figures['code_wait_p99_s'])}"
+    )
+    say(f"  {'tool':<20} {'calls':>6} {'errors':>6} {'p50':>10} {'p99':>10}"
+        f"   {'SQL alone':>9}: {'stmts':>5} {'p50':>10} {'p99':>10}")  # fmt: skip
+    for name, t in figures["tools"].items():
+        say(
+            f"  {name:<20} {t['calls']:>6} {t['errors']:>6} {ms(t['p50_s']):>10}"
+            f" {ms(t['p99_s']):>10}   {'':>9}  {t['sql_statements']:>5}"
+            f" {ms(t['sql_alone_p50_s']):>10} {ms(t['sql_alone_p99_s']):>10}"
+        )
+    if figures["first_error"]:
+        say(f"  first error: {figures['first_error']}")
+    verdict = "PASS" if figures["pass"] else "FAIL"
+    say(f"target: p99 < {ms(TARGET_P99_SECONDS).strip()} for every tool, no errors: {verdict}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200.0, help="tool calls per second")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long to keep the rate")
+    parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up first")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    options = parser.parse_args()
+    figures = asyncio.run(bench(options.rate, options.seconds, options.warmup))
+    report(figures)
+    if options.json:
+        options.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
