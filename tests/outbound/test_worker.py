@@ -390,3 +390,24 @@ async def test_a_messaging_service_picks_the_sender(
     assert form["MessagingServiceSid"] == "MG" + "ab" * 16
     assert "From" not in form
     assert sent_fields(migrated_db, message_id)[1:3] == ("accepted", "sent")
+
+
+async def test_a_job_left_running_by_a_dead_worker_is_run_again(
+    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+) -> None:
+    message_id = await queue_sms(conn)
+    dead = execute(
+        migrated_db,
+        "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour')"
+        " RETURNING id",
+    )[0][0]
+    execute(
+        migrated_db,
+        "UPDATE procrastinate_jobs SET status = 'doing', worker_id = %s",
+        (dead,),
+    )
+
+    await drain(live_settings, migrated_db)
+
+    assert len(twilio.received) == 1
+    assert sent_fields(migrated_db, message_id) == ("twilio", "queued", "sent", None)

@@ -28,6 +28,9 @@ from switchboard.settings import OutboundMode, Settings
 
 CONCURRENCY = 4  # sends in flight at once; each mostly waits on the provider
 POLL_SECONDS = 1.0  # how often a waiting worker looks for jobs due for a retry
+HEARTBEAT_SECONDS = 10.0
+# A worker silent this long has died (killed, machine lost): its jobs are run again.
+STALLED_SECONDS = 30.0
 
 
 def check_live_settings(settings: Settings) -> None:
@@ -128,6 +131,12 @@ async def run_worker(
         # with, so the module's App lends its connector slot only while the worker runs.
         with queue.replace_connector(PsycopgConnector()) as app:
             async with app.open_async(context.pool):
+                # A job a dead worker left running would wait forever: run it again (its
+                # message is sent unless it already has a status; see delivery.py).
+                for job in await app.job_manager.get_stalled_jobs(
+                    queue=QUEUE, seconds_since_heartbeat=STALLED_SECONDS
+                ):
+                    await app.job_manager.retry_job(job)
                 await app.run_worker_async(
                     queues=[QUEUE],
                     name=QUEUE,
@@ -139,4 +148,6 @@ async def run_worker(
                     additional_context={CONTEXT_KEY: context},
                     install_signal_handlers=install_signal_handlers,
                     shutdown_graceful_timeout=settings.outbound_timeout_seconds + 5,
+                    update_heartbeat_interval=HEARTBEAT_SECONDS,
+                    stalled_worker_timeout=STALLED_SECONDS,
                 )

@@ -66,13 +66,10 @@ class TwilioMessages:
                     provider=PROVIDER,
                     provider_code="bad_response",
                 )
+            # Twilio answers in E.164 ("whatsapp:+44…" for WhatsApp): no region is needed.
             sender = body.get("from")
-            return Accepted(
-                PROVIDER,
-                sid,
-                status.lower(),
-                from_address=normalize_phone(sender, "US") if isinstance(sender, str) else None,
-            )
+            from_address = normalize_phone(sender, "ZZ") if isinstance(sender, str) else None
+            return Accepted(PROVIDER, sid, status.lower(), from_address=from_address)
         code = body.get("code")
         provider_code = str(code) if code is not None else f"http_{response.status_code}"
         text = body.get("message") if isinstance(body.get("message"), str) else None
