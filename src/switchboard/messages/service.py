@@ -16,8 +16,16 @@ from switchboard.conversations.models import Channel, ConversationRef
 from switchboard.deliveries import service as deliveries
 from switchboard.identities.service import IdentityChannel, resolve_customer
 from switchboard.messages import repository
-from switchboard.messages.models import InboundMessage, MessageStatus, Recorded, StatusReport
+from switchboard.messages.models import (
+    Direction,
+    InboundMessage,
+    MessageStatus,
+    Recorded,
+    StatusReport,
+)
 from switchboard.messages.status import moves_forward
+from switchboard.preferences import service as preferences
+from switchboard.preferences.models import ContactChannel
 from switchboard.privacy import mask_card_numbers, mask_cards_in
 
 # PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb; anyone
@@ -46,6 +54,8 @@ def key(value: str) -> str:
     return f"sha256:{digest}"
 
 
+# Where a customer texts STOP or START to change what they receive on that channel.
+_OPT_OUT_CHANNELS = {Channel.SMS: ContactChannel.SMS, Channel.WHATSAPP: ContactChannel.WHATSAPP}
 _IDENTITY_CHANNEL = {
     Channel.SMS: IdentityChannel.PHONE,
     Channel.VOICE: IdentityChannel.PHONE,
@@ -110,6 +120,14 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
                 bank_customer_id=conversation.bank_customer_id,
             ),
         )
+        if message.direction == Direction.INBOUND and message.channel in _OPT_OUT_CHANNELS:
+            await preferences.heed_keyword(
+                conn,
+                channel=_OPT_OUT_CHANNELS[message.channel],
+                body=message.body_text,
+                bank_customer_id=customer_id,  # the sender's own, not the thread's
+                conversation_id=conversation.id,
+            )
         return Recorded(False, message_id, conversation.id, conversation.bank_customer_id)
 
 

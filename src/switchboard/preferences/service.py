@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
-from switchboard.audit.models import Actor, AuditEntry
+from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.errors import InvalidInput
 from switchboard.preferences import repository
-from switchboard.preferences.keywords import KeywordAction
+from switchboard.preferences.keywords import KeywordAction, keyword_in
 from switchboard.preferences.models import DEFAULT_TIMEZONE, ContactChannel, Preferences
 
 _UNCHANGED: Any = object()
@@ -103,6 +103,41 @@ async def apply_keyword(
             allowed_channels=None if channels is None else sorted(channels),
             because={"keyword": keyword, "channel": channel},
         )
+
+
+async def heed_keyword(
+    conn: AsyncConnection[Any],
+    *,
+    channel: ContactChannel,
+    body: str | None,
+    bank_customer_id: UUID | None,
+    conversation_id: UUID | None,
+) -> bool:
+    """If an inbound message is only STOP, START or their synonyms, apply it for the sender's
+    customer on that channel (audited as the customer's own change). A keyword from a number
+    linked to no customer changes nothing, but the audit trail says it came and was not
+    applied. True if the message was a keyword."""
+    found = keyword_in(body)
+    if found is None:
+        return False
+    word, action = found
+    if bank_customer_id is None:
+        await audit.append(
+            conn,
+            AuditEntry(
+                actor_type=ActorType.CUSTOMER,
+                actor_id="unlinked-sender",
+                event_type="preferences.keyword_not_applied",
+                success=False,
+                error_code="sender_not_linked",
+                input={"keyword": word, "channel": channel},
+                conversation_id=conversation_id,
+            ),
+        )
+        return True
+    actor = Actor(ActorType.CUSTOMER, str(bank_customer_id))
+    await apply_keyword(conn, actor, bank_customer_id, channel=channel, keyword=word, action=action)
+    return True
 
 
 def _preferences(bank_customer_id: UUID, row: repository.Row | None) -> Preferences:
