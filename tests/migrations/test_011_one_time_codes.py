@@ -41,7 +41,7 @@ def test_011_adds_the_columns_to_existing_sessions_without_a_rewrite(
 ) -> None:
     fill_legacy(pre006_db)
     runner = runner_for(pre006_db)
-    runner.upgrade("009")
+    runner.upgrade("010")
     before = relfilenodes(pre006_db)
 
     runner.upgrade("011")
@@ -65,12 +65,12 @@ def test_running_011_again_by_hand_changes_nothing(migrated_db: str) -> None:
     assert schema_snapshot(migrated_db) == before
 
 
-def test_011_rolls_back_to_the_shape_of_009_and_applies_again(
+def test_011_rolls_back_to_the_shape_of_010_and_applies_again(
     migrated_db: str, runner_for: Runner
 ) -> None:
     runner = runner_for(migrated_db)
 
-    runner.downgrade("009")
+    runner.downgrade("010")
     after_rollback = column_names(migrated_db, "cc_auth_sessions")
     remaining = indexes(migrated_db)
     runner.upgrade()

@@ -145,7 +145,7 @@ def test_two_concurrent_upgrades_do_not_interleave(empty_db: str, runner_for: Ru
         thread.join()
 
     assert errors == []
-    assert execute(empty_db, "SELECT count(*) FROM switchboard_migrations") == [(10,)]
+    assert execute(empty_db, "SELECT count(*) FROM switchboard_migrations") == [(12,)]
     assert [r for r in run_checklist(empty_db) if not r.ok] == []
 
 

@@ -441,7 +441,7 @@ async def test_a_card_number_spoken_in_a_transcript_is_masked(
     assert "4111 1111" not in everything
 
 
-@pytest.mark.parametrize("kind", ["speech-update", "tool-calls", "hang", "model-output"])
+@pytest.mark.parametrize("kind", ["speech-update", "hang", "model-output", "assistant.started"])
 async def test_types_we_do_not_keep_are_acknowledged_and_write_nothing(
     client: httpx.AsyncClient, kind: str
 ) -> None:
