@@ -121,10 +121,12 @@ async def assurance(
     bank_customer_id: UUID | None,
     now: datetime | None = None,
     email_otp_level_2: bool = False,
+    matched: bool | None = None,
 ) -> Assurance:
     """0: unknown caller. 1: the conversation was matched to this customer through its
     caller's linked address. 2: a code sent to this customer was verified in this conversation
-    within the last 15 minutes (an emailed code only with `email_otp_level_2`)."""
+    within the last 15 minutes (an emailed code only with `email_otp_level_2`). `matched`:
+    whether the conversation is matched to this customer, when the caller has just read it."""
     if bank_customer_id is None:
         return Assurance(AssuranceLevel.UNKNOWN, None, None)
     when = now or datetime.now(UTC)
@@ -134,10 +136,11 @@ async def assurance(
     )
     if verified_at is not None:
         return Assurance(AssuranceLevel.VERIFIED, bank_customer_id, verified_at + ASSURANCE_WINDOW)
-    try:
-        matched = await conversations.customer_of(conn, conversation_id) == bank_customer_id
-    except ConversationNotFound:
-        matched = False
+    if matched is None:  # the caller has not just read the conversation's customer
+        try:
+            matched = await conversations.customer_of(conn, conversation_id) == bank_customer_id
+        except ConversationNotFound:
+            matched = False
     if matched:
         return Assurance(AssuranceLevel.LINKED, bank_customer_id, None)
     return Assurance(AssuranceLevel.UNKNOWN, None, None)

@@ -42,16 +42,34 @@ async def continue_or_open(
     raise RuntimeError(f"could not open or find a conversation on {channel} {thread_key}")
 
 
+async def lock_call(conn: AsyncConnection[Any], call_id: str) -> None:
+    """Serialise, until the transaction ends, everything done for one call: finding or
+    opening its conversation, and anything its caller keeps in step with it (its tool calls)."""
+    await repository.lock_thread(conn, Channel.VOICE, call_id)
+
+
+async def find_call(conn: AsyncConnection[Any], call_id: str) -> ConversationRef | None:
+    """The call's conversation if it has one; hold lock_call first to act on the answer."""
+    found = await repository.find_latest_by_thread_key(conn, Channel.VOICE, call_id)
+    return None if found is None else ConversationRef(found[0], found[1], created=False)
+
+
 async def continue_call_or_open(
-    conn: AsyncConnection[Any], *, call_id: str, bank_customer_id: UUID | None
+    conn: AsyncConnection[Any],
+    *,
+    call_id: str,
+    bank_customer_id: UUID | None,
+    locked: bool = False,
 ) -> ConversationRef:
     """One conversation per call: its events keep landing in it, even after it closed.
 
     The unique index covers open conversations only, and the end-of-call report may open and
-    close a call's conversation in one transaction; without the lock, an event of the same
-    call arriving meanwhile would find nothing open and open a second one.
+    close a call's conversation in one transaction; without the lock (taken here unless the
+    caller holds it: `locked`), an event of the same call arriving meanwhile would find
+    nothing open and open a second one.
     """
-    await repository.lock_thread(conn, Channel.VOICE, call_id)
+    if not locked:
+        await lock_call(conn, call_id)
     found = await repository.find_latest_by_thread_key(conn, Channel.VOICE, call_id)
     if found:
         return await _continued(conn, found, bank_customer_id)

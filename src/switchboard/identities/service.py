@@ -27,11 +27,10 @@ async def resolve_customer(
 
 
 async def linked_addresses(
-    conn: AsyncConnection[Any], bank_customer_id: UUID, channel: IdentityChannel
-) -> list[str]:
-    """The customer's addresses on one channel, oldest link first: where a code may be sent."""
-    return [
-        address
-        for linked_channel, address in await repository.list_addresses(conn, bank_customer_id)
-        if linked_channel == channel
-    ]
+    conn: AsyncConnection[Any], bank_customer_id: UUID
+) -> dict[IdentityChannel, list[str]]:
+    """The customer's addresses by channel, oldest link first: where a code may be sent."""
+    linked: dict[IdentityChannel, list[str]] = {channel: [] for channel in IdentityChannel}
+    for channel, address in await repository.list_addresses(conn, bank_customer_id):
+        linked[IdentityChannel(channel)].append(address)
+    return linked

@@ -62,7 +62,7 @@ async def send_message(run: ToolRun, args: SendMessage) -> Outcome:
     """A service message to the customer's own address on file; the assistant cannot name
     another recipient, nor send marketing or alerts that would bypass the preferences."""
     customer_id = run.require_verified()
-    addresses = await linked_addresses(run.conn, customer_id, _SEND_CHANNELS[args.channel])
+    addresses = (await linked_addresses(run.conn, customer_id))[_SEND_CHANNELS[args.channel]]
     if args.channel == "sms" and run.context.caller in addresses:
         addresses = [run.context.caller]
     if not addresses:

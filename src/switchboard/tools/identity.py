@@ -29,13 +29,11 @@ async def identify_caller(run: ToolRun, _: NoArguments) -> Outcome:
                 "transfer_to_human so a person can identify them",
             }
         )
-    options = [
-        {"channel": "sms", "destination": mask_phone(address)}
-        for address in await _destinations(run, customer_id, "sms")
-    ][:1] + [
-        {"channel": "email", "destination": mask_email(address)}
-        for address in await _destinations(run, customer_id, "email")
-    ][:1]
+    linked = await linked_addresses(run.conn, customer_id)
+    phones = _calling_number_first(run, linked[IdentityChannel.PHONE])
+    emails = linked[IdentityChannel.EMAIL]
+    options = [{"channel": "sms", "destination": mask_phone(phone)} for phone in phones[:1]]
+    options += [{"channel": "email", "destination": mask_email(email)} for email in emails[:1]]
     result = {
         "recognised": True,
         "assurance_level": run.caller.level,
@@ -112,9 +110,10 @@ async def check_verification(run: ToolRun, args: CheckVerification) -> Outcome:
 async def _destinations(run: ToolRun, customer_id: UUID, channel: str) -> list[str]:
     """Where a code may go on this channel: the customer's linked addresses, the number they
     are calling from first. Never an address the assistant names."""
-    addresses = await linked_addresses(run.conn, customer_id, _CODE_CHANNELS[channel])
+    addresses = (await linked_addresses(run.conn, customer_id))[_CODE_CHANNELS[channel]]
+    return _calling_number_first(run, addresses) if channel == "sms" else addresses
+
+
+def _calling_number_first(run: ToolRun, phones: list[str]) -> list[str]:
     caller = run.context.caller
-    if channel == "sms" and caller in addresses:
-        addresses.remove(caller)
-        addresses.insert(0, caller)
-    return addresses
+    return [caller, *(p for p in phones if p != caller)] if caller in phones else phones

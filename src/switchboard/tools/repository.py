@@ -9,15 +9,6 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 
-async def lock_tool_call(conn: AsyncConnection[Any], call_id: str, tool_call_id: str) -> None:
-    """Until the transaction ends: a replay of the same tool call waits here for the first
-    to commit, then finds its answer."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('switchboard:tool-call:' || %s, 0))",
-        (f"{call_id}\n{tool_call_id}",),
-    )
-
-
 async def find_answer(
     conn: AsyncConnection[Any], call_id: str, tool_call_id: str
 ) -> dict[str, Any] | None:

@@ -55,7 +55,9 @@ async def answer_tool_call(
 ) -> Answer:
     """Run the tool, or give the answer it gave the first time this tool call arrived."""
     async with conn.transaction():
-        await repository.lock_tool_call(conn, context.call_id, call.id)
+        # Every tool call of a call takes the call's lock: a replay of this one waits here
+        # for the first to commit, then finds its answer.
+        await conversations.lock_call(conn, context.call_id)
         earlier = await repository.find_answer(conn, context.call_id, call.id)
         if earlier is not None:
             return Answer(
@@ -87,17 +89,22 @@ async def answer_tool_call(
 async def _caller(
     conn: AsyncConnection[Any], context: CallContext, services: ToolServices
 ) -> Caller:
-    """The call's conversation and the caller's assurance level, from what Switchboard holds."""
-    customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
-    conversation = await conversations.continue_call_or_open(
-        conn, call_id=context.call_id, bank_customer_id=customer_id
-    )
+    """The call's conversation and the caller's assurance level, from what Switchboard holds
+    (the call's lock held). The customer is looked up by the calling number only while the
+    conversation has none."""
+    conversation = await conversations.find_call(conn, context.call_id)
+    if conversation is None or conversation.bank_customer_id is None:
+        customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
+        conversation = await conversations.continue_call_or_open(
+            conn, call_id=context.call_id, bank_customer_id=customer_id, locked=True
+        )
     assurance = await auth_sessions.assurance(
         conn,
         conversation_id=conversation.id,
         bank_customer_id=conversation.bank_customer_id,
         now=services.now(),
         email_otp_level_2=services.settings.email_otp_level_2,
+        matched=True,
     )
     return Caller(conversation.id, conversation.bank_customer_id, assurance.level)
 
