@@ -28,6 +28,7 @@ from switchboard.webhooks.common import (
     read_body,
     require_media_type,
     require_secret,
+    pool_of,
     settings_of,
 )
 
@@ -118,9 +119,9 @@ TwilioForm = Annotated[FormParams, Depends(verified_form)]
 
 
 @router.post("/messages", summary="Inbound SMS or WhatsApp message")
-async def inbound_message(form: TwilioForm, pool: Pool, settings: CurrentSettings) -> Response:
-    message = _inbound_message(form, settings.default_phone_region)
-    async with pool.connection() as conn:
+async def inbound_message(form: TwilioForm, request: Request) -> Response:
+    message = _inbound_message(form, settings_of(request).default_phone_region)
+    async with pool_of(request).connection() as conn:
         await messages.record_inbound(conn, message)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
