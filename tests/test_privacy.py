@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from switchboard.privacy import luhn_valid, mask_card_numbers, mask_email, mask_phone
@@ -48,3 +50,28 @@ def test_links_are_left_whole() -> None:
     assert mask_card_numbers(text) == (
         "recording https://storage.example/call-1767272466981-mono.wav card ••••••••••••1111"
     )
+
+
+def test_cards_inside_long_runs_of_digits_are_found_window_by_window() -> None:
+    # A run longer than any card: every 13-19 digit window is tried, left to right, the usual
+    # lengths first. Checked against luhn_valid itself, one window at a time.
+    rng = random.Random(7)  # noqa: S311 - test data, not a secret
+    for _ in range(300):
+        digits = "".join(rng.choice("0123456789") for _ in range(rng.randint(20, 45)))
+        expected = list(digits)
+        position = 0
+        while position <= len(digits) - 13:
+            for length in (16, 15, 19, 14, 13, 18, 17):
+                window = digits[position : position + length]
+                if len(window) == length and luhn_valid(window):
+                    expected[position : position + length - 4] = "•" * (length - 4)
+                    position += length
+                    break
+            else:
+                position += 1
+
+        assert mask_card_numbers(f"id {digits}") == "id " + "".join(expected)
+
+
+def test_thirteen_zeros_pass_the_luhn_check_and_are_masked() -> None:
+    assert mask_card_numbers("SM0000000000000ab") == "SM•••••••••0000ab"

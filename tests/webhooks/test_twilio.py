@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
+from twilio.request_validator import RequestValidator
 
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.builders import execute
-from tests.webhooks.conftest import fixture, running, twilio_post_args
+from tests.webhooks.conftest import PUBLIC_URL, TWILIO_TOKEN, fixture, running, twilio_post_args
 
 pytestmark = pytest.mark.anyio
 INBOUND = "/webhooks/twilio/messages"
 STATUS = "/webhooks/twilio/status"
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 def db_url(client: httpx.AsyncClient) -> str:
@@ -191,6 +197,45 @@ async def test_a_signature_over_a_different_url_is_refused(client: httpx.AsyncCl
     response = await client.post(INBOUND, **args)
 
     assert response.status_code == 403
+
+
+async def test_a_signature_over_the_url_with_its_default_port_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    # Twilio is inconsistent about ports; RequestValidator accepts either form of the URL.
+    payload = fixture("twilio", "inbound_sms.json")
+    signature = RequestValidator(TWILIO_TOKEN).compute_signature(
+        PUBLIC_URL.replace(".example", ".example:443") + INBOUND, payload
+    )
+
+    response = await client.post(
+        INBOUND,
+        content=urlencode(payload),
+        headers={**FORM, "X-Twilio-Signature": signature},
+    )
+
+    assert response.status_code == 200
+    assert execute(db_url(client), "SELECT count(*) FROM cc_messages") == [(1,)]
+
+
+async def test_every_value_of_a_repeated_field_is_signed(client: httpx.AsyncClient) -> None:
+    pairs = [*fixture("twilio", "inbound_sms.json").items(), ("Extra", "a"), ("Extra", "b")]
+    signed = {"Extra": ["a", "b"], **{name: [value] for name, value in pairs[:-2]}}
+    url = PUBLIC_URL + INBOUND
+    # The signature Twilio makes: the URL, then each name with each of its values, sorted.
+    text = url + "".join(name + value for name in sorted(signed) for value in sorted(signed[name]))
+    digest = hmac.new(TWILIO_TOKEN.encode(), text.encode(), hashlib.sha1).digest()
+    signature = base64.b64encode(digest).decode()
+    tampered = [*pairs[:-1], ("Extra", "c")]
+
+    accepted = await client.post(
+        INBOUND, content=urlencode(pairs), headers={**FORM, "X-Twilio-Signature": signature}
+    )
+    refused = await client.post(
+        INBOUND, content=urlencode(tampered), headers={**FORM, "X-Twilio-Signature": signature}
+    )
+
+    assert (accepted.status_code, refused.status_code) == (200, 403)
 
 
 async def test_a_status_moves_forward_only(client: httpx.AsyncClient) -> None:

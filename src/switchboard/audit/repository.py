@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from functools import partial
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
+
+
+def _json_value(value: object) -> str:
+    """Ids may be passed as UUIDs: stored as their text."""
+    if isinstance(value, UUID):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} cannot be stored in an audit payload")
+
+
+_dumps = partial(json.dumps, default=_json_value)
 
 
 async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -> UUID:
@@ -17,7 +29,11 @@ async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -
         " VALUES (%(actor_type)s, %(actor_id)s, %(event_type)s, %(event_version)s,"
         " %(input)s, %(output)s, %(success)s, %(error_code)s, %(error_message)s,"
         " %(conversation_id)s, %(case_id)s, %(bank_customer_id)s) RETURNING id",
-        {**values, "input": Jsonb(values["input"]), "output": Jsonb(values["output"])},
+        {
+            **values,
+            "input": Jsonb(values["input"], dumps=_dumps),
+            "output": Jsonb(values["output"], dumps=_dumps),
+        },
     )
     row = await cursor.fetchone()
     if row is None:  # INSERT ... RETURNING always returns the row it wrote

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from email.utils import parseaddr
+from functools import lru_cache
 
 import phonenumbers
 
 WHATSAPP_PREFIX = "whatsapp:"
 
 
+# Parsing a number is the costliest step of reading a webhook, and the same few numbers (our
+# own, and each customer's) come back again and again.
+@lru_cache(maxsize=4096)
 def normalize_phone(raw: str, default_region: str) -> str | None:
     """E.164 for a valid number ("07700 900123" in GB → "+447700900123"), else None.
 

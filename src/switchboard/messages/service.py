@@ -6,6 +6,7 @@ import hashlib
 import re
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 from psycopg import AsyncConnection
 
@@ -111,8 +112,8 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
                     "body_chars": len(message.body_text or ""),
                 },
                 output={
-                    "message_id": str(message_id),
-                    "conversation_id": str(conversation.id),
+                    "message_id": message_id,
+                    "conversation_id": conversation.id,
                     "conversation_opened": conversation.created,
                     "customer_recognised": conversation.bank_customer_id is not None,
                 },
@@ -174,7 +175,7 @@ async def record_status(conn: AsyncConnection[Any], report: StatusReport) -> Rec
                 success=True,
                 outcome=outcome,
                 previous=current,
-                message_id=str(message_id),
+                message_id=message_id,
                 conversation_id=conversation_id,
             ),
         )
@@ -211,7 +212,7 @@ def _status_entry(
     success: bool,
     outcome: str,
     previous: str | None = None,
-    message_id: str | None = None,
+    message_id: UUID | None = None,
     conversation_id: Any = None,
 ) -> AuditEntry:
     return AuditEntry(

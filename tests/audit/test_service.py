@@ -1,0 +1,68 @@
+"""Appending audit records: payloads masked, ids kept exactly."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from psycopg import AsyncConnection
+
+from switchboard.audit import service as audit
+from switchboard.audit.models import ActorType, AuditEntry
+from switchboard.privacy import mask_card_numbers
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
+    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
+        yield connection
+
+
+def entry(**payloads: Any) -> AuditEntry:
+    return AuditEntry(ActorType.SYSTEM, "test", "test.event", success=True, **payloads)
+
+
+async def stored(conn: AsyncConnection[Any], record_id: uuid.UUID) -> tuple[Any, Any]:
+    cursor = await conn.execute(
+        "SELECT input_redacted, output_redacted FROM cc_audit_logs WHERE id = %s", (record_id,)
+    )
+    row = await cursor.fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+async def test_card_numbers_in_payloads_are_masked(conn: AsyncConnection[Any]) -> None:
+    record_id = await audit.append(
+        conn, entry(input={"note": "card 4111 1111 1111 1111"}, output={"4111111111111111": 1})
+    )
+
+    assert await stored(conn, record_id) == (
+        {"note": "card •••• •••• •••• 1111"},
+        {"••••••••••••1111": 1},
+    )
+
+
+async def test_uuid_ids_are_stored_as_their_text_even_when_their_digits_pass_luhn(
+    conn: AsyncConnection[Any],
+) -> None:
+    # About one UUID in 350 holds a Luhn-valid run of 13+ digits: as text, it would be masked.
+    unlucky = uuid.UUID("04654177-7571-43b0-80cd-76a80ff5cf57")
+    assert mask_card_numbers(str(unlucky)) == "••••••••-••71-43b0-80cd-76a80ff5cf57"
+
+    record_id = await audit.append(conn, entry(output={"message_id": unlucky}))
+
+    assert await stored(conn, record_id) == ({}, {"message_id": str(unlucky)})
+
+
+async def test_a_value_json_cannot_hold_is_refused(conn: AsyncConnection[Any]) -> None:
+    with pytest.raises(TypeError, match="set cannot be stored"):
+        await audit.append(conn, entry(input={"tags": {"a"}}))
