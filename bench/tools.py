@@ -42,22 +42,22 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 import uvicorn
+import uvloop
 from psycopg import AsyncConnection, AsyncCursor
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench_support import scratch_database, server
+from bench_support import KeepAlive, scratch_database, server
 from ingest import _wait_until_ready as wait_until_ready
 from ingest import free_port, scalar
 from switchboard.dev_secrets import load_or_create, with_dev_secrets
@@ -127,16 +127,34 @@ def add_customers(url: str, count: int) -> list[str]:
     return numbers
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process and its live children have used (Linux /proc):
+    `serve --workers N` works in child processes."""
+    ticks = 0
+    parents = {pid}
+    for stat in sorted(Path("/proc").glob("[0-9]*/stat"), key=lambda p: int(p.parent.name)):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        this = int(stat.parent.name)
+        if this in parents or int(fields[1]) in parents:
+            parents.add(this)
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
 class Running:
     api_pid: int
+    worker_pid: int
     public_url: str
     vapi_secret: str
     env: dict[str, str]
 
 
 @contextmanager
-def service_and_worker(database_url: str, twilio_url: str) -> Iterator[Running]:
+def service_and_worker(database_url: str, twilio_url: str, workers: int) -> Iterator[Running]:
     with tempfile.TemporaryDirectory(prefix="sb_bench_tools_") as data_dir:
         secrets_file = load_or_create(Path(data_dir))
         port = free_port()
@@ -162,7 +180,7 @@ def service_and_worker(database_url: str, twilio_url: str) -> Iterator[Running]:
             api_log.open("w") as api_out,
             worker_log.open("w") as worker_out,
             subprocess.Popen(
-                [*cli, "serve", "--port", str(port)],
+                [*cli, "serve", "--port", str(port), "--workers", str(workers)],
                 env=env, cwd=data_dir, stdout=api_out, stderr=subprocess.STDOUT,
             ) as api,
         ):  # fmt: skip
@@ -172,7 +190,7 @@ def service_and_worker(database_url: str, twilio_url: str) -> Iterator[Running]:
                 env=env, cwd=data_dir, stdout=worker_out, stderr=subprocess.STDOUT,
             )  # fmt: skip
             try:
-                yield Running(api.pid, public_url, secrets_file.vapi_secret, env)
+                yield Running(api.pid, worker.pid, public_url, secrets_file.vapi_secret, env)
             finally:
                 for process in (worker, api):
                     process.send_signal(signal.SIGTERM)
@@ -213,27 +231,60 @@ def tool_calls_message(call_id: str, number: str, name: str, arguments: dict[str
     return json.dumps({"message": message}).encode()
 
 
-async def one_path(
-    client: httpx.AsyncClient, phones: Phones, number: str, timings: Timings
-) -> None:
+class Connections:
+    """Keep-alive connections to the service, one per call in progress, reused by the next."""
+
+    def __init__(self, running: Running) -> None:
+        self._host, port = running.public_url.removeprefix("http://").split(":")
+        self._port = int(port)
+        self._head = (
+            f"POST /webhooks/vapi HTTP/1.1\r\nHost: {self._host}:{self._port}\r\n"
+            f"Content-Type: application/json\r\nX-Vapi-Secret: {running.vapi_secret}\r\n"
+        ).encode()
+        self._idle: list[KeepAlive] = []
+
+    def take(self) -> KeepAlive:
+        return self._idle.pop() if self._idle else KeepAlive(self._host, self._port)
+
+    def give_back(self, connection: KeepAlive) -> None:
+        self._idle.append(connection)
+
+    def request(self, body: bytes) -> bytes:
+        return self._head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body
+
+
+async def one_path(connections: Connections, phones: Phones, number: str, timings: Timings) -> None:
     call_id = str(uuid.uuid4())
+    connection = connections.take()
 
     async def use(name: str, **arguments: Any) -> dict[str, Any] | None:
-        body = tool_calls_message(call_id, number, name, arguments)
+        request = connections.request(tool_calls_message(call_id, number, name, arguments))
         started = time.perf_counter()
         try:
-            response = await client.post("/webhooks/vapi", content=body)
-        except httpx.HTTPError as exc:
+            status, body = await connection.send(request)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             timings.failed(name, repr(exc))
             return None
         timings.by_tool[name].append(time.perf_counter() - started)
-        answer = response.json()["results"][0] if response.status_code == 200 else None
+        answer = json.loads(body)["results"][0] if status == 200 else None
         if answer is None or "error" in answer:
-            timings.failed(name, response.text[:200])
+            timings.failed(name, body[:200].decode(errors="replace"))
             return None
         result: dict[str, Any] = json.loads(answer["result"])
         return result
 
+    try:
+        await _path(use, phones, number, timings)
+    finally:
+        connections.give_back(connection)
+
+
+async def _path(
+    use: Callable[..., Awaitable[dict[str, Any] | None]],
+    phones: Phones,
+    number: str,
+    timings: Timings,
+) -> None:
     if await use("identify_caller") is None:
         return
     code = phones.expect(number)
@@ -260,23 +311,18 @@ async def steady_load(
     """Calls start every 4/rate seconds whatever the answers; returns the timings and the
     wall time the tool calls took."""
     timings = Timings()
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    headers = {"X-Vapi-Secret": running.vapi_secret, "Content-Type": "application/json"}
-    async with httpx.AsyncClient(
-        base_url=running.public_url, headers=headers, limits=limits, timeout=30
-    ) as client:
-        interval = len(TOOLS) / rate
-        count = int(seconds / interval)
-        start = time.perf_counter()
-        paths = []
-        for n in range(count):
-            delay = start + n * interval - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            paths.append(asyncio.create_task(one_path(client, phones, numbers[n], timings)))
-        await asyncio.gather(*paths)
-        elapsed = time.perf_counter() - start
-    return timings, elapsed
+    connections = Connections(running)
+    interval = len(TOOLS) / rate
+    count = int(seconds / interval)
+    start = time.perf_counter()
+    paths = []
+    for n in range(count):
+        delay = start + n * interval - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        paths.append(asyncio.create_task(one_path(connections, phones, numbers[n], timings)))
+    await asyncio.gather(*paths)
+    return timings, time.perf_counter() - start
 
 
 # -- the same SQL alone --------------------------------------------------------------------------
@@ -401,28 +447,40 @@ def say(line: str = "") -> None:
     print(line, flush=True)
 
 
-async def bench(rate: float, seconds: float, warmup: float) -> dict[str, Any]:
+async def bench(rate: float, seconds: float, warmup: float, workers: int) -> dict[str, Any]:
     phones = Phones()
     twilio_port = free_port()
     fake = uvicorn.Server(
         uvicorn.Config(phones.app(), host="127.0.0.1", port=twilio_port, log_level="warning")
     )
     serving = asyncio.create_task(fake.serve())
-    figures: dict[str, Any] = {"rate": rate, "seconds": seconds, "cpus": os.cpu_count()}
+    figures: dict[str, Any] = {
+        "rate": rate,
+        "seconds": seconds,
+        "workers": workers,
+        "cpus": os.cpu_count(),
+    }
     try:
         with server() as (admin_url, where):
             version = scalar(admin_url, "SHOW server_version")
             say(f"PostgreSQL {version} ({where}), {os.cpu_count()} CPUs")
             with scratch_database(admin_url, f"sb_bench_tools_{os.getpid()}") as url:
                 needed = int((seconds + warmup) * rate / len(TOOLS)) + 2
-                with service_and_worker(url, f"http://127.0.0.1:{twilio_port}") as running:
+                with service_and_worker(url, f"http://127.0.0.1:{twilio_port}", workers) as running:
                     numbers = add_customers(url, needed)
                     say(f"serve + worker on {running.public_url}; {needed} customers")
                     if warmup:
                         warm = int(warmup * rate / len(TOOLS))
                         await steady_load(running, phones, numbers[:warm], rate, warmup)
                         numbers = numbers[warm:]
+                    before = [cpu_seconds(running.api_pid), cpu_seconds(running.worker_pid)]
+                    client_before = time.process_time()
                     timings, elapsed = await steady_load(running, phones, numbers, rate, seconds)
+                    used = [
+                        cpu_seconds(running.api_pid) - before[0],
+                        cpu_seconds(running.worker_pid) - before[1],
+                        time.process_time() - client_before,
+                    ]
                     statements = await trace_one_path(url, running.env, numbers[-1])
                     alone = await replay(url, statements)
                 figures |= {"server": where, "version": version}
@@ -431,6 +489,10 @@ async def bench(rate: float, seconds: float, warmup: float) -> dict[str, Any]:
         await serving
     calls = sum(len(v) for v in timings.by_tool.values())
     figures["achieved_tool_calls_per_second"] = calls / elapsed
+    figures["cpu_ms_per_tool_call"] = {
+        who: seconds * 1000 / max(calls, 1)
+        for who, seconds in zip(("service", "worker", "client"), used, strict=True)
+    }
     figures["paths_completed"] = timings.paths_done
     figures["code_wait_p50_s"] = percentile(timings.code_waits, 0.5)
     figures["code_wait_p99_s"] = percentile(timings.code_waits, 0.99)
@@ -460,6 +522,8 @@ def report(figures: dict[str, Any]) -> None:
         f"callers went the whole path; codes arrived in p50 {ms(figures['code_wait_p50_s'])}, "
         f"p99 {ms(figures['code_wait_p99_s'])}"
     )
+    cpu = figures["cpu_ms_per_tool_call"]
+    say("  CPU per tool call: " + ", ".join(f"{who} {ms:.2f} ms" for who, ms in cpu.items()))
     say(f"  {'tool':<20} {'calls':>6} {'errors':>6} {'p50':>10} {'p99':>10}"
         f"   {'SQL alone':>9}: {'stmts':>5} {'p50':>10} {'p99':>10}")  # fmt: skip
     for name, t in figures["tools"].items():
@@ -479,9 +543,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0, help="tool calls per second")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long to keep the rate")
     parser.add_argument("--warmup", type=float, default=5.0, help="seconds of warm-up first")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     options = parser.parse_args()
-    figures = asyncio.run(bench(options.rate, options.seconds, options.warmup))
+    figures = uvloop.run(bench(options.rate, options.seconds, options.warmup, options.workers))
     report(figures)
     if options.json:
         options.json.write_text(json.dumps(figures, indent=2))
