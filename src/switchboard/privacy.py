@@ -155,3 +155,20 @@ def mask_email(address: str) -> str:
 def mask_address(address: str) -> str:
     """A phone number or an email address, masked as above."""
     return mask_email(address) if "@" in address else mask_phone(address)
+
+
+# Four to ten digits, spoken or typed with blanks, dashes or commas between them: what a
+# one-time code looks like in a transcript ("8 5 5 6 0 5", "855-605").
+_SPOKEN_DIGITS = re.compile(r"(?<![0-9])[0-9](?:[\s,.\-]*[0-9]){3,9}(?![0-9])")
+
+
+def mask_digit_runs(value: Any) -> Any:
+    """Every run of 4 to 10 digits masked, in a text or anything JSON holds: used while a
+    one-time code may be read out, so that it never rests in a transcript."""
+    if isinstance(value, str):
+        return _SPOKEN_DIGITS.sub(lambda m: re.sub(r"[0-9]", "•", m.group()), value)
+    if isinstance(value, dict):
+        return {key: mask_digit_runs(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [mask_digit_runs(item) for item in value]
+    return value

@@ -84,3 +84,19 @@ async def test_stop_from_an_unlinked_number_is_recorded_but_changes_nothing(
         "SELECT success, error_code, input_redacted->>'keyword' FROM cc_audit_logs"
         " WHERE event_type = 'preferences.keyword_not_applied'",
     ) == [(False, "sender_not_linked", "STOP")]
+
+
+async def test_stop_is_applied_even_beside_a_channel_value_switchboard_does_not_know(
+    client: httpx.AsyncClient,
+) -> None:
+    url = db_url(client)
+    execute(
+        url,
+        "INSERT INTO cc_comm_preferences (bank_customer_id, allowed_channels)"
+        ' SELECT bank_customer_id, \'["sms", "push"]\' FROM cc_identity_links'
+        " WHERE address = '+447700900001'",
+    )
+
+    await text(client, "STOP", 1)
+
+    assert allowed_channels(url) == []

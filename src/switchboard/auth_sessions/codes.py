@@ -22,7 +22,7 @@ CODE_DIGITS = 6
 _HKDF_INFO = b"switchboard otp hmac"
 _SEPARATORS = re.compile(r"[\s\-.]")
 # What a provider's code may look like (Verify: 4 to 10 digits); anything else is not a code.
-_CODE = re.compile(r"^\d{4,10}$")
+_CODE = re.compile(r"^[0-9]{4,10}$")  # ASCII digits only: "٤٥٦" is not a code
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,6 @@ def code_message(config: OtpConfig, code: str) -> tuple[str, str]:
     minutes = int(CODE_LIFETIME.total_seconds() // 60)
     bank = f"{config.bank_name} " if config.bank_name else ""
     whose = f"Your {bank}verification code"
-    template = (
-        f"{whose} is {{code}}. It expires in {minutes} minutes. We will never ask you for it."
-    )
-    return template.format(code=code), template.format(code=MASK * len(code))
+    # Joined, not formatted: a bank name with braces in it must stay text.
+    head, tail = f"{whose} is ", f". It expires in {minutes} minutes. We will never ask you for it."
+    return head + code + tail, head + MASK * len(code) + tail

@@ -181,3 +181,14 @@ async def latest_verification(
     )
     row = await cursor.fetchone()
     return None if row is None else row[0]
+
+
+async def code_awaited(conn: AsyncConnection[Any], conversation_id: UUID, now: datetime) -> bool:
+    """Whether a code of this conversation may still be read out (sent, not yet expired)."""
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT FROM cc_auth_sessions WHERE conversation_id = %s"
+        " AND status = ANY(%s) AND expires_at > %s)",
+        (conversation_id, list(REPLACEABLE), now),
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])

@@ -146,6 +146,14 @@ async def assurance(
     return Assurance(AssuranceLevel.UNKNOWN, None, None)
 
 
+async def code_awaited(
+    conn: AsyncConnection[Any], conversation_id: UUID, now: datetime | None = None
+) -> bool:
+    """Whether the caller of this conversation may be reading a live code out right now: what
+    they say is then kept with its digits masked."""
+    return await repository.code_awaited(conn, conversation_id, now or datetime.now(UTC))
+
+
 def _member(kind: type[_E], value: str, what: str) -> _E:
     try:
         return kind(value)

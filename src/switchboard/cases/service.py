@@ -39,7 +39,7 @@ async def open_case(
 ) -> Case:
     kind = _member(CaseType, case_type, "case type")
     urgency = _member(CasePriority, priority, "priority")
-    text = _text(summary, "summary", MAX_SUMMARY)
+    text = mask_card_numbers(_text(summary, "summary", MAX_SUMMARY))
     async with conn.transaction():
         case = await repository.insert_case(
             conn,

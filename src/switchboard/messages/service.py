@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
+from switchboard.auth_sessions import service as auth_sessions
 from switchboard.conversations import service as conversations
 from switchboard.conversations.models import Channel, ConversationRef
 from switchboard.deliveries import service as deliveries
@@ -27,7 +28,7 @@ from switchboard.messages.models import (
 from switchboard.messages.status import moves_forward
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel
-from switchboard.privacy import mask_card_numbers, mask_cards_in
+from switchboard.privacy import mask_card_numbers, mask_cards_in, mask_digit_runs
 
 # PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb; anyone
 # who can send an email can put them in one.
@@ -81,6 +82,15 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
             conn, _IDENTITY_CHANNEL[message.channel], message.from_address
         )
         conversation = await _conversation_for(conn, message, customer_id)
+        if message.channel == Channel.VOICE and await auth_sessions.code_awaited(
+            conn, conversation.id
+        ):
+            # The caller may be reading their one-time code out: it must not rest in clear.
+            message = replace(
+                message,
+                body_text=mask_digit_runs(message.body_text),
+                body_json=mask_digit_runs(message.body_json),
+            )
         body_json = mask_cards_in(message.body_json)
         message_id = await repository.insert_message_unless_present(
             conn,

@@ -144,7 +144,14 @@ def _preferences(bank_customer_id: UUID, row: repository.Row | None) -> Preferen
     if row is None:
         return Preferences(bank_customer_id, False, None, DEFAULT_TIMEZONE)
     do_not_contact, channels, timezone = row
-    allowed = None if channels is None else frozenset(ContactChannel(c) for c in channels)
+    # The column is plain jsonb: a value written by something else (legacy data, "push") is
+    # not a channel Switchboard sends on, and must not stop a STOP from being applied.
+    known = {channel.value for channel in ContactChannel}
+    allowed = (
+        None
+        if not isinstance(channels, list)
+        else frozenset(ContactChannel(c) for c in channels if c in known)
+    )
     return Preferences(bank_customer_id, do_not_contact, allowed, timezone or DEFAULT_TIMEZONE)
 
 
@@ -161,7 +168,7 @@ def _channels(values: list[str] | None) -> frozenset[ContactChannel] | None:
 def _timezone(name: str) -> str:
     try:
         return ZoneInfo(name).key
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a tzdata folder
         raise InvalidInput(
             f"{name!r} is not an IANA time zone", hint="for example Europe/London"
         ) from None

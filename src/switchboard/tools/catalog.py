@@ -40,14 +40,22 @@ class Tool:
     prose: frozenset[str] = frozenset()
 
     def audited_input(self, arguments: dict[str, Any]) -> dict[str, Any]:
+        """Declared arguments only: a model that misnames one (`otp` for `code`) may have put a
+        secret under any name, so an undeclared argument is kept by its name alone."""
+        declared = self.arguments.model_fields
         kept: dict[str, Any] = {}
+        unexpected = sorted(name[:64] for name in arguments if name not in declared)
         for name, value in arguments.items():
+            if name not in declared:
+                continue
             if name in self.secret:
                 kept[name] = REDACTED
-            elif name in self.prose and isinstance(value, str):
-                kept[f"{name}_chars"] = len(value)
+            elif name in self.prose:
+                kept[f"{name}_chars"] = len(value) if isinstance(value, str) else None
             else:
                 kept[name] = value
+        if unexpected:
+            kept["unexpected_arguments"] = unexpected
         return kept
 
     def vapi_definition(self, server_url: str) -> dict[str, Any]:

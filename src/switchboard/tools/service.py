@@ -15,12 +15,17 @@ from switchboard.auth_sessions import service as auth_sessions
 from switchboard.conversations import service as conversations
 from switchboard.errors import InvalidInput, SwitchboardError, UnknownTool
 from switchboard.identities.service import IdentityChannel, resolve_customer
+from switchboard.privacy import mask_cards_in
 from switchboard.tools import repository
 from switchboard.tools.catalog import TOOLS, Tool
 from switchboard.tools.context import ToolRun, ToolServices
 from switchboard.tools.models import Answer, CallContext, Caller, Outcome, ToolCall, one_line
 
 EVENT_VERSION = 1
+INTERNAL_ERROR = (
+    "internal_error: the bank's system could not complete this; try once more, or offer "
+    "transfer_to_human"
+)
 log = logging.getLogger(__name__)
 
 
@@ -39,14 +44,9 @@ async def answer_tool_calls(
                 answers.append(await answer_tool_call(conn, context, call, services))
             except Exception:
                 log.exception("tool call %s (%s) failed", call.id, call.name)
-                answers.append(
-                    Answer(
-                        call.id,
-                        call.name,
-                        error="internal_error: the bank's system could not complete this; "
-                        "try once more, or offer transfer_to_human",
-                    )
-                )
+                answer = Answer(call.id, call.name, error=INTERNAL_ERROR)
+                await _audit_failure(conn, context, call, answer)
+                answers.append(answer)
     return answers
 
 
@@ -80,7 +80,7 @@ async def answer_tool_call(
             tool_call_id=call.id,
             tool_name=call.name,
             conversation_id=caller.conversation_id,
-            answer=answer.for_vapi(),
+            answer=mask_cards_in(answer.for_vapi()),
         )
         await audit.append(conn, _entry(run, tool, call, outcome, error))
     return answer
@@ -114,11 +114,11 @@ async def _outcome(run: ToolRun, tool: Tool | None, call: ToolCall) -> tuple[Out
     service a tool calls is atomic on its own, and some commit a state change before they
     raise (a code found expired is marked so), which must stay."""
     try:
+        if call.problem is not None:
+            raise InvalidInput(call.problem)
         if tool is None:
             known = ", ".join(TOOLS)
             raise UnknownTool(f"there is no tool {call.name!r}", hint=f"the tools are: {known}")
-        if call.problem is not None:
-            raise InvalidInput(call.problem)
         try:
             arguments = tool.arguments.model_validate(call.arguments)
         except ValidationError as exc:
@@ -139,12 +139,16 @@ def _problems(exc: ValidationError) -> str:
     )
 
 
+def _audited_input(tool: Tool | None, call: ToolCall) -> dict[str, Any]:
+    if tool is None:
+        return {"name": call.name[:100], "argument_names": sorted(a[:64] for a in call.arguments)}
+    return tool.audited_input(call.arguments)
+
+
 def _entry(
     run: ToolRun, tool: Tool | None, call: ToolCall, outcome: Outcome, error: str | None
 ) -> AuditEntry:
-    audited_input = (
-        tool.audited_input(call.arguments) if tool is not None else {"name": call.name[:100]}
-    )
+    audited_input = _audited_input(tool, call)
     output = {"error": error} if error is not None else (outcome.audit or outcome.result)
     return AuditEntry(
         actor_type=run.actor.type,
@@ -164,3 +168,32 @@ def _entry(
         case_id=outcome.case_id,
         bank_customer_id=run.caller.bank_customer_id,
     )
+
+
+async def _audit_failure(
+    conn: AsyncConnection[Any], context: CallContext, call: ToolCall, answer: Answer
+) -> None:
+    """The tool call's one audit record when its transaction failed and rolled back: nothing
+    it did is kept (so a redelivery runs it again), but the attempt is on record."""
+    tool = TOOLS.get(call.name)
+    try:
+        async with conn.transaction():
+            await audit.append(
+                conn,
+                AuditEntry(
+                    actor_type=ActorType.AI_AGENT,
+                    actor_id=context.assistant_id,
+                    event_type=f"tool.{tool.name}" if tool is not None else "tool.unknown",
+                    event_version=EVENT_VERSION,
+                    success=False,
+                    error_code="internal_error",
+                    input={
+                        "tool_call_id": call.id,
+                        "call_id": context.call_id,
+                        "arguments": _audited_input(tool, call),
+                    },
+                    output={"error": answer.error},
+                ),
+            )
+    except Exception:
+        log.exception("could not audit the failed tool call %s", call.id)

@@ -33,7 +33,7 @@ def parse_server_message(body: bytes) -> Message:
         raise MissingField("the message has no message.type")
     if not isinstance(kind, str):
         raise MalformedBody("message.type must be a string")
-    _refuse_unstorable(message)
+    refuse_unstorable(message)
     return message
 
 
@@ -41,7 +41,7 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not a JSON number")
 
 
-def _refuse_unstorable(value: Any) -> None:
+def refuse_unstorable(value: Any) -> None:
     """Refuse text PostgreSQL cannot store, before anything is written. Walked with a stack,
     not recursion: the parser accepts nesting deep enough to exhaust the call stack here."""
     pending = [value]
@@ -64,8 +64,16 @@ def call_id_of(message: Message) -> str:
     return key_part(call_id, "message.call.id")
 
 
+# Calls whose `customer.number` the caller's own browser or client sets: not a number the
+# telephone network vouched for, so never one to recognise a customer by.
+UNVERIFIED_CALL_TYPES = frozenset({"webCall", "vapi.websocketCall"})
+
+
 def parties_of(message: Message, region: str) -> tuple[str | None, str | None]:
-    """(the customer's number, ours): the customer called us, or we called them."""
+    """(the customer's number, ours): the customer called us, or we called them. None for the
+    customer of a web call, whatever number its client claims."""
+    if text_field(object_field(message, "call"), "type") in UNVERIFIED_CALL_TYPES:
+        return None, phone_of(text_field(object_field(message, "phoneNumber"), "number"), region)
     customer = text_field(
         object_field(object_field(message, "call"), "customer"), "number"
     ) or text_field(object_field(message, "customer"), "number")

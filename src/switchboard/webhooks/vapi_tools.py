@@ -16,6 +16,7 @@ from switchboard.webhooks.vapi_fields import (
     key_part,
     object_field,
     parties_of,
+    refuse_unstorable,
     text_field,
 )
 
@@ -59,13 +60,16 @@ def _items(message: Message) -> list[dict[str, Any]]:
 
 
 def _tool_call(item: dict[str, Any]) -> ToolCall:
-    tool_call_id = text_field(item, "id")
-    if tool_call_id is None:
-        raise MissingField("a tool call has no id")
+    raw_id = item.get("id")
+    if not isinstance(raw_id, str) or not raw_id.strip():
+        raise MissingField("a tool call has no id, so no answer could be matched to it")
+    # Echoed exactly as sent: Vapi matches the answer to the call by this string.
+    tool_call_id = key_part(raw_id, "the tool call id")
     function = object_field(item, "function")
     name = text_field(function, "name") or text_field(item, "name")
     if name is None:
-        raise MissingField(f"tool call {tool_call_id} names no function")
+        # Answered as this call's error; the other calls of the message still run.
+        return ToolCall(tool_call_id, "", {}, "the tool call names no function")
     raw: Any = next(
         (
             source[key]
@@ -76,7 +80,7 @@ def _tool_call(item: dict[str, Any]) -> ToolCall:
     )
     arguments, problem = _arguments(raw)
     return ToolCall(
-        key_part(tool_call_id, "the tool call id"),
+        tool_call_id,
         key_part(name, "the tool name"),
         arguments,
         problem,
@@ -95,6 +99,10 @@ def _arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
             return {}, "the arguments are not valid JSON"
     if not isinstance(raw, dict):
         return {}, "the arguments must be a JSON object"
+    try:  # a JSON string's escapes decode only now: "\u0000" was not in the body as a NUL
+        refuse_unstorable(raw)
+    except MalformedBody:
+        return {}, "the arguments hold a NUL character or a lone surrogate"
     return raw, None
 
 

@@ -1,0 +1,183 @@
+"""What a language model may send by mistake (or by design) changes nothing it should not,
+keeps no secret, and still gets an answer per call."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.builders import execute
+from tests.providers.servers import TwilioServer
+from tests.tools.conftest import KNOWN_NUMBER, audit_rows, caller, parsed, tool_call
+from tests.webhooks.conftest import fixture
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_code_under_a_name_no_tool_has_is_not_kept(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="sms")
+    code = await call.code_sent(twilio)
+
+    misnamed = await call.use("check_verification", otp=code)
+    extra = await call.use("start_verification", channel="sms", code=code)
+
+    assert misnamed["error"].startswith("invalid_input:")
+    assert extra["error"].startswith("invalid_input:")
+    inputs = [row[5]["arguments"] for row in audit_rows(migrated_db, "tool.check_verification")]
+    assert inputs == [{"unexpected_arguments": ["otp"]}]
+    assert code not in json.dumps(
+        execute(migrated_db, "SELECT input_redacted, output_redacted FROM cc_audit_logs")
+    )
+
+
+async def test_a_nul_inside_string_arguments_is_a_bad_call_not_a_crash(
+    client: httpx.AsyncClient, migrated_db: str
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    raw = {
+        "id": "call_nul",
+        "type": "function",
+        "function": {
+            "name": "transfer_to_human",
+            "arguments": '{"queue": "general", "reason": "a\\u0000b"}',
+        },
+    }
+
+    response = await call.post(call.message([raw]))
+
+    (answer,) = response.json()["results"]
+    assert answer["error"].startswith("invalid_input: the arguments hold a NUL")
+    assert execute(migrated_db, "SELECT count(*) FROM cc_assignments")[0][0] == 0
+    assert len(audit_rows(migrated_db, "tool.transfer_to_human")) == 1
+
+
+async def test_a_call_without_a_name_is_answered_and_the_others_run(
+    client: httpx.AsyncClient,
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    nameless = {"id": "call_nameless ", "type": "function", "function": {"arguments": "{}"}}
+
+    response = await call.post(call.message([nameless, tool_call("identify_caller", {})]))
+
+    assert response.status_code == 200
+    first, second = response.json()["results"]
+    assert first["toolCallId"] == "call_nameless "  # echoed exactly, blank included
+    assert first["error"].startswith("invalid_input: the tool call names no function")
+    assert parsed(second)["recognised"] is True
+
+
+async def test_a_time_zone_folder_is_not_a_time_zone(
+    client: httpx.AsyncClient, twilio: TwilioServer
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.verify_by_sms(twilio)
+
+    answer = await call.use("set_contact_preferences", timezone="Europe")
+
+    assert answer["error"].startswith("invalid_input:")
+
+
+async def test_card_numbers_in_a_case_summary_are_masked_everywhere(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.verify_by_sms(twilio)
+
+    created = await call.use(
+        "create_case", case_type="fraud", summary="Card 4111 1111 1111 1111 was stolen"
+    )
+    listed = await call.use("list_cases")
+
+    assert created["case"]["summary"] == "Card •••• •••• •••• 1111 was stolen"
+    assert listed["cases"][0]["summary"] == "Card •••• •••• •••• 1111 was stolen"
+    everything = json.dumps(
+        execute(migrated_db, "SELECT summary FROM cc_cases")
+        + execute(migrated_db, "SELECT answer FROM cc_tool_calls")
+    )
+    assert "4111 1111 1111 1111" not in everything
+
+
+async def test_a_web_call_is_not_recognised_by_the_number_its_client_claims(
+    client: httpx.AsyncClient,
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    payload = call.message([tool_call("identify_caller", {})])
+    payload["message"]["call"]["type"] = "webCall"
+
+    response = await call.post(payload)
+
+    assert parsed(response.json()["results"][0])["recognised"] is False
+
+
+async def test_a_code_in_other_digits_does_not_spend_a_try(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="sms")
+
+    answer = await call.use("check_verification", code="٤٥٦٧٨٩")
+
+    assert answer["error"].startswith("invalid_input:")
+    assert execute(migrated_db, "SELECT check_attempts FROM cc_auth_sessions") == [(0,)]
+
+
+async def test_a_tool_that_fails_unexpectedly_is_answered_audited_and_keeps_nothing(
+    client: httpx.AsyncClient, migrated_db: str
+) -> None:
+    app = client._transport.app  # type: ignore[attr-defined]
+
+    async def broken_sender(*_: Any, **__: Any) -> bool:
+        raise RuntimeError("the queue is unreachable")
+
+    app.state.tool_services = dataclasses.replace(app.state.tool_services, send_code=broken_sender)
+    call = caller(client, KNOWN_NUMBER)
+
+    answer = await call.use("start_verification", channel="sms")
+
+    assert answer["error"].startswith("internal_error:")
+    assert [(r[3], r[4]) for r in audit_rows(migrated_db, "tool.start_verification")] == [
+        (False, "internal_error")
+    ]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_auth_sessions")[0][0] == 0
+    assert execute(migrated_db, "SELECT count(*) FROM cc_tool_calls")[0][0] == 0
+    assert uuid.UUID(str(execute(migrated_db, "SELECT id FROM cc_audit_logs LIMIT 1")[0][0]))
+
+
+async def test_a_code_read_out_rests_masked_in_the_transcript(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="sms")
+    code = await call.code_sent(twilio)
+    spoken = " ".join(code)
+
+    async def say(text: str, stamp: int) -> None:
+        payload = fixture("vapi", "transcript_final_user.json")
+        payload["message"].update(transcript=text, timestamp=stamp)
+        payload["message"]["call"]["id"] = call.call_id
+        assert (await call.post(payload)).status_code == 200
+
+    await say(f"Yes, it's {spoken}", 1)
+    await call.use("check_verification", code=code)
+    await say("My card ends 4242 and I was charged 1250 pounds", 2)
+
+    stored = [
+        text
+        for (text,) in execute(
+            migrated_db,
+            "SELECT body_text FROM cc_messages WHERE direction = 'inbound' ORDER BY created_at",
+        )
+    ]
+    assert stored == [
+        "Yes, it's " + " ".join("•" * len(code)),
+        # The code was used: nothing is masked once no code is waiting.
+        "My card ends 4242 and I was charged 1250 pounds",
+    ]
