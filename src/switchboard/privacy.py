@@ -129,12 +129,16 @@ def _mask(masked: list[str], run: str, start: int, end: int) -> None:
 def mask_cards_in(value: Any) -> Any:
     """The same JSON-like value with card numbers masked in every string, keys included."""
     if isinstance(value, str):
-        return mask_card_numbers(value)
+        # Most keys and values are short: not worth a call.
+        return value if len(value) < _SHORTEST_CARD else mask_card_numbers(value)
     if isinstance(value, dict):
         return {mask_cards_in(k): mask_cards_in(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
+    if isinstance(value, _SEQUENCES):
         return [mask_cards_in(v) for v in value]
     return value
+
+
+_SEQUENCES = (list, tuple)  # a tuple: `list | tuple` would build a union at every call
 
 
 def mask_phone(e164: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from functools import partial
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +17,8 @@ def _json_value(value: object) -> str:
     raise TypeError(f"{type(value).__name__} cannot be stored in an audit payload")
 
 
-_dumps = partial(json.dumps, default=_json_value)
+# json.dumps(value, default=...) would build a new encoder at every call.
+_dumps = json.JSONEncoder(default=_json_value).encode
 
 
 async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -> UUID:

@@ -248,17 +248,20 @@ def _status_entry(
 
 
 def _storable_message(message: InboundMessage) -> InboundMessage:
-    thread = replace(
-        message.thread,
-        key=key(message.thread.key),
-        replies_to=tuple(key(i) for i in message.thread.replies_to),
-    )
-    return replace(
-        message,
-        provider_message_id=key(message.provider_message_id),
-        from_address=None if message.from_address is None else key(message.from_address),
-        to_address=None if message.to_address is None else key(message.to_address),
-        body_text=None if message.body_text is None else storable(message.body_text),
-        body_json=storable(message.body_json),
-        thread=thread,
-    )
+    thread = message.thread
+    thread_key = key(thread.key)
+    replies_to = tuple(key(i) for i in thread.replies_to)
+    if thread_key != thread.key or replies_to != thread.replies_to:
+        thread = replace(thread, key=thread_key, replies_to=replies_to)
+    cleaned = {
+        "provider_message_id": key(message.provider_message_id),
+        "from_address": None if message.from_address is None else key(message.from_address),
+        "to_address": None if message.to_address is None else key(message.to_address),
+        "body_text": None if message.body_text is None else storable(message.body_text),
+        "body_json": storable(message.body_json),
+        "thread": thread,
+    }
+    # Nearly every message is storable as it came; a copy would cost more than the checks.
+    if all(value == getattr(message, name) for name, value in cleaned.items()):
+        return message
+    return replace(message, **cleaned)
