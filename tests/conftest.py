@@ -20,6 +20,7 @@ from psycopg import sql
 from switchboard.db import embedded_database_url
 from switchboard.migrations.files import Migration, load_migrations
 from switchboard.migrations.runner import MigrationRunner
+from tests.providers.servers import SendGridServer, TwilioServer, serving
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 _counter = itertools.count()
@@ -92,3 +93,19 @@ def pre006_db(empty_db: str, migrations: list[Migration]) -> str:
     """A database at 005: the legacy schema, no rows."""
     MigrationRunner(empty_db, migrations).upgrade("005")
     return empty_db
+
+
+@pytest.fixture
+def twilio() -> Iterator[TwilioServer]:
+    """Twilio's Messages API, as a local server (tests/providers/servers.py)."""
+    with serving(TwilioServer()) as server:
+        assert isinstance(server, TwilioServer)
+        yield server
+
+
+@pytest.fixture
+def sendgrid() -> Iterator[SendGridServer]:
+    """SendGrid's v3 Mail Send, as a local server."""
+    with serving(SendGridServer()) as server:
+        assert isinstance(server, SendGridServer)
+        yield server

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from tests.providers.servers import (
     SENDGRID_KEY,
     SendGridServer,
     TwilioServer,
-    serving,
 )
 
 AGENT = Actor(ActorType.AGENT, "agent-7")
@@ -44,20 +43,6 @@ def anyio_backend() -> str:
 async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
     async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
         yield connection
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioServer]:
-    with serving(TwilioServer()) as server:
-        assert isinstance(server, TwilioServer)
-        yield server
-
-
-@pytest.fixture
-def sendgrid() -> Iterator[SendGridServer]:
-    with serving(SendGridServer()) as server:
-        assert isinstance(server, SendGridServer)
-        yield server
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -8,7 +8,7 @@ import dataclasses
 import json
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,6 @@ from tests.providers.servers import (
     SENDGRID_KEY,
     SendGridServer,
     TwilioServer,
-    serving,
 )
 from tests.webhooks.conftest import VAPI_SECRET, fixture, running
 
@@ -41,20 +40,6 @@ CODE = re.compile(r"\b(\d{6})\b")
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-def twilio() -> Iterator[TwilioServer]:
-    with serving(TwilioServer()) as server:
-        assert isinstance(server, TwilioServer)
-        yield server
-
-
-@pytest.fixture
-def sendgrid() -> Iterator[SendGridServer]:
-    with serving(SendGridServer()) as server:
-        assert isinstance(server, SendGridServer)
-        yield server
 
 
 @pytest.fixture
