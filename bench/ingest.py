@@ -149,52 +149,42 @@ class CpuMeter:
         self._tick = os.sysconf("SC_CLK_TCK")
         self._client = time.process_time()
         self._machine = self._machine_times()
-        self._service = self._process_time(service_pid)
-        self._backends = self._backend_times()
+        self._service, self._backends = self._scan()
 
     def stop(self, seconds: float) -> CpuUse:
-        service = self._process_time(self._service_pid)
-        backends = self._backend_times()
+        service, backends = self._scan()
         machine = self._machine_times()
         busy = None
         if machine and self._machine:
             total = machine[1] - self._machine[1]
             busy = (machine[0] - self._machine[0]) / total if total else None
         return CpuUse(
-            service=(
-                None
-                if service is None or self._service is None
-                else (service - self._service) / seconds
-            ),
-            # A backend that started during the phase counts from zero.
-            database=sum(t - self._backends.get(pid, 0.0) for pid, t in backends.items()) / seconds
-            if backends
-            else None,
+            service=_cores_used(self._service, service, seconds),
+            database=_cores_used(self._backends, backends, seconds),
             client=(time.process_time() - self._client) / seconds,
             machine_busy=busy,
         )
 
-    def _process_time(self, pid: int | str) -> float | None:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / self._tick
-        except (OSError, IndexError, ValueError):
-            return None
-
-    def _backend_times(self) -> dict[int, float]:
-        times = {}
+    def _scan(self) -> tuple[dict[int, float], dict[int, float]]:
+        """CPU seconds so far, by pid, of the service (its process and, with --workers,
+        the worker processes it started) and of the benchmark database's backends."""
+        service: dict[int, float] = {}
+        backends: dict[int, float] = {}
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+                parent, seconds = int(fields[1]), (int(fields[11]) + int(fields[12])) / self._tick
+                if self._service_pid in (int(entry.name), parent):
+                    service[int(entry.name)] = seconds
+                    continue
                 command = (entry / "cmdline").read_bytes()
-            except OSError:
-                continue
-            if command.startswith(b"postgres: ") and self._needle in command:
-                seconds = self._process_time(entry.name)
-                if seconds is not None:
-                    times[int(entry.name)] = seconds
-        return times
+                if command.startswith(b"postgres: ") and self._needle in command:
+                    backends[int(entry.name)] = seconds
+            except (OSError, IndexError, ValueError):
+                continue  # gone meanwhile
+        return service, backends
 
     def _machine_times(self) -> tuple[float, float] | None:
         try:
@@ -204,6 +194,13 @@ class CpuMeter:
             return None
         idle = ticks[3] + ticks[4]
         return sum(ticks) - idle, sum(ticks)
+
+
+def _cores_used(before: dict[int, float], after: dict[int, float], seconds: float) -> float | None:
+    """Cores used over the phase by these processes; one started meanwhile counts from zero."""
+    if not after:
+        return None
+    return sum(t - before.get(pid, 0.0) for pid, t in after.items()) / seconds
 
 
 class Samples:
