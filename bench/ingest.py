@@ -54,7 +54,7 @@ import psycopg
 import uvloop
 from twilio.request_validator import RequestValidator
 
-from bench_support import scratch_database, server
+from bench_support import KeepAlive, scratch_database, server
 from switchboard.audit import repository as audit_sql
 from switchboard.conversations import repository as conversation_sql
 from switchboard.deliveries import repository as delivery_sql
@@ -69,7 +69,6 @@ PATH = Endpoint.TWILIO_MESSAGES.value
 TARGET_RATIO = 0.5
 TARGET_P99_SECONDS = 0.050
 LEVELS = (1, 4, 16, 32, 64)
-_KEEP_ALIVE_SECONDS = 4.0  # under uvicorn's timeout_keep_alive of 5 s
 # Ofcom's drama range, 999 numbers without our own; the demo customers are +447700900001-003.
 SENDERS = tuple(f"+447700900{n:03d}" for n in range(1000) if f"+447700900{n:03d}" != OUR_NUMBER)
 BODIES = (
@@ -273,43 +272,6 @@ class SignedWebhooks:
         )
 
 
-class KeepAlive:
-    """One HTTP/1.1 connection, reused request after request; reopened after an error."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self._host, self._port = host, port
-        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        self._last_used = 0.0
-
-    async def post(self, request: bytes) -> int:
-        # uvicorn closes a connection idle for 5 s; like any HTTP client, open a new one
-        # rather than write to one the server may be closing.
-        if time.monotonic() - self._last_used > _KEEP_ALIVE_SECONDS:
-            self.close()
-        self._last_used = time.monotonic()
-        if self._streams is None:
-            self._streams = await asyncio.open_connection(self._host, self._port)
-        reader, writer = self._streams
-        try:
-            writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n")[1:]:
-                name, _, value = line.partition(b":")
-                if name.strip().lower() == b"content-length":
-                    length = int(value)
-            await reader.readexactly(length)
-            return int(head[9:12])
-        except (OSError, asyncio.IncompleteReadError, ValueError):
-            self.close()
-            raise
-
-    def close(self) -> None:
-        if self._streams is not None:
-            self._streams[1].close()
-            self._streams = None
-
-
 async def closed_loop(
     concurrency: int, seconds: float, one: Callable[[int], Awaitable[None]]
 ) -> float:
@@ -335,7 +297,7 @@ async def service_level(
         request = webhooks.request()
         started = time.perf_counter()
         try:
-            status = await connections[n].post(request)
+            status, _ = await connections[n].send(request)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             samples.failed(f"{type(exc).__name__}: {exc}")
             return
@@ -372,7 +334,7 @@ async def fixed_rate(
                 opened += 1
                 connection = KeepAlive(plan.host, plan.port)
         try:
-            status = await connection.post(webhooks.request())
+            status, _ = await connection.send(webhooks.request())
             if status == 200:
                 samples.latencies.append(time.perf_counter() - scheduled)
             else:
