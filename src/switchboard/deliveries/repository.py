@@ -17,4 +17,4 @@ async def insert_delivery_unless_present(
         (provider, event_key, event_type),
     )
     row = await cursor.fetchone()
-    return None if row is None else UUID(str(row[0]))
+    return None if row is None else row[0]

@@ -16,7 +16,7 @@ async def find_customer_by_address(
         (channel, address),
     )
     row = await cursor.fetchone()
-    return None if row is None else UUID(str(row[0]))
+    return None if row is None else row[0]
 
 
 async def list_addresses(

@@ -40,7 +40,7 @@ async def insert_message_unless_present(
         ),
     )
     row = await cursor.fetchone()
-    return None if row is None else UUID(str(row[0]))
+    return None if row is None else row[0]
 
 
 async def lock_message(
@@ -55,7 +55,7 @@ async def lock_message(
     row = await cursor.fetchone()
     if row is None:
         return None
-    return UUID(str(row[0])), UUID(str(row[1])), row[2]
+    return row[0], row[1], row[2]
 
 
 async def update_status(
