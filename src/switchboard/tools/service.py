@@ -95,8 +95,8 @@ async def _caller(
     conversation = await conversations.find_call(conn, context.call_id)
     if conversation is None or conversation.bank_customer_id is None:
         customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
-        conversation = await conversations.continue_call_or_open(
-            conn, call_id=context.call_id, bank_customer_id=customer_id, locked=True
+        conversation = await conversations.continue_found_call_or_open(
+            conn, conversation, call_id=context.call_id, bank_customer_id=customer_id
         )
     assurance = await auth_sessions.assurance(
         conn,
