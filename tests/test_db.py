@@ -43,10 +43,13 @@ async def test_on_an_idle_connection_the_block_commits_on_its_own(
 async def test_on_an_idle_connection_an_error_undoes_the_block(
     conn: AsyncConnection[Any], empty_db: str
 ) -> None:
-    with pytest.raises(Refused):
+    async def write_then_fail() -> None:
         async with within_transaction(conn):
             await conn.execute("INSERT INTO t VALUES (1)")
             raise Refused
+
+    with pytest.raises(Refused):
+        await write_then_fail()
 
     assert execute(empty_db, "SELECT count(*) FROM t") == [(0,)]
 
@@ -69,10 +72,13 @@ async def test_inside_a_transaction_the_block_joins_it_without_a_savepoint(
 async def test_inside_a_transaction_the_block_rolls_back_with_it(
     conn: AsyncConnection[Any], empty_db: str
 ) -> None:
-    with pytest.raises(Refused):
+    async def write_then_fail_after() -> None:
         async with conn.transaction():
             async with within_transaction(conn):
                 await conn.execute("INSERT INTO t VALUES (1)")
             raise Refused
+
+    with pytest.raises(Refused):
+        await write_then_fail_after()
 
     assert execute(empty_db, "SELECT count(*) FROM t") == [(0,)]
