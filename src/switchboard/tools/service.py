@@ -111,8 +111,9 @@ async def _caller(
 
 async def _outcome(run: ToolRun, tool: Tool | None, call: ToolCall) -> tuple[Outcome, str | None]:
     """What the tool did, or the error to answer with. Not wrapped in a savepoint: every
-    service a tool calls is atomic on its own, and some commit a state change before they
-    raise (a code found expired is marked so), which must stay."""
+    service a tool calls is atomic on its own (it raises before it writes, or keeps a
+    savepoint of its own), and some commit a state change before they raise (a code found
+    expired is marked so), which must stay."""
     try:
         if call.problem is not None:
             raise InvalidInput(call.problem)
