@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import importlib
 import warnings
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import AsyncConnection, sql
+from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
 from switchboard.errors import DatabaseUnavailable
@@ -72,6 +76,23 @@ def scalar(conn: Conn, query: str | sql.Composed, params: tuple[object, ...] = (
     statement: bytes | sql.Composed = query.encode() if isinstance(query, str) else query
     row = conn.execute(statement, params or None).fetchone()
     return None if row is None else row[0]
+
+
+@asynccontextmanager
+async def within_transaction(conn: AsyncConnection[Any]) -> AsyncIterator[None]:
+    """The caller's transaction when one is open, else a transaction of the block's own.
+
+    Joining saves the SAVEPOINT and RELEASE round trips, but undoes nothing on its own: the
+    block's writes are undone only if its exception also ends the caller's transaction. So a
+    block that joins must raise nothing its callers catch and carry on from (a SwitchboardError:
+    a tool answers with it and commits) once it has written; a block that may keeps its
+    savepoint, `conn.transaction()`.
+    """
+    if conn.info.transaction_status is TransactionStatus.IDLE:
+        async with conn.transaction():
+            yield
+    else:
+        yield
 
 
 def relation_exists(conn: Conn, name: str) -> bool:

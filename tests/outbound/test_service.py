@@ -4,20 +4,21 @@ and a message and its job commit or roll back together."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import pytest
 from psycopg import AsyncConnection
 
-from switchboard.errors import InvalidInput
+from switchboard.errors import ConfigurationError, InvalidInput
 from switchboard.outbound.models import OutboundRequest
 from switchboard.outbound.service import queue_message
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel, Purpose
 from switchboard.settings import Settings
 from tests.builders import execute, link_customer
-from tests.outbound.conftest import AGENT, OUR_NUMBER, audit_events, message_row
+from tests.outbound.conftest import AGENT, OUR_NUMBER, audit_events, make_settings, message_row
 
 pytestmark = pytest.mark.anyio
 CUSTOMER_PHONE = "+447700900123"
@@ -201,6 +202,22 @@ async def test_a_refusal_inside_the_callers_transaction_is_kept_when_it_commits(
         "do_not_contact",
         "agent",
     )
+
+
+async def test_a_secret_with_no_key_to_seal_it_is_refused_before_anything_is_written(
+    conn: AsyncConnection[Any], migrated_db: str, tmp_path: Path
+) -> None:
+    make_settings(tmp_path, OUTBOUND_PROVIDER="sandbox", SWITCHBOARD_SECRET_KEY="")
+    link_customer(migrated_db, phone=CUSTOMER_PHONE, email=CUSTOMER_EMAIL)
+    request = sms(Purpose.OTP, "Your code is 482913", stored_text="Your code is ••••••")
+
+    async with conn.transaction():  # the caller carries on after the refusal, and commits
+        with pytest.raises(ConfigurationError):
+            await queue_message(conn, AGENT, request, now=NOON_LONDON)
+
+    assert execute(migrated_db, "SELECT count(*) FROM cc_conversations") == [(0,)]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(0,)]
+    assert jobs(migrated_db) == []
 
 
 async def test_a_secret_rests_only_as_the_stored_text_and_travels_sealed(

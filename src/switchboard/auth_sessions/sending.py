@@ -63,6 +63,9 @@ async def start_builtin(
     session_id = uuid4()
     code = new_code()
     error: SwitchboardError | None = None
+    # A savepoint in the caller's transaction, not a joined block: the sender may raise (an
+    # address it cannot send to, no key to seal the code) after the session was written, and a
+    # tool answers with that error and commits.
     async with conn.transaction():
         opened = await _open_session(
             conn,

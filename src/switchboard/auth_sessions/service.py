@@ -34,6 +34,7 @@ from switchboard.auth_sessions.models import (
     StartResult,
 )
 from switchboard.conversations import service as conversations
+from switchboard.db import within_transaction
 from switchboard.errors import ConversationNotFound, InvalidInput, OtpNotConfigured
 from switchboard.providers.twilio_verify import VerifyClient
 
@@ -98,7 +99,10 @@ async def check_verification(
     """
     typed = normalize_code(code)
     when = now or datetime.now(UTC)
-    async with conn.transaction():
+    # Joins the caller's transaction: what the check changed is kept, and its error raised,
+    # only after the block, and the one error raised inside (no Verify client) comes before
+    # any write.
+    async with within_transaction(conn):
         session = await repository.lock_latest_session(conn, conversation_id)
         error = await refusal_for(conn, actor, conversation_id, session, when)
         result = None

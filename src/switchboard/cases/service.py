@@ -19,6 +19,7 @@ from switchboard.cases.models import (
     CaseStatus,
     CaseType,
 )
+from switchboard.db import within_transaction
 from switchboard.errors import CaseNotFound, IllegalCaseTransition, InvalidInput
 from switchboard.privacy import mask_card_numbers
 
@@ -40,7 +41,7 @@ async def open_case(
     kind = _member(CaseType, case_type, "case type")
     urgency = _member(CasePriority, priority, "priority")
     text = mask_card_numbers(_text(summary, "summary", MAX_SUMMARY))
-    async with conn.transaction():
+    async with within_transaction(conn):  # everything that may raise is checked above
         case = await repository.insert_case(
             conn,
             bank_customer_id=bank_customer_id,
@@ -95,7 +96,7 @@ async def move_case(
 async def add_note(conn: AsyncConnection[Any], actor: Actor, case_id: UUID, body: str) -> UUID:
     """Append a note; notes are never edited (the table refuses UPDATE and DELETE)."""
     text = mask_card_numbers(_text(body, "note", MAX_NOTE))
-    async with conn.transaction():
+    async with within_transaction(conn):  # a missing case raises before anything is written
         case = await repository.lock_case(conn, case_id)
         if case is None:
             raise CaseNotFound(f"no case {case_id}")

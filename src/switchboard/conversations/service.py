@@ -82,6 +82,37 @@ async def continue_call_or_open(
     )
 
 
+async def continue_found_call_or_open(
+    conn: AsyncConnection[Any],
+    found: ConversationRef | None,
+    *,
+    call_id: str,
+    bank_customer_id: UUID | None,
+) -> ConversationRef:
+    """continue_call_or_open for a caller that holds lock_call and has just read find_call:
+    what it found is still the call's latest conversation, so nothing is read again."""
+    if found is not None:
+        return await _continued(conn, (found.id, found.bank_customer_id), bank_customer_id)
+    # The call has no conversation, so none is open: open one, and only if someone without
+    # the lock has just opened one (the insert then finds it there) look for theirs.
+    opened = await repository.insert_open_conversation(
+        conn,
+        channel=Channel.VOICE,
+        provider=Provider.VAPI,
+        thread_key=call_id,
+        bank_customer_id=bank_customer_id,
+    )
+    if opened:
+        return ConversationRef(opened, bank_customer_id, created=True)
+    return await continue_or_open(
+        conn,
+        channel=Channel.VOICE,
+        provider=Provider.VAPI,
+        thread_key=call_id,
+        bank_customer_id=bank_customer_id,
+    )
+
+
 async def continue_thread_of(
     conn: AsyncConnection[Any],
     *,

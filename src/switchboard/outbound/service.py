@@ -17,6 +17,7 @@ from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, AuditEntry
 from switchboard.conversations import service as conversations
 from switchboard.conversations.models import Channel, ConversationRef, Provider
+from switchboard.db import within_transaction
 from switchboard.errors import InvalidInput
 from switchboard.identities.service import IdentityChannel, resolve_customer
 from switchboard.outbound import config as outbound_config
@@ -53,10 +54,12 @@ async def queue_message(
     now: datetime | None = None,
 ) -> Queued:
     """Check the message against the customer's preferences, then store it and queue its
-    send; both commit with the caller's transaction (a savepoint in it), or on their own."""
+    send; both commit with the caller's transaction (joined), or on their own."""
     channel, provider, identity_channel = _sendable(request)
     config = outbound_config.current()
-    async with conn.transaction():
+    # Joins the caller's transaction: each of its errors a caller may catch (a refusal of the
+    # request, a seal without a key) is raised before the first write.
+    async with within_transaction(conn):
         requested_in = None
         if request.conversation_id is not None:
             requested_in = await conversations.find(conn, request.conversation_id)
@@ -90,6 +93,17 @@ async def queue_message(
             )
             return Queued(False, None, verdict.rule, verdict.detail)
         message_id = uuid4()
+        stored = (
+            request.stored_text
+            if request.stored_text is not None
+            else mask_card_numbers(request.body_text)
+        )
+        # Whatever must not rest in clear (a code, a full card number) travels sealed.
+        sealed = (
+            None
+            if stored == request.body_text
+            else seal(config.seal_key, request.body_text, message_id=message_id)
+        )
         if requested_in is not None and requested_in.channel == channel:
             conversation = ConversationRef(requested_in.id, customer_id, created=False)
         else:
@@ -102,17 +116,6 @@ async def queue_message(
                 customer_id=customer_id,
                 message_id=message_id,
             )
-        stored = (
-            request.stored_text
-            if request.stored_text is not None
-            else mask_card_numbers(request.body_text)
-        )
-        # Whatever must not rest in clear (a code, a full card number) travels sealed.
-        sealed = (
-            None
-            if stored == request.body_text
-            else seal(config.seal_key, request.body_text, message_id=message_id)
-        )
         sending = SendingProvider.SANDBOX if config.mode_is_sandbox else SendingProvider(provider)
         await repository.insert_outbound_message(
             conn,

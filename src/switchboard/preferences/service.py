@@ -10,6 +10,7 @@ from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, ActorType, AuditEntry
+from switchboard.db import within_transaction
 from switchboard.errors import InvalidInput
 from switchboard.preferences import repository
 from switchboard.preferences.keywords import KeywordAction, keyword_in
@@ -20,7 +21,7 @@ _UNCHANGED: Any = object()
 
 async def get_preferences(conn: AsyncConnection[Any], bank_customer_id: UUID) -> Preferences:
     """The customer's preferences, or the defaults when none are on record."""
-    async with conn.transaction():
+    async with within_transaction(conn):
         row = await repository.lock_preferences(conn, bank_customer_id)
     return _preferences(bank_customer_id, row)
 
@@ -40,7 +41,7 @@ async def set_preferences(
     channels_given = allowed_channels is not _UNCHANGED
     channels = _channels(allowed_channels) if channels_given else None
     zone = None if timezone is _UNCHANGED else _timezone(timezone)
-    async with conn.transaction():
+    async with within_transaction(conn):  # everything that may raise is checked above
         before = _preferences(
             bank_customer_id, await repository.lock_preferences(conn, bank_customer_id)
         )

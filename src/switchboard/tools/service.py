@@ -95,8 +95,8 @@ async def _caller(
     conversation = await conversations.find_call(conn, context.call_id)
     if conversation is None or conversation.bank_customer_id is None:
         customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
-        conversation = await conversations.continue_call_or_open(
-            conn, call_id=context.call_id, bank_customer_id=customer_id, locked=True
+        conversation = await conversations.continue_found_call_or_open(
+            conn, conversation, call_id=context.call_id, bank_customer_id=customer_id
         )
     assurance = await auth_sessions.assurance(
         conn,
@@ -111,8 +111,9 @@ async def _caller(
 
 async def _outcome(run: ToolRun, tool: Tool | None, call: ToolCall) -> tuple[Outcome, str | None]:
     """What the tool did, or the error to answer with. Not wrapped in a savepoint: every
-    service a tool calls is atomic on its own, and some commit a state change before they
-    raise (a code found expired is marked so), which must stay."""
+    service a tool calls is atomic on its own (it raises before it writes, or keeps a
+    savepoint of its own), and some commit a state change before they raise (a code found
+    expired is marked so), which must stay."""
     try:
         if call.problem is not None:
             raise InvalidInput(call.problem)
