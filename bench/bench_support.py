@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -49,6 +50,78 @@ def scratch_database(admin_url: str, name: str, *, template: str | None = None) 
             admin.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def settle(url: str) -> None:
+    """Write out what the set-up (or the phase before) left dirty, before a timed phase.
+
+    Otherwise the operating system's write-back of it, and a checkpoint falling in the
+    middle of the phase, stall the WAL flushes of the commits being timed: seen as every
+    request of one or two seconds waiting 50-150 ms, right after a bulk load."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("CHECKPOINT")
+    os.sync()
+
+
+class LongWaits:
+    """Watches, while a timed phase runs, for backends waiting on a WAL flush or on a lock.
+
+    Every commit waits for its WAL to reach the disk, and while one flush takes long every
+    commit behind it queues: on these machines' virtual disks a single flush now and then
+    takes 100-500 ms, which no service can hide from a p99. A lock wait (say, behind
+    autovacuum truncating a table) holds up whoever needs that lock. Each run says whether
+    either happened, so that its figures can be read. pg_stat_activity is sampled every
+    10 ms on a connection of its own (about 2% of a core); a wait seen in consecutive samples
+    of the same backend counts as one, as long as from its first sample to its last plus one.
+    """
+
+    INTERVAL = 0.010
+    LONG = 0.050
+    KINDS = ("wal_flush", "lock")
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="long-waits", daemon=True)
+        self.waits: dict[str, list[float]] = {kind: [] for kind in self.KINDS}
+
+    def __enter__(self) -> LongWaits:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict[str, dict[str, float | int]]:
+        return {
+            kind: {
+                "longest_s": max(waits, default=0.0),
+                "over_50ms": sum(1 for wait in waits if wait >= self.LONG),
+            }
+            for kind, waits in self.waits.items()
+        }
+
+    def _watch(self) -> None:
+        started: dict[tuple[int, str, str], float] = {}
+        with psycopg.connect(self._url, autocommit=True) as conn:
+            while not self._stop.wait(self.INTERVAL):
+                now = time.perf_counter()
+                waiting = {
+                    (pid, kind, event)
+                    for pid, kind, event in conn.execute(
+                        "SELECT pid, CASE wait_event_type WHEN 'Lock' THEN 'lock'"
+                        " ELSE 'wal_flush' END, wait_event FROM pg_stat_activity"
+                        " WHERE wait_event_type = 'Lock'"
+                        " OR (wait_event_type = 'IO' AND wait_event IN ('WalSync', 'WalWrite'))"
+                    )
+                }
+                for key in started.keys() - waiting:
+                    self.waits[key[1]].append(now - started.pop(key))
+                for key in waiting - started.keys():
+                    started[key] = now - self.INTERVAL
+        for key, since in started.items():
+            self.waits[key[1]].append(time.perf_counter() - since)
 
 
 KEEP_ALIVE_SECONDS = 4.0  # under uvicorn's timeout_keep_alive of 5 s

@@ -60,7 +60,7 @@ import psycopg
 import uvloop
 from twilio.request_validator import RequestValidator
 
-from bench_support import KeepAlive, scratch_database, server
+from bench_support import KeepAlive, LongWaits, scratch_database, server, settle
 from switchboard.audit import repository as audit_sql
 from switchboard.conversations import repository as conversation_sql
 from switchboard.deliveries import repository as delivery_sql
@@ -127,6 +127,7 @@ class Phase:
     p99_s: float
     cpu: CpuUse
     target_rate: float | None = None
+    long_waits: dict[str, dict[str, float | int]] | None = None  # the fixed-rate phase's
 
 
 def _percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -588,12 +589,18 @@ def _load_process(plan: LoadPlan, results: Pipe) -> None:
         await sql_level(plan, floor, 8, plan.warmup_seconds)
         peak = 0.0
         for concurrency in plan.levels:
+            settle(plan.database_url)
             service = await service_level(plan, webhooks, concurrency, plan.seconds)
             results.send(service)
+            settle(plan.database_url)
             results.send(await sql_level(plan, floor, concurrency, plan.seconds))
+            settle(plan.database_url)
             results.send(await pgbench_level(plan, concurrency, plan.seconds))
             peak = max(peak, service.throughput)
-        results.send(await fixed_rate(plan, webhooks, peak / 2, plan.seconds))
+        settle(plan.database_url)
+        with LongWaits(plan.database_url) as waits:
+            steady = await fixed_rate(plan, webhooks, peak / 2, plan.seconds)
+        results.send(replace(steady, long_waits=waits.summary()))
 
     uvloop.run(phases())
     results.close()
@@ -812,6 +819,7 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
         "half_peak_rate": steady.target_rate,
         "half_peak_p99_s": steady.p99_s,
         "half_peak_p99_pass": steady.p99_s < TARGET_P99_SECONDS and steady.errors == 0,
+        "half_peak_long_waits": steady.long_waits,
     }
 
 
@@ -844,6 +852,14 @@ def report(figures: dict[str, Any]) -> None:
     say(
         f"at half the peak ({figures['half_peak_rate']:.1f}/s): p99 "
         f"{_ms(figures['half_peak_p99_s'])} (target < {_ms(TARGET_P99_SECONDS)}) {verdict}"
+    )
+    waits = figures["half_peak_long_waits"] or {}
+    say(
+        "      database waits meanwhile (sampled every 10 ms): "
+        + "; ".join(
+            f"{kind.replace('_', ' ')} longest {_ms(w['longest_s'])}, {w['over_50ms']} over 50 ms"
+            for kind, w in waits.items()
+        )
     )
 
 

@@ -57,7 +57,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from bench_support import KeepAlive, scratch_database, server
+from bench_support import KeepAlive, LongWaits, scratch_database, server, settle
 from ingest import _wait_until_ready as wait_until_ready
 from ingest import free_port, scalar
 from switchboard.dev_secrets import load_or_create, with_dev_secrets
@@ -468,14 +468,19 @@ async def bench(rate: float, seconds: float, warmup: float, workers: int) -> dic
                 needed = int((seconds + warmup) * rate / len(TOOLS)) + 2
                 with service_and_worker(url, f"http://127.0.0.1:{twilio_port}", workers) as running:
                     numbers = add_customers(url, needed)
+                    settle(url)
                     say(f"serve + worker on {running.public_url}; {needed} customers")
                     if warmup:
                         warm = int(warmup * rate / len(TOOLS))
                         await steady_load(running, phones, numbers[:warm], rate, warmup)
                         numbers = numbers[warm:]
+                        settle(url)
                     before = [cpu_seconds(running.api_pid), cpu_seconds(running.worker_pid)]
                     client_before = time.process_time()
-                    timings, elapsed = await steady_load(running, phones, numbers, rate, seconds)
+                    with LongWaits(url) as waits:
+                        timings, elapsed = await steady_load(
+                            running, phones, numbers, rate, seconds
+                        )
                     used = [
                         cpu_seconds(running.api_pid) - before[0],
                         cpu_seconds(running.worker_pid) - before[1],
@@ -497,6 +502,7 @@ async def bench(rate: float, seconds: float, warmup: float, workers: int) -> dic
     figures["code_wait_p50_s"] = percentile(timings.code_waits, 0.5)
     figures["code_wait_p99_s"] = percentile(timings.code_waits, 0.99)
     figures["first_error"] = timings.first_error
+    figures["long_waits"] = waits.summary()
     figures["tools"] = {
         name: {
             "calls": len(timings.by_tool[name]),
@@ -534,6 +540,15 @@ def report(figures: dict[str, Any]) -> None:
         )
     if figures["first_error"]:
         say(f"  first error: {figures['first_error']}")
+    waits = figures["long_waits"]
+    say(
+        "  database waits (sampled every 10 ms): "
+        + "; ".join(
+            f"{kind.replace('_', ' ')} longest {ms(w['longest_s']).strip()}, "
+            f"{w['over_50ms']} over 50 ms"
+            for kind, w in waits.items()
+        )
+    )
     verdict = "PASS" if figures["pass"] else "FAIL"
     say(f"target: p99 < {ms(TARGET_P99_SECONDS).strip()} for every tool, no errors: {verdict}")
 

@@ -134,17 +134,36 @@ async def assurance(
     if bank_customer_id is None:
         return Assurance(AssuranceLevel.UNKNOWN, None, None)
     when = now or datetime.now(UTC)
-    channels = [CodeChannel.SMS.value] + ([CodeChannel.EMAIL.value] if email_otp_level_2 else [])
     verified_at = await repository.latest_verification(
-        conn, conversation_id, bank_customer_id, since=when - ASSURANCE_WINDOW, channels=channels
+        conn,
+        conversation_id,
+        bank_customer_id,
+        since=when - ASSURANCE_WINDOW,
+        channels=verifying_channels(email_otp_level_2),
     )
-    if verified_at is not None:
-        return Assurance(AssuranceLevel.VERIFIED, bank_customer_id, verified_at + ASSURANCE_WINDOW)
-    if matched is None:  # the caller has not just read the conversation's customer
+    if verified_at is None and matched is None:  # the caller has not just read the customer
         try:
             matched = await conversations.customer_of(conn, conversation_id) == bank_customer_id
         except ConversationNotFound:
             matched = False
+    return assurance_from(bank_customer_id, verified_at, matched=bool(matched))
+
+
+def verifying_channels(email_otp_level_2: bool) -> list[str]:
+    """The channels whose verified codes raise assurance to 2."""
+    return [CodeChannel.SMS.value] + ([CodeChannel.EMAIL.value] if email_otp_level_2 else [])
+
+
+def assurance_from(
+    bank_customer_id: UUID | None, verified_at: datetime | None, *, matched: bool
+) -> Assurance:
+    """The level, from when a code on a verifying channel was last verified in this
+    conversation for this customer within ASSURANCE_WINDOW (None if not), and whether the
+    conversation is matched to this customer. For callers that read both themselves."""
+    if bank_customer_id is None:
+        return Assurance(AssuranceLevel.UNKNOWN, None, None)
+    if verified_at is not None:
+        return Assurance(AssuranceLevel.VERIFIED, bank_customer_id, verified_at + ASSURANCE_WINDOW)
     if matched:
         return Assurance(AssuranceLevel.LINKED, bank_customer_id, None)
     return Assurance(AssuranceLevel.UNKNOWN, None, None)

@@ -8,6 +8,7 @@ sealed value is never logged or audited (see queue.py for procrastinate's logs).
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from uuid import UUID
 
@@ -35,6 +36,12 @@ def derive_seal_key(secret_key: str) -> bytes | None:
     return hkdf.derive(secret_key.strip().encode("utf-8"))
 
 
+@functools.lru_cache(maxsize=4)
+def _cipher(key: bytes) -> AESGCM:
+    # Built once per key: setting one up costs as much as sealing a short text with it.
+    return AESGCM(key)
+
+
 def seal(key: bytes | None, text: str, *, message_id: UUID) -> str:
     if key is None:
         raise ConfigurationError(
@@ -42,7 +49,7 @@ def seal(key: bytes | None, text: str, *, message_id: UUID) -> str:
             hint="set SWITCHBOARD_SECRET_KEY (any long random string; keep it secret)",
         )
     nonce = os.urandom(_NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, text.encode("utf-8"), str(message_id).encode())
+    sealed = _cipher(key).encrypt(nonce, text.encode("utf-8"), str(message_id).encode())
     return PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
 
 
@@ -51,7 +58,7 @@ def unseal(key: bytes | None, value: str, *, message_id: UUID) -> str:
         raise UnsealFailed("no key to open it with" if key is None else "not a sealed value")
     try:
         raw = base64.urlsafe_b64decode(value.removeprefix(PREFIX).encode("ascii"))
-        opened = AESGCM(key).decrypt(
+        opened = _cipher(key).decrypt(
             raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], str(message_id).encode()
         )
     except (InvalidTag, ValueError) as exc:

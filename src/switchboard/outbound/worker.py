@@ -17,6 +17,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.errors import ConfigurationError
+from switchboard.heap import startup_objects_frozen
 from switchboard.outbound import config as outbound_config
 from switchboard.outbound.delivery import DeliveryContext
 from switchboard.outbound.queue import CONTEXT_KEY, QUEUE, queue
@@ -137,17 +138,18 @@ async def run_worker(
                     queue=QUEUE, seconds_since_heartbeat=STALLED_SECONDS
                 ):
                     await app.job_manager.retry_job(job)
-                await app.run_worker_async(
-                    queues=[QUEUE],
-                    name=QUEUE,
-                    wait=not burst,
-                    concurrency=CONCURRENCY,
-                    fetch_job_polling_interval=POLL_SECONDS,
-                    listen_notify=not burst,
-                    delete_jobs="successful",
-                    additional_context={CONTEXT_KEY: context},
-                    install_signal_handlers=install_signal_handlers,
-                    shutdown_graceful_timeout=settings.outbound_timeout_seconds + 5,
-                    update_heartbeat_interval=HEARTBEAT_SECONDS,
-                    stalled_worker_timeout=STALLED_SECONDS,
-                )
+                with startup_objects_frozen():
+                    await app.run_worker_async(
+                        queues=[QUEUE],
+                        name=QUEUE,
+                        wait=not burst,
+                        concurrency=CONCURRENCY,
+                        fetch_job_polling_interval=POLL_SECONDS,
+                        listen_notify=not burst,
+                        delete_jobs="successful",
+                        additional_context={CONTEXT_KEY: context},
+                        install_signal_handlers=install_signal_handlers,
+                        shutdown_graceful_timeout=settings.outbound_timeout_seconds + 5,
+                        update_heartbeat_interval=HEARTBEAT_SECONDS,
+                        stalled_worker_timeout=STALLED_SECONDS,
+                    )

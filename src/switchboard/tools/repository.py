@@ -2,22 +2,65 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from switchboard.conversations.models import Channel
 
-async def find_answer(
-    conn: AsyncConnection[Any], call_id: str, tool_call_id: str
-) -> dict[str, Any] | None:
+
+@dataclass(frozen=True)
+class CallState:
+    answer: dict[str, Any] | None  # the answer this tool call was given, if it was
+    conversation_id: UUID | None  # the call's latest conversation
+    bank_customer_id: UUID | None  # its customer
+    verified_at: datetime | None  # the customer's latest code verified in it since `since`
+
+
+async def read_call_state(
+    conn: AsyncConnection[Any],
+    *,
+    call_id: str,
+    tool_call_id: str,
+    since: datetime,
+    channels: list[str],
+) -> CallState:
+    """What every tool call reads first, once it holds the call's lock, in one statement
+    rather than three: the answer kept for this tool call, conversations' find_call (the
+    latest conversation on the call's thread) and auth_sessions' latest_verification for
+    that conversation and its customer. It must keep reading what those two read; the tools'
+    assurance tests say so."""
     cursor = await conn.execute(
-        "SELECT answer FROM cc_tool_calls WHERE call_id = %s AND tool_call_id = %s",
-        (call_id, tool_call_id),
+        "SELECT (SELECT answer FROM cc_tool_calls"
+        "        WHERE call_id = %(call)s AND tool_call_id = %(tool_call)s),"
+        " c.id, c.bank_customer_id,"
+        " (SELECT max(s.verified_at) FROM cc_auth_sessions AS s"
+        "  WHERE s.conversation_id = c.id AND s.bank_customer_id = c.bank_customer_id"
+        "  AND s.status = 'verified' AND s.verified_at > %(since)s"
+        "  AND s.channel = ANY(%(channels)s))"
+        " FROM (SELECT 1) AS one LEFT JOIN LATERAL"
+        " (SELECT id, bank_customer_id FROM cc_conversations"
+        "  WHERE channel = %(voice)s AND provider_conversation_id = %(call)s"
+        "  ORDER BY created_at DESC LIMIT 1) AS c ON true",
+        {
+            "call": call_id,
+            "tool_call": tool_call_id,
+            "voice": Channel.VOICE,
+            "since": since,
+            "channels": channels,
+        },
     )
     row = await cursor.fetchone()
-    return None if row is None else dict(row[0])
+    if row is None:  # one row always: the LEFT JOIN keeps it
+        raise RuntimeError("the call's state read returned no row")
+    answer, conversation_id, customer_id, verified_at = row
+    return CallState(
+        None if answer is None else dict(answer), conversation_id, customer_id, verified_at
+    )
 
 
 async def insert_answer(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -12,7 +13,9 @@ from pydantic import ValidationError
 from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.auth_sessions import service as auth_sessions
+from switchboard.auth_sessions.models import ASSURANCE_WINDOW
 from switchboard.conversations import service as conversations
+from switchboard.conversations.models import ConversationRef
 from switchboard.errors import InvalidInput, SwitchboardError, UnknownTool
 from switchboard.identities.service import IdentityChannel, resolve_customer
 from switchboard.privacy import mask_cards_in
@@ -20,6 +23,7 @@ from switchboard.tools import repository
 from switchboard.tools.catalog import TOOLS, Tool
 from switchboard.tools.context import ToolRun, ToolServices
 from switchboard.tools.models import Answer, CallContext, Caller, Outcome, ToolCall, one_line
+from switchboard.tools.repository import CallState
 
 EVENT_VERSION = 1
 INTERNAL_ERROR = (
@@ -58,12 +62,20 @@ async def answer_tool_call(
         # Every tool call of a call takes the call's lock: a replay of this one waits here
         # for the first to commit, then finds its answer.
         await conversations.lock_call(conn, context.call_id)
-        earlier = await repository.find_answer(conn, context.call_id, call.id)
-        if earlier is not None:
+        when = services.now()
+        state = await repository.read_call_state(
+            conn,
+            call_id=context.call_id,
+            tool_call_id=call.id,
+            since=when - ASSURANCE_WINDOW,
+            channels=auth_sessions.verifying_channels(services.settings.email_otp_level_2),
+        )
+        if state.answer is not None:
+            earlier = state.answer
             return Answer(
                 earlier["toolCallId"], earlier["name"], earlier.get("result"), earlier.get("error")
             )
-        caller = await _caller(conn, context, services)
+        caller = await _caller(conn, context, services, state, when)
         tool = TOOLS.get(call.name)
         run = ToolRun(
             conn, Actor(ActorType.AI_AGENT, context.assistant_id), context, caller, services
@@ -87,22 +99,34 @@ async def answer_tool_call(
 
 
 async def _caller(
-    conn: AsyncConnection[Any], context: CallContext, services: ToolServices
+    conn: AsyncConnection[Any],
+    context: CallContext,
+    services: ToolServices,
+    state: CallState,
+    when: datetime,
 ) -> Caller:
     """The call's conversation and the caller's assurance level, from what Switchboard holds
     (the call's lock held). The customer is looked up by the calling number only while the
     conversation has none."""
-    conversation = await conversations.find_call(conn, context.call_id)
-    if conversation is None or conversation.bank_customer_id is None:
-        customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
-        conversation = await conversations.continue_found_call_or_open(
-            conn, conversation, call_id=context.call_id, bank_customer_id=customer_id
+    if state.conversation_id is not None and state.bank_customer_id is not None:
+        assurance = auth_sessions.assurance_from(
+            state.bank_customer_id, state.verified_at, matched=True
         )
+        return Caller(state.conversation_id, state.bank_customer_id, assurance.level)
+    found = (
+        None
+        if state.conversation_id is None
+        else ConversationRef(state.conversation_id, None, created=False)
+    )
+    customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
+    conversation = await conversations.continue_found_call_or_open(
+        conn, found, call_id=context.call_id, bank_customer_id=customer_id
+    )
     assurance = await auth_sessions.assurance(
         conn,
         conversation_id=conversation.id,
         bank_customer_id=conversation.bank_customer_id,
-        now=services.now(),
+        now=when,
         email_otp_level_2=services.settings.email_otp_level_2,
         matched=True,
     )
