@@ -1,4 +1,5 @@
-"""Card numbers are masked wherever they sit among other digits."""
+"""Card numbers are masked wherever they sit among other digits; a code read out is masked
+while one is awaited."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import random
 
 import pytest
 
-from switchboard.privacy import luhn_valid, mask_card_numbers, mask_email, mask_phone
+from switchboard.privacy import (
+    luhn_valid,
+    mask_card_numbers,
+    mask_digit_runs,
+    mask_email,
+    mask_phone,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,3 +82,36 @@ def test_cards_inside_long_runs_of_digits_are_found_window_by_window() -> None:
 
 def test_thirteen_zeros_pass_the_luhn_check_and_are_masked() -> None:
     assert mask_card_numbers("SM0000000000000ab") == "SM•••••••••0000ab"
+
+
+@pytest.mark.parametrize(
+    ("said", "kept"),
+    [
+        ("Yes, it's 8 5 5 6 0 5", "Yes, it's • • • • • •"),
+        ("855-605", "•••-•••"),
+        ("eight five five six oh five", "• • • • • •"),
+        ("Eight Five 5 six 0 FIVE", "• • • • • •"),
+        ("it is double five six, seven, eight", "it is •• •, •, •"),
+        ("triple nine four two", "••• • •"),
+        ("Oh no. Five, four, one, two.", "Oh no. •, •, •, •."),
+        ({"turns": ["one two three four"]}, {"turns": ["• • • •"]}),
+    ],
+)
+def test_a_code_read_out_is_masked_as_digits_or_words(said: object, kept: object) -> None:
+    assert mask_digit_runs(said) == kept
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "I have one question about two payments",
+        "one two three",
+        "to be one of those two or three people",
+        "someone took four hundred",
+        "123",
+        "12345678901",  # longer than any code
+        "onetwothreefour",
+    ],
+)
+def test_numbers_that_are_not_a_code_stay_as_said(said: str) -> None:
+    assert mask_digit_runs(said) == said
