@@ -113,7 +113,8 @@ class LongWaits:
                         "SELECT pid, CASE wait_event_type WHEN 'Lock' THEN 'lock'"
                         " ELSE 'wal_flush' END, wait_event FROM pg_stat_activity"
                         " WHERE wait_event_type = 'Lock'"
-                        " OR (wait_event_type = 'IO' AND wait_event IN ('WalSync', 'WalWrite'))"
+                        " OR (wait_event_type = 'IO'"  # WALSync up to 16, WalSync since
+                        "     AND lower(wait_event) IN ('walsync', 'walwrite'))"
                     )
                 }
                 for key in started.keys() - waiting:
