@@ -93,6 +93,14 @@ def test_thirteen_zeros_pass_the_luhn_check_and_are_masked() -> None:
         ("Eight Five 5 six 0 FIVE", "• • • • • •"),
         ("it is double five six, seven, eight", "it is •• •, •, •"),
         ("triple nine four two", "••• • •"),
+        ("triple five triple six", "••• •••"),
+        ("double five double six", "•• ••"),
+        # Said twice, it is one run: no digits of the second saying are left behind.
+        ("855 605 855 605", "••• ••• ••• •••"),
+        (
+            "eight five five six oh five, eight five five six oh five",
+            "• • • • • •, • • • • • •",
+        ),
         ("Oh no. Five, four, one, two.", "Oh no. •, •, •, •."),
         ({"turns": ["one two three four"]}, {"turns": ["• • • •"]}),
     ],
@@ -110,6 +118,7 @@ def test_a_code_read_out_is_masked_as_digits_or_words(said: object, kept: object
         "someone took four hundred",
         "123",
         "12345678901",  # longer than any code
+        "one two",
         "onetwothreefour",
     ],
 )

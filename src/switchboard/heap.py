@@ -7,6 +7,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 
+# gc.freeze() is process-wide: when the API and the worker share a process (`switchboard
+# run`), only the outermost block freezes and only its end unfreezes. The worker's block,
+# entered later, must neither freeze the requests then in flight nor, if the worker stops
+# early, unfreeze what the API froze.
+class _Blocks:
+    open = 0
+
+
 @contextmanager
 def startup_objects_frozen() -> Iterator[None]:
     """While the block runs, the objects alive at its start are left out of collections.
@@ -19,8 +27,12 @@ def startup_objects_frozen() -> Iterator[None]:
     No collection first: it would cost those 40 ms at every start, and what little garbage
     is frozen with the rest is freed at the end.
     """
-    gc.freeze()
+    if _Blocks.open == 0:
+        gc.freeze()
+    _Blocks.open += 1
     try:
         yield
     finally:
-        gc.unfreeze()
+        _Blocks.open -= 1
+        if _Blocks.open == 0:
+            gc.unfreeze()

@@ -161,19 +161,21 @@ def mask_address(address: str) -> str:
     return mask_email(address) if "@" in address else mask_phone(address)
 
 
-# Four to ten digits, typed or spoken, with blanks, dashes or commas between them: what a
+# Four digits or more, typed or spoken, with blanks, dashes or commas between them: what a
 # one-time code looks like in a transcript ("8 5 5 6 0 5", "855-605"), where speech to text
-# may also write them as words ("eight five five six oh five", "double five").
+# may also write them as words ("eight five five six oh five", "triple five"). A run is taken
+# whole, however long (a code said twice is one run); only an unbroken string of more than
+# ten digits is left, as no code is that long (card numbers are masked on their own).
 _DIGIT_WORD = r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine)"
 _SPOKEN_DIGIT = rf"(?:[0-9]|\b(?:(?:double|triple)[\s-]+)?(?:{_DIGIT_WORD}\b|[0-9]))"
-# Three tokens or more: "triple nine four two" is five digits.
 _SPOKEN_DIGITS = re.compile(
-    rf"(?<![0-9]){_SPOKEN_DIGIT}(?:[\s,.\-]*{_SPOKEN_DIGIT}){{2,9}}(?![0-9])", re.IGNORECASE
+    rf"(?<![0-9]){_SPOKEN_DIGIT}(?:[\s,.\-]*{_SPOKEN_DIGIT})*(?![0-9])", re.IGNORECASE
 )
 _ONE_SPOKEN_DIGIT = re.compile(
     rf"\b(?P<times>double|triple)[\s-]+(?:{_DIGIT_WORD}\b|[0-9])|\b{_DIGIT_WORD}\b|[0-9]",
     re.IGNORECASE,
 )
+MAX_CODE_DIGITS = 10
 
 
 def _digits_in(digit: re.Match[str]) -> int:
@@ -182,14 +184,15 @@ def _digits_in(digit: re.Match[str]) -> int:
 
 def _masked_run(run: re.Match[str]) -> str:
     text = run.group()
-    if sum(_digits_in(digit) for digit in _ONE_SPOKEN_DIGIT.finditer(text)) < 4:
-        return text  # "one two three": too short to be a code
+    digits = sum(_digits_in(digit) for digit in _ONE_SPOKEN_DIGIT.finditer(text))
+    if digits < 4 or (text.isdigit() and digits > MAX_CODE_DIGITS):
+        return text  # "one two three" is not a code, nor is an eleven-digit number
     return _ONE_SPOKEN_DIGIT.sub(lambda digit: MASK * _digits_in(digit), text)
 
 
 def mask_digit_runs(value: Any) -> Any:
-    """Every run of 4 to 10 digits, typed or spoken as words, masked (one bullet a digit) in
-    a text or anything JSON holds: used while a one-time code may be read out, so that it
+    """Every run of 4 digits or more, typed or spoken as words, masked (one bullet a digit)
+    in a text or anything JSON holds: used while a one-time code may be read out, so that it
     never rests in a transcript."""
     if isinstance(value, str):
         return _SPOKEN_DIGITS.sub(_masked_run, value)

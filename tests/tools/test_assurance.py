@@ -3,6 +3,7 @@ verified caller may do. The level comes from Switchboard's records, never from t
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -163,6 +164,44 @@ async def test_an_emailed_code_does_not_reach_level_2_by_default(
 
     assert checked["verified"] is True
     assert checked["assurance_level"] == 1
+    assert (await call.use("list_cases"))["error"].startswith("verification_required:")
+
+
+async def test_an_emailed_code_reaches_level_2_where_the_bank_allows_it(
+    client: httpx.AsyncClient, customer: uuid.UUID, sendgrid: SendGridServer
+) -> None:
+    app = client._transport.app  # type: ignore[attr-defined]
+    services = app.state.tool_services
+    allowing = services.settings.model_copy(update={"email_otp_level_2": True})
+    app.state.tool_services = dataclasses.replace(services, settings=allowing)
+    call = caller(client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="email")
+    code = await call.code_sent_by_email(sendgrid, KNOWN_EMAIL)
+
+    checked = await call.use("check_verification", code=code)
+
+    assert checked["assurance_level"] == 2
+    assert (await call.use("identify_caller"))["assurance_level"] == 2
+    assert "error" not in await call.use("list_cases")
+
+
+async def test_a_code_verified_for_another_customer_in_the_call_does_not_count(
+    client: httpx.AsyncClient, migrated_db: str, customer: uuid.UUID
+) -> None:
+    stranger = link_customer(migrated_db, phone="+447700900777", email="eve@example.com")
+    call = caller(client, KNOWN_NUMBER)
+    assert (await call.use("identify_caller"))["assurance_level"] == 1
+    # A verified code of this very conversation, but someone else's.
+    execute(
+        migrated_db,
+        "INSERT INTO cc_auth_sessions (bank_customer_id, conversation_id, status, channel,"
+        " verified_at, expires_at)"
+        " SELECT %s, id, 'verified', 'sms', now(), now() + interval '10 minutes'"
+        " FROM cc_conversations WHERE provider_conversation_id = %s",
+        (stranger, call.call_id),
+    )
+
+    assert (await call.use("identify_caller"))["assurance_level"] == 1
     assert (await call.use("list_cases"))["error"].startswith("verification_required:")
 
 

@@ -59,7 +59,7 @@ async def insert_open_conversation(
         (channel, provider, thread_key, bank_customer_id),
     )
     row = await cursor.fetchone()
-    return None if row is None else UUID(str(row[0]))
+    return None if row is None else row[0]
 
 
 async def find_by_message_ids(
@@ -99,7 +99,7 @@ async def close_conversation(conn: AsyncConnection[Any], conversation_id: UUID) 
 def _row(row: TupleRow | None) -> Row | None:
     if row is None:
         return None
-    return UUID(str(row[0])), None if row[1] is None else UUID(str(row[1]))
+    return row[0], row[1]
 
 
 async def find_by_id(
@@ -112,7 +112,7 @@ async def find_by_id(
     row = await cursor.fetchone()
     if row is None:
         return None
-    return UUID(str(row[0])), str(row[1]), None if row[2] is None else UUID(str(row[2]))
+    return row[0], str(row[1]), row[2]
 
 
 async def find_open_by_thread_prefix(
