@@ -1,5 +1,6 @@
 """The providers' status callbacks find a message the worker sent by (provider,
-provider_message_id) and move it forward."""
+provider_message_id), or by our id in the callback's URL when they arrive before the worker
+stored the provider's, and move it forward."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from psycopg import AsyncConnection
 
 from switchboard.app import create_app
 from switchboard.outbound.models import OutboundRequest
+from switchboard.outbound.repository import mark_accepted
 from switchboard.outbound.service import queue_message
 from switchboard.preferences.models import ContactChannel, Purpose
 from switchboard.settings import Settings
@@ -95,3 +97,95 @@ async def test_a_sendgrid_delivered_event_advances_an_email_the_worker_sent(
     assert response.status_code == 200
     row = message_row(migrated_db, queued.message_id)
     assert (row["status"], row["provider_status"]) == ("delivered", "delivered")
+
+
+def _twilio_report(sid: str, status: str) -> dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "AccountSid": "AC" + "0a1b2c3d" * 4,
+        "To": "+447700900123",
+        "From": "+447700900999",
+        "ApiVersion": "2010-04-01",
+    }
+
+
+async def test_the_worker_asks_twilio_to_report_with_our_id_in_the_url(
+    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+) -> None:
+    request = OutboundRequest(ContactChannel.SMS, "+447700900123", Purpose.SERVICE, "Hello")
+    queued = await queue_message(conn, AGENT, request, now=NOON)
+    await drain(live_settings, migrated_db)
+
+    (sent,) = twilio.received
+    assert sent.form is not None
+    assert sent.form["StatusCallback"] == (
+        f"{live_settings.public_url}/webhooks/twilio/status?message_id={queued.message_id}"
+    )
+
+
+async def test_a_report_before_the_worker_stored_the_sid_is_applied_and_kept_by_the_worker(
+    conn: AsyncConnection[Any], migrated_db: str, client: httpx.AsyncClient
+) -> None:
+    request = OutboundRequest(ContactChannel.SMS, "+447700900123", Purpose.SERVICE, "Hello")
+    queued = await queue_message(conn, AGENT, request, now=NOON)
+    # Twilio took the message and reported it undelivered before the worker's commit.
+    assert message_row(migrated_db, queued.message_id)["provider"] == "twilio"
+    path = f"/webhooks/twilio/status?message_id={queued.message_id}"
+    params = _twilio_report("SM" + "e" * 32, "undelivered") | {"ErrorCode": "30003"}
+
+    response = await client.post(path, **twilio_post_args(path, params, token=AUTH_TOKEN))
+
+    assert response.status_code == 200
+    row = message_row(migrated_db, queued.message_id)
+    assert (row["status"], row["provider_message_id"], row["error_code"]) == (
+        "failed",
+        "SM" + "e" * 32,
+        "30003",
+    )
+    # Then the worker's commit: it records the send and keeps the further status.
+    assert await mark_accepted(
+        conn,
+        queued.message_id,
+        provider="twilio",
+        provider_message_id="SM" + "e" * 32,
+        provider_status="queued",
+        status="sent",
+        from_address="+447700900999",
+    )
+    row = message_row(migrated_db, queued.message_id)
+    assert (row["status"], row["provider_status"], row["error_code"]) == (
+        "failed",
+        "undelivered",
+        "30003",
+    )
+
+
+async def test_our_id_does_not_reach_a_message_twilio_knows_by_another_sid(
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
+    client: httpx.AsyncClient,
+) -> None:
+    request = OutboundRequest(ContactChannel.SMS, "+447700900123", Purpose.SERVICE, "Hello")
+    queued = await queue_message(conn, AGENT, request, now=NOON)
+    await drain(live_settings, migrated_db)
+    before = message_row(migrated_db, queued.message_id)
+    path = f"/webhooks/twilio/status?message_id={queued.message_id}"
+    params = _twilio_report("SM" + "f" * 32, "failed")
+
+    response = await client.post(path, **twilio_post_args(path, params, token=AUTH_TOKEN))
+
+    assert response.status_code == 200
+    after = message_row(migrated_db, queued.message_id)
+    assert (after["status"], after["provider_message_id"]) == (
+        before["status"],
+        before["provider_message_id"],
+    )
+    assert audit_events(migrated_db)[-1] == (
+        "message.status",
+        False,
+        "unknown_message",
+        "provider",
+    )

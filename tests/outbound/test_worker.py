@@ -81,7 +81,7 @@ async def test_twilio_takes_the_sms_and_its_sid_and_status_are_recorded(
         "To": PHONE,
         "From": OUR_NUMBER,
         "Body": "Your card is on its way",
-        "StatusCallback": f"{PUBLIC_URL}/webhooks/twilio/status",
+        "StatusCallback": f"{PUBLIC_URL}/webhooks/twilio/status?message_id={message_id}",
     }
     row = message_row(migrated_db, message_id)
     assert row["provider_message_id"].startswith("SM")

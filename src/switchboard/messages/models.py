@@ -55,6 +55,8 @@ class StatusReport:
     status: MessageStatus | None  # None: an event that changes no status (e.g. a click)
     error_code: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    # Our id for the message, where the provider's callback URL carries it (Twilio's does).
+    message_id: UUID | None = None
 
 
 @dataclass(frozen=True)

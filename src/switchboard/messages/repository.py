@@ -58,6 +58,23 @@ async def lock_message(
     return row[0], row[1], row[2]
 
 
+async def lock_outbound_awaiting_id(
+    conn: AsyncConnection[Any], message_id: UUID, provider: str, provider_message_id: str
+) -> tuple[UUID, UUID, str | None] | None:
+    """(id, conversation id, status) of our outbound message sent through this provider,
+    locked, if it has no provider id yet or has this one."""
+    cursor = await conn.execute(
+        "SELECT id, conversation_id, status FROM cc_messages"
+        " WHERE id = %s AND direction = 'outbound' AND provider = %s"
+        " AND (provider_message_id IS NULL OR provider_message_id = %s) FOR UPDATE",
+        (message_id, provider, provider_message_id),
+    )
+    row = await cursor.fetchone()
+    if row is None:
+        return None
+    return row[0], row[1], row[2]
+
+
 async def update_status(
     conn: AsyncConnection[Any],
     message_id: UUID,
@@ -65,9 +82,13 @@ async def update_status(
     status: str,
     provider_status: str,
     error_code: str | None,
+    provider_message_id: str,
 ) -> None:
+    """The new status; the provider's id is kept where the message had none yet."""
     await conn.execute(
         "UPDATE cc_messages SET status = %s, provider_status = %s,"
-        " error_code = coalesce(%s, error_code), status_updated_at = now() WHERE id = %s",
-        (status, provider_status, error_code, message_id),
+        " error_code = coalesce(%s, error_code),"
+        " provider_message_id = coalesce(provider_message_id, %s),"
+        " status_updated_at = now() WHERE id = %s",
+        (status, provider_status, error_code, provider_message_id, message_id),
     )

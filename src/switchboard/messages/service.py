@@ -161,6 +161,11 @@ async def record_status(conn: AsyncConnection[Any], report: StatusReport) -> Rec
         ):
             return Recorded(duplicate=True)
         found = await repository.lock_message(conn, report.provider, report.provider_message_id)
+        if found is None and report.message_id is not None:
+            # Sent by us, its report arriving before the worker stored the provider's id.
+            found = await repository.lock_outbound_awaiting_id(
+                conn, report.message_id, report.provider, report.provider_message_id
+            )
         if found is None:
             await audit.append(
                 conn, _status_entry(report, success=False, outcome="unknown_message")
@@ -176,6 +181,7 @@ async def record_status(conn: AsyncConnection[Any], report: StatusReport) -> Rec
                 status=report.status,
                 provider_status=report.raw_status,
                 error_code=report.error_code,
+                provider_message_id=report.provider_message_id,
             )
         outcome = "applied" if applied else ("no_status" if report.status is None else "stale")
         await audit.append(

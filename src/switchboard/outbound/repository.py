@@ -80,12 +80,26 @@ async def mark_accepted(
     status: str,
     from_address: str | None,
 ) -> bool:
-    """Record the provider's id and status; False if the message was settled meanwhile."""
+    """Record the provider's id and status; False if the message was settled meanwhile.
+
+    A status report for this very send may have been recorded first (it found the message by
+    our id before this commit): its status, further on than "accepted", is kept."""
     cursor = await conn.execute(
-        "UPDATE cc_messages SET provider = %s, provider_message_id = %s, provider_status = %s,"
-        " status = %s, error_code = NULL, from_address = coalesce(%s, from_address),"
-        " status_updated_at = now() WHERE id = %s AND status IS NULL",
-        (provider, provider_message_id, provider_status, status, from_address, message_id),
+        "UPDATE cc_messages SET provider = %(provider)s, provider_message_id = %(sid)s,"
+        " provider_status = CASE WHEN status IS NULL THEN %(provider_status)s"
+        "   ELSE provider_status END,"
+        " error_code = CASE WHEN status IS NULL THEN NULL ELSE error_code END,"
+        " status = coalesce(status, %(status)s),"
+        " from_address = coalesce(%(from_address)s, from_address), status_updated_at = now()"
+        " WHERE id = %(id)s AND (status IS NULL OR provider_message_id = %(sid)s)",
+        {
+            "provider": provider,
+            "sid": provider_message_id,
+            "provider_status": provider_status,
+            "status": status,
+            "from_address": from_address,
+            "id": message_id,
+        },
     )
     return cursor.rowcount == 1
 

@@ -42,7 +42,9 @@ class TwilioMessages:
         form = {
             "To": prefix + message.to_address,
             "Body": message.text,
-            "StatusCallback": self._status_callback_url,
+            # Our id rides in the callback's URL (which Twilio signs): a report that arrives
+            # before the worker has stored Twilio's sid still finds its message.
+            "StatusCallback": f"{self._status_callback_url}?message_id={message.message_id}",
         }
         # A Messaging Service picks the sender itself (and keeps it sticky per customer).
         if self._messaging_service_sid:
