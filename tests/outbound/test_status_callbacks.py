@@ -39,6 +39,17 @@ async def client(migrated_db: str, live_settings: Settings) -> AsyncIterator[htt
         yield client
 
 
+def _twilio_report(sid: str, status: str) -> dict[str, str]:
+    return {
+        "MessageSid": sid,
+        "MessageStatus": status,
+        "AccountSid": "AC" + "0a1b2c3d" * 4,
+        "To": "+447700900123",
+        "From": "+447700900999",
+        "ApiVersion": "2010-04-01",
+    }
+
+
 async def test_a_twilio_status_callback_advances_a_message_the_worker_sent(
     conn: AsyncConnection[Any],
     migrated_db: str,
@@ -51,14 +62,7 @@ async def test_a_twilio_status_callback_advances_a_message_the_worker_sent(
     await drain(live_settings, migrated_db)
     sid = message_row(migrated_db, queued.message_id)["provider_message_id"]
     path = "/webhooks/twilio/status"
-    params = {
-        "MessageSid": sid,
-        "MessageStatus": "delivered",
-        "AccountSid": "AC" + "0a1b2c3d" * 4,
-        "To": "+447700900123",
-        "From": "+447700900999",
-        "ApiVersion": "2010-04-01",
-    }
+    params = _twilio_report(sid, "delivered")
 
     response = await client.post(path, **twilio_post_args(path, params, token=AUTH_TOKEN))
 
@@ -97,17 +101,6 @@ async def test_a_sendgrid_delivered_event_advances_an_email_the_worker_sent(
     assert response.status_code == 200
     row = message_row(migrated_db, queued.message_id)
     assert (row["status"], row["provider_status"]) == ("delivered", "delivered")
-
-
-def _twilio_report(sid: str, status: str) -> dict[str, str]:
-    return {
-        "MessageSid": sid,
-        "MessageStatus": status,
-        "AccountSid": "AC" + "0a1b2c3d" * 4,
-        "To": "+447700900123",
-        "From": "+447700900999",
-        "ApiVersion": "2010-04-01",
-    }
 
 
 async def test_the_worker_asks_twilio_to_report_with_our_id_in_the_url(
