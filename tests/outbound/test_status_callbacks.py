@@ -72,6 +72,19 @@ async def test_a_twilio_status_callback_advances_a_message_the_worker_sent(
     assert audit_events(migrated_db)[-1] == ("message.status", True, None, "provider")
 
 
+def _sendgrid_event(x_message_id: str, message_id: Any, event: str) -> dict[str, Any]:
+    return {
+        "email": "ada@example.com",
+        "timestamp": int(time.time()),
+        "event": event,
+        "sg_event_id": f"{event}-{x_message_id}",
+        "sg_message_id": f"{x_message_id}.filterdrecv-5645d9c87f-4xqzc-1-5F5FC76C-9.0",
+        "smtp-id": f"<{x_message_id}@ismtpd0001p1lon1.sendgrid.net>",
+        "response": "250 OK",
+        "switchboard_message_id": str(message_id),
+    }
+
+
 async def test_a_sendgrid_delivered_event_advances_an_email_the_worker_sent(
     conn: AsyncConnection[Any],
     migrated_db: str,
@@ -85,16 +98,7 @@ async def test_a_sendgrid_delivered_event_advances_an_email_the_worker_sent(
     queued = await queue_message(conn, AGENT, request, now=NOON)
     await drain(live_settings, migrated_db)
     x_message_id = message_row(migrated_db, queued.message_id)["provider_message_id"]
-    event = {
-        "email": "ada@example.com",
-        "timestamp": int(time.time()),
-        "event": "delivered",
-        "sg_event_id": "ZGVsaXZlcmVkLTAtMTIzNDU2Nzg5",
-        "sg_message_id": f"{x_message_id}.filterdrecv-5645d9c87f-4xqzc-1-5F5FC76C-9.0",
-        "smtp-id": f"<{x_message_id}@ismtpd0001p1lon1.sendgrid.net>",
-        "response": "250 OK",
-        "switchboard_message_id": str(queued.message_id),
-    }
+    event = _sendgrid_event(x_message_id, queued.message_id, "delivered")
 
     response = await post_events(client, EVENT_KEY, [event])
 
@@ -181,4 +185,26 @@ async def test_our_id_does_not_reach_a_message_twilio_knows_by_another_sid(
         False,
         "unknown_message",
         "provider",
+    )
+
+
+async def test_a_sendgrid_event_before_the_worker_stored_the_id_finds_the_email_by_ours(
+    conn: AsyncConnection[Any], migrated_db: str, client: httpx.AsyncClient
+) -> None:
+    request = OutboundRequest(
+        ContactChannel.EMAIL, "ada@example.com", Purpose.SERVICE, "Hello", subject="Hi"
+    )
+    queued = await queue_message(conn, AGENT, request, now=NOON)
+    assert message_row(migrated_db, queued.message_id)["provider_message_id"] is None
+
+    response = await post_events(
+        client, EVENT_KEY, [_sendgrid_event("x5ZxW4rTQ1aOqX0dm1ZbWw", queued.message_id, "bounce")]
+    )
+
+    assert response.status_code == 200
+    row = message_row(migrated_db, queued.message_id)
+    assert (row["status"], row["provider_status"], row["provider_message_id"]) == (
+        "failed",
+        "bounce",
+        "x5ZxW4rTQ1aOqX0dm1ZbWw",
     )

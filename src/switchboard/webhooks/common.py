@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
@@ -55,6 +56,18 @@ async def read_body(request: Request, limit: int) -> bytes:
     body = b"".join(chunks)
     request._body = body  # Starlette's own cache, so that request.form() can parse it
     return body
+
+
+def our_message_id(value: object) -> UUID | None:
+    """The id we gave a message we sent, as a provider's report carries it back (Twilio's
+    callback URL, SendGrid's custom_args); None when it is absent or not one of ours, and the
+    report is then matched by the provider's id alone."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return UUID(value)
+    except ValueError:
+        return None
 
 
 def require_media_type(request: Request, *expected: str) -> None:

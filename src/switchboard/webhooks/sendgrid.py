@@ -37,6 +37,7 @@ from switchboard.messages.status import SENDGRID
 from switchboard.webhooks.common import (
     Pool,
     audit_rejection,
+    our_message_id,
     read_body,
     require_media_type,
     require_secret,
@@ -203,4 +204,7 @@ def _status_report(event: dict[str, Any]) -> StatusReport:
         status=SENDGRID.get(raw_status),
         error_code=None if error is None else str(error),
         details={name: event[name] for name in _KEPT_EVENT_FIELDS if event.get(name) is not None},
+        # The custom argument the worker set on the send: an event that beats the worker's
+        # commit of X-Message-Id still finds its message.
+        message_id=our_message_id(event.get("switchboard_message_id")),
     )

@@ -13,7 +13,6 @@ import hmac
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_plus
-from uuid import UUID
 
 from fastapi import APIRouter, Request, Response
 from twilio.request_validator import RequestValidator
@@ -26,6 +25,7 @@ from switchboard.messages.models import InboundMessage, StatusReport, Thread
 from switchboard.messages.status import TWILIO
 from switchboard.webhooks.common import (
     audit_rejection,
+    our_message_id,
     pool_of,
     read_body,
     require_media_type,
@@ -159,7 +159,7 @@ async def status_callback(request: Request) -> Response:
         status=TWILIO.get(raw_status),
         error_code=form.get("ErrorCode") or None,
         details={"error_message": form.get("ErrorMessage")} if form.get("ErrorMessage") else {},
-        message_id=_uuid_or_none(request.query_params.get("message_id")),
+        message_id=our_message_id(request.query_params.get("message_id")),
     )
     async with pool_of(request).connection() as conn:
         await messages.record_status(conn, report)
@@ -199,13 +199,6 @@ def _required(form: FormParams, *names: str) -> str:
         if value:
             return value
     raise MissingField(f"the form has no {names[0]}")
-
-
-def _uuid_or_none(value: str | None) -> UUID | None:
-    try:
-        return None if value is None else UUID(value)
-    except ValueError:
-        return None  # not one of ours: the report is matched by its sid alone
 
 
 def _int(value: str | None) -> int:
