@@ -11,6 +11,7 @@ from switchboard.assignments import repository
 from switchboard.assignments.models import DEFAULT_SLA, SLA, Assignment, Queue
 from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, AuditEntry
+from switchboard.choices import member_of
 from switchboard.errors import InvalidInput
 from switchboard.privacy import mask_card_numbers
 
@@ -28,11 +29,7 @@ async def hand_to_queue(
     bank_customer_id: UUID | None = None,
 ) -> Assignment:
     """Put the work in the queue's list with its pick-up deadline (the queue's SLA)."""
-    try:
-        target = Queue(queue)
-    except ValueError:
-        known = ", ".join(q.value for q in Queue)
-        raise InvalidInput(f"{queue!r} is not a queue", hint=f"one of: {known}") from None
+    target = member_of(Queue, queue, "queue")
     reason = mask_card_numbers(reason.strip())
     if not reason:
         raise InvalidInput("say why the work is handed over", hint="a reason of a few words")

@@ -9,7 +9,7 @@ so the record stays; a wrong code is a result, not an error, so its count is nev
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -33,12 +33,11 @@ from switchboard.auth_sessions.models import (
     CodeSender,
     StartResult,
 )
+from switchboard.choices import member_of
 from switchboard.conversations import service as conversations
 from switchboard.db import within_transaction
-from switchboard.errors import ConversationNotFound, InvalidInput, OtpNotConfigured
+from switchboard.errors import ConversationNotFound, OtpNotConfigured
 from switchboard.providers.twilio_verify import VerifyClient
-
-_E = TypeVar("_E", CodeMethod, CodeChannel)
 
 
 async def start_verification(
@@ -58,8 +57,8 @@ async def start_verification(
     """Send a new code to `destination`, which must be one of the customer's linked addresses
     (the caller picks it from them, never from what a model says). The codes still open in
     this conversation or to this destination are cancelled."""
-    how = _member(CodeMethod, method, "code method")
-    via = _member(CodeChannel, channel, "code channel")
+    how = member_of(CodeMethod, method, "code method")
+    via = member_of(CodeChannel, channel, "code channel")
     address = destination.strip()
     start = sending.Start(
         actor=actor,
@@ -175,11 +174,3 @@ async def code_awaited(
     """Whether the caller of this conversation may be reading a live code out right now: what
     they say is then kept with its digits masked."""
     return await repository.code_awaited(conn, conversation_id, now or datetime.now(UTC))
-
-
-def _member(kind: type[_E], value: str, what: str) -> _E:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidInput(f"{value!r} is not a {what}", hint=f"one of: {allowed}") from None

@@ -3,7 +3,7 @@ each audited."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -19,11 +19,11 @@ from switchboard.cases.models import (
     CaseStatus,
     CaseType,
 )
+from switchboard.choices import member_of
 from switchboard.db import within_transaction
 from switchboard.errors import CaseNotFound, IllegalCaseTransition, InvalidInput
 from switchboard.privacy import mask_card_numbers
 
-_E = TypeVar("_E", CaseType, CasePriority, CaseStatus)
 MAX_SUMMARY = 500
 MAX_NOTE = 4000
 
@@ -38,8 +38,8 @@ async def open_case(
     bank_customer_id: UUID | None = None,
     conversation_id: UUID | None = None,
 ) -> Case:
-    kind = _member(CaseType, case_type, "case type")
-    urgency = _member(CasePriority, priority, "priority")
+    kind = member_of(CaseType, case_type, "case type")
+    urgency = member_of(CasePriority, priority, "priority")
     text = mask_card_numbers(_text(summary, "summary", MAX_SUMMARY))
     async with within_transaction(conn):  # everything that may raise is checked above
         case = await repository.insert_case(
@@ -67,7 +67,7 @@ async def move_case(
     conn: AsyncConnection[Any], actor: Actor, case_id: UUID, to_status: str
 ) -> Case:
     """Move a case to its next status, if the workflow allows it."""
-    target = _member(CaseStatus, to_status, "case status")
+    target = member_of(CaseStatus, to_status, "case status")
     async with conn.transaction():
         case = await repository.lock_case(conn, case_id)
         if case is None:
@@ -151,14 +151,6 @@ def _entry(
         conversation_id=case.conversation_id,
         bank_customer_id=case.bank_customer_id,
     )
-
-
-def _member(kind: type[_E], value: str, what: str) -> _E:
-    try:
-        return kind(value)
-    except ValueError:
-        allowed = ", ".join(member.value for member in kind)
-        raise InvalidInput(f"{value!r} is not a {what}", hint=f"one of: {allowed}") from None
 
 
 def _text(value: str, what: str, limit: int) -> str:

@@ -73,13 +73,7 @@ async def continue_call_or_open(
     found = await repository.find_latest_by_thread_key(conn, Channel.VOICE, call_id)
     if found:
         return await _continued(conn, found, bank_customer_id)
-    return await continue_or_open(
-        conn,
-        channel=Channel.VOICE,
-        provider=Provider.VAPI,
-        thread_key=call_id,
-        bank_customer_id=bank_customer_id,
-    )
+    return await _continue_or_open_call(conn, call_id, bank_customer_id)
 
 
 async def continue_found_call_or_open(
@@ -104,6 +98,12 @@ async def continue_found_call_or_open(
     )
     if opened:
         return ConversationRef(opened, bank_customer_id, created=True)
+    return await _continue_or_open_call(conn, call_id, bank_customer_id)
+
+
+async def _continue_or_open_call(
+    conn: AsyncConnection[Any], call_id: str, bank_customer_id: UUID | None
+) -> ConversationRef:
     return await continue_or_open(
         conn,
         channel=Channel.VOICE,

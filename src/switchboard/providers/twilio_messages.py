@@ -7,12 +7,11 @@ accepted with a Messaging Service), and errors as JSON {code, message, more_info
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 
 from switchboard.errors import ProviderRejected, ProviderUnavailable
 from switchboard.identities.normalize import WHATSAPP_PREFIX, normalize_phone
+from switchboard.providers.http import json_object
 from switchboard.providers.messaging import Accepted, Outgoing, error_text
 
 PROVIDER = "twilio"
@@ -57,7 +56,7 @@ class TwilioMessages:
             raise ProviderUnavailable(
                 f"Twilio could not be reached: {exc!r}", provider=PROVIDER, provider_code="network"
             ) from exc
-        body = _json(response)
+        body = json_object(response)
         if response.status_code in (200, 201):
             sid, status = body.get("sid"), body.get("status")
             if not isinstance(sid, str) or not isinstance(status, str):
@@ -79,11 +78,3 @@ class TwilioMessages:
         if response.status_code == 429 or response.status_code >= 500:
             raise ProviderUnavailable(detail, provider=PROVIDER, provider_code=provider_code)
         raise ProviderRejected(detail, provider=PROVIDER, provider_code=provider_code)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}

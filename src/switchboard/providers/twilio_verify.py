@@ -9,11 +9,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Protocol
 
 import httpx
 
 from switchboard.errors import OtpNotConfigured
+from switchboard.providers.http import json_object
 from switchboard.settings import Settings
 
 # Connecting should take milliseconds; Verify answers a start once the message is queued.
@@ -121,7 +122,7 @@ class TwilioVerifyClient:
             raise VerifyError(
                 f"Twilio Verify could not be reached: {exc}", http_status=None, code=None
             ) from None
-        body = _json(response)
+        body = json_object(response)
         if response.status_code >= 300:
             code = body.get("code")
             raise VerifyError(
@@ -143,14 +144,6 @@ class TwilioVerifyClient:
                 code=None,
             )
         return Verification(sid=sid, status=status)
-
-
-def _json(response: httpx.Response) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 def _sid(value: str) -> str:
