@@ -10,12 +10,13 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
+from psycopg import AsyncConnection, sql
 
 from switchboard.db import embedded_database_url
 from switchboard.migrations.files import Migration, load_migrations
@@ -86,6 +87,19 @@ def runner_for(migrations: list[Migration]):  # type: ignore[no-untyped-def]
 def migrated_db(server_url: str, migrated_template: str) -> Iterator[str]:
     """A new database at the latest migration (a copy of the migrated template)."""
     yield from _new_database(server_url, template=migrated_template)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # what the service runs on
+
+
+@pytest.fixture
+async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
+    """An autocommit connection to the test's migrated database, as the service's pool
+    hands them out."""
+    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
+        yield connection
 
 
 @pytest.fixture

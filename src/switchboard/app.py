@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from switchboard import __version__
 from switchboard.errors import SwitchboardError
 from switchboard.heap import startup_objects_frozen
+from switchboard.messages.group_commit import InboundTexts
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import LEDGER
 from switchboard.outbound import config as outbound_config
@@ -55,6 +56,7 @@ def create_app(
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
+        app.state.inbound_texts = InboundTexts(pool)
         app.state.tool_services = await exits.enter_async_context(tool_services(settings))
         exits.enter_context(startup_objects_frozen())
         worker = None
@@ -72,6 +74,7 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await exits.aclose()
+            await app.state.inbound_texts.aclose()
             await pool.close()
 
     app = FastAPI(

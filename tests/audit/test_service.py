@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -14,17 +13,6 @@ from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.privacy import mask_card_numbers
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
-    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
-        yield connection
 
 
 def entry(**payloads: Any) -> AuditEntry:

@@ -31,17 +31,6 @@ CONFIG = OtpConfig.from_secret("a-test-secret-key-of-reasonable-length", bank_na
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
-    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
-        yield connection
-
-
 @dataclass(frozen=True)
 class Customer:
     id: uuid.UUID

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -36,17 +35,6 @@ PATH = {
         CaseStatus.CLOSED,
     ],
 }
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
-    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
-        yield connection
 
 
 async def case_at(conn: AsyncConnection[Any], status: CaseStatus) -> Any:

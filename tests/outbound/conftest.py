@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from psycopg import AsyncConnection
 
 from switchboard.audit.models import Actor, ActorType
 from switchboard.outbound import config as outbound_config
@@ -32,17 +30,6 @@ OUR_EMAIL = "support@bank.example"
 PUBLIC_URL = "https://switchboard.bank.example"
 SECRET_KEY = "test-secret-key-for-sealing-0123456789"  # noqa: S105 - a test value
 MAX_ATTEMPTS = 3
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
-    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
-        yield connection
 
 
 def make_settings(tmp_path: Path, **overrides: Any) -> Settings:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -40,17 +39,6 @@ def test_a_message_that_is_only_a_keyword_is_one(
 )
 def test_a_sentence_with_a_keyword_in_it_is_a_message(body: str | None) -> None:
     assert keyword_in(body) is None
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
-    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
-        yield connection
 
 
 @pytest.mark.anyio

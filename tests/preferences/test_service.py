@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -16,17 +15,6 @@ from tests.builders import execute, link_customer
 
 pytestmark = pytest.mark.anyio
 ASSISTANT = Actor(ActorType.AI_AGENT, "assistant-1")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
-    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
-        yield connection
 
 
 async def test_a_customer_without_preferences_gets_the_defaults(

@@ -17,8 +17,8 @@ def _json_value(value: object) -> str:
     raise TypeError(f"{type(value).__name__} cannot be stored in an audit payload")
 
 
-# json.dumps(value, default=...) would build a new encoder at every call.
-_dumps = json.JSONEncoder(default=_json_value).encode
+# Payloads as JSON text. json.dumps(value, default=...) would build a new encoder each call.
+payload_json = json.JSONEncoder(default=_json_value).encode
 
 
 async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -> UUID:
@@ -31,8 +31,8 @@ async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -
         " %(conversation_id)s, %(case_id)s, %(bank_customer_id)s) RETURNING id",
         {
             **values,
-            "input": Jsonb(values["input"], dumps=_dumps),
-            "output": Jsonb(values["output"], dumps=_dumps),
+            "input": Jsonb(values["input"], dumps=payload_json),
+            "output": Jsonb(values["output"], dumps=payload_json),
         },
     )
     row = await cursor.fetchone()

@@ -15,6 +15,11 @@ from switchboard.privacy import mask_cards_in
 
 async def append(conn: AsyncConnection[Any], entry: AuditEntry) -> UUID:
     """Write one record. Card numbers are masked in its payloads whatever the caller passed."""
+    return await repository.insert_audit_log(conn, record_values(entry))
+
+
+def record_values(entry: AuditEntry) -> dict[str, Any]:
+    """The record's columns as they are stored, for a statement that writes it with others."""
     # Shallow: mask_cards_in below builds the payload copies; asdict would deep-copy them first.
     values = {field.name: getattr(entry, field.name) for field in fields(entry)}
     values["actor_type"] = str(entry.actor_type)
@@ -22,4 +27,4 @@ async def append(conn: AsyncConnection[Any], entry: AuditEntry) -> UUID:
     values["output"] = mask_cards_in(entry.output)
     if entry.error_message:
         values["error_message"] = mask_cards_in(entry.error_message)
-    return await repository.insert_audit_log(conn, values)
+    return values

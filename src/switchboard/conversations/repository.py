@@ -127,3 +127,54 @@ async def find_open_by_thread_prefix(
         (channel, pattern),
     )
     return _row(await cursor.fetchone())
+
+
+Thread = tuple[str, str]  # (channel, provider_conversation_id)
+
+
+async def find_open_by_thread_keys(
+    conn: AsyncConnection[Any], threads: list[Thread]
+) -> dict[Thread, Row]:
+    cursor = await conn.execute(
+        "SELECT c.channel, c.provider_conversation_id, c.id, c.bank_customer_id"
+        " FROM cc_conversations AS c JOIN unnest(%s::text[], %s::text[]) AS t (channel, key)"
+        " ON c.channel = t.channel AND c.provider_conversation_id = t.key"
+        " WHERE c.status IN ('open', 'pending')",
+        ([channel for channel, _ in threads], [key for _, key in threads]),
+    )
+    return {(row[0], row[1]): (row[2], row[3]) for row in await cursor.fetchall()}
+
+
+async def insert_open_conversations(
+    conn: AsyncConnection[Any], provider: str, threads: list[tuple[str, str, UUID | None]]
+) -> dict[Thread, UUID]:
+    """New conversations on (channel, thread key, customer), in thread order (see
+    deliveries' insert for why); the threads another one is open on are left out."""
+    threads = sorted(threads, key=lambda thread: thread[:2])
+    cursor = await conn.execute(
+        "INSERT INTO cc_conversations (channel, provider, provider_conversation_id,"
+        " bank_customer_id, status)"
+        " SELECT t.channel, %s, t.key, t.customer, 'open'"
+        " FROM unnest(%s::text[], %s::text[], %s::uuid[]) WITH ORDINALITY"
+        " AS t (channel, key, customer, n) ORDER BY t.n"
+        " ON CONFLICT (channel, provider_conversation_id)"
+        " WHERE status IN ('open', 'pending') AND provider_conversation_id IS NOT NULL"
+        " DO NOTHING RETURNING channel, provider_conversation_id, id",
+        (
+            provider,
+            [channel for channel, _, _ in threads],
+            [key for _, key, _ in threads],
+            [customer for _, _, customer in threads],
+        ),
+    )
+    return {(row[0], row[1]): row[2] for row in await cursor.fetchall()}
+
+
+async def set_customers_if_unknown(conn: AsyncConnection[Any], customers: dict[UUID, UUID]) -> None:
+    """set_customer_if_unknown for several conversations: {conversation id: customer id}."""
+    await conn.execute(
+        "UPDATE cc_conversations AS c SET bank_customer_id = t.customer, updated_at = now()"
+        " FROM unnest(%s::uuid[], %s::uuid[]) AS t (id, customer)"
+        " WHERE c.id = t.id AND c.bank_customer_id IS NULL",
+        (list(customers), list(customers.values())),
+    )

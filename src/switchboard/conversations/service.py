@@ -42,6 +42,42 @@ async def continue_or_open(
     raise RuntimeError(f"could not open or find a conversation on {channel} {thread_key}")
 
 
+async def continue_or_open_many(
+    conn: AsyncConnection[Any],
+    *,
+    provider: Provider,
+    threads: dict[repository.Thread, UUID | None],
+    found: dict[repository.Thread, repository.Row],
+) -> dict[repository.Thread, ConversationRef]:
+    """continue_or_open for several threads at once, {(channel, thread key): customer}, given
+    the open conversations the caller found on them: open the others in one statement, and in
+    one more find those another transaction opened meanwhile. A thread still without one
+    (its winner closed at once) raises, for the caller to retry it alone."""
+    refs: dict[repository.Thread, ConversationRef] = {}
+    for attempt in range(2):
+        learnt: dict[UUID, UUID] = {}
+        for thread, (conversation_id, known_customer) in found.items():
+            customer = known_customer or threads[thread]
+            if known_customer is None and customer is not None:
+                learnt[conversation_id] = customer
+            refs[thread] = ConversationRef(conversation_id, customer, created=False)
+        if learnt:
+            await repository.set_customers_if_unknown(conn, learnt)
+        missing = [(*thread, who) for thread, who in threads.items() if thread not in refs]
+        if not missing:
+            return refs
+        if attempt == 0:
+            opened = await repository.insert_open_conversations(conn, provider, missing)
+            for thread, conversation_id in opened.items():
+                refs[thread] = ConversationRef(conversation_id, threads[thread], created=True)
+            if len(opened) == len(missing):
+                return refs
+            found = await repository.find_open_by_thread_keys(
+                conn, [thread for thread in threads if thread not in refs]
+            )
+    raise RuntimeError(f"could not open or find a conversation on {len(missing)} thread(s)")
+
+
 async def lock_call(conn: AsyncConnection[Any], call_id: str) -> None:
     """Serialise, until the transaction ends, everything done for one call: finding or
     opening its conversation, and anything its caller keeps in step with it (its tool calls)."""

@@ -69,7 +69,7 @@ _IDENTITY_CHANNEL = {
 async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) -> Recorded:
     """Store one inbound message in its conversation, with its audit record, in one
     transaction; a delivery seen before stops at the first statement and writes nothing."""
-    message = _storable_message(message)
+    message = storable_message(message)
     async with conn.transaction():
         if not await deliveries.claim(
             conn,
@@ -91,7 +91,7 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
                 body_text=mask_digit_runs(message.body_text),
                 body_json=mask_digit_runs(message.body_json),
             )
-        body_json = mask_cards_in(message.body_json)
+        body_text, body_json = masked_body(message)
         message_id = await repository.insert_message_unless_present(
             conn,
             conversation_id=conversation.id,
@@ -100,37 +100,14 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
             provider_message_id=message.provider_message_id,
             from_address=message.from_address,
             to_address=message.to_address,
-            body_text=None if message.body_text is None else mask_card_numbers(message.body_text),
+            body_text=body_text,
             body_json=body_json,
             status=MessageStatus.RECEIVED,
         )
         if message_id is None:
             # Stored before the delivery ledger existed (or by another path): same message.
             return Recorded(duplicate=True)
-        await audit.append(
-            conn,
-            AuditEntry(
-                actor_type=ActorType.PROVIDER,
-                actor_id=message.provider,
-                event_type=message.event_type,
-                success=True,
-                input={
-                    "channel": message.channel,
-                    "provider_message_id": message.provider_message_id,
-                    "from": message.from_address,
-                    "to": message.to_address,
-                    "body_chars": len(message.body_text or ""),
-                },
-                output={
-                    "message_id": message_id,
-                    "conversation_id": conversation.id,
-                    "conversation_opened": conversation.created,
-                    "customer_recognised": conversation.bank_customer_id is not None,
-                },
-                conversation_id=conversation.id,
-                bank_customer_id=conversation.bank_customer_id,
-            ),
-        )
+        await audit.append(conn, received_entry(message, message_id, conversation))
         if message.direction == Direction.INBOUND and message.channel in _OPT_OUT_CHANNELS:
             await preferences.heed_keyword(
                 conn,
@@ -140,6 +117,38 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
                 conversation_id=conversation.id,
             )
         return Recorded(False, message_id, conversation.id, conversation.bank_customer_id)
+
+
+def masked_body(message: InboundMessage) -> tuple[str | None, dict[str, Any]]:
+    """The text and payload to store: card numbers masked to their last four digits."""
+    body_text = None if message.body_text is None else mask_card_numbers(message.body_text)
+    return body_text, mask_cards_in(message.body_json)
+
+
+def received_entry(
+    message: InboundMessage, message_id: UUID | None, conversation: ConversationRef
+) -> AuditEntry:
+    return AuditEntry(
+        actor_type=ActorType.PROVIDER,
+        actor_id=message.provider,
+        event_type=message.event_type,
+        success=True,
+        input={
+            "channel": message.channel,
+            "provider_message_id": message.provider_message_id,
+            "from": message.from_address,
+            "to": message.to_address,
+            "body_chars": len(message.body_text or ""),
+        },
+        output={
+            "message_id": message_id,
+            "conversation_id": conversation.id,
+            "conversation_opened": conversation.created,
+            "customer_recognised": conversation.bank_customer_id is not None,
+        },
+        conversation_id=conversation.id,
+        bank_customer_id=conversation.bank_customer_id,
+    )
 
 
 async def record_status(conn: AsyncConnection[Any], report: StatusReport) -> Recorded:
@@ -253,7 +262,7 @@ def _status_entry(
     )
 
 
-def _storable_message(message: InboundMessage) -> InboundMessage:
+def storable_message(message: InboundMessage) -> InboundMessage:
     thread = message.thread
     thread_key = key(thread.key)
     replies_to = tuple(key(i) for i in thread.replies_to)

@@ -18,6 +18,7 @@ from switchboard.errors import (
     UnsupportedMediaType,
     WebhookRejected,
 )
+from switchboard.messages.group_commit import InboundTexts
 from switchboard.settings import Settings
 
 
@@ -29,6 +30,11 @@ def settings_of(request: Request) -> Settings:
 def pool_of(request: Request) -> AsyncConnectionPool[Any]:
     pool: AsyncConnectionPool[Any] = request.app.state.pool
     return pool
+
+
+def inbound_texts_of(request: Request) -> InboundTexts:
+    texts: InboundTexts = request.app.state.inbound_texts
+    return texts
 
 
 # The same, as dependencies. async, though they await nothing: FastAPI runs a plain `def`

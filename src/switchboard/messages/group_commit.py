@@ -1,0 +1,126 @@
+"""Group commit of inbound texts: the webhooks that arrive while others are being written
+are written together, in one transaction, and each is answered once it has committed.
+
+Nothing waits for a group to fill: a text that finds a writer free is written at once, alone,
+so at a quiet time each webhook costs what it always did. Only when every writer is busy do
+texts queue, and the next free writer takes all of them (up to MAX_GROUP) in one
+transaction. A group that fails for any reason (a deadlock with another group, one message
+the database refuses) is retried message by message, so one message's fault is that
+message's alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from switchboard.messages.models import InboundMessage, Recorded
+from switchboard.messages.service import record_inbound
+from switchboard.messages.together import groupable, record_inbound_together
+
+log = logging.getLogger(__name__)
+
+# A group's statements grow with it; past this, a bigger group saves little and delays its
+# first message's answer.
+MAX_GROUP = 64
+# Two: one group commits while the next is written; more would only split the queue.
+WRITERS = 1
+
+_Waiting = tuple[InboundMessage, "asyncio.Future[Recorded]"]
+
+
+class InboundTexts:
+    """Where the Twilio messages webhook records what it was sent."""
+
+    def __init__(
+        self, pool: AsyncConnectionPool[Any], *, max_group: int = MAX_GROUP, writers: int = WRITERS
+    ) -> None:
+        self._pool = pool
+        self._max_group = max_group
+        self._writers = writers
+        self._waiting: list[_Waiting] = []
+        self._writing = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        # Written in groups so far, for a look at how much grouping a load gets.
+        self.groups = 0
+        self.grouped_texts = 0
+
+    async def record(self, message: InboundMessage) -> Recorded:
+        """Store the message (see record_inbound); returns once it has committed."""
+        if not groupable(message):
+            return await self._record_alone(message)
+        future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
+        self._waiting.append((message, future))
+        if self._writing < self._writers:
+            self._writing += 1
+            task = asyncio.create_task(self._write_while_waiting(), name="inbound texts writer")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return await future
+
+    async def aclose(self) -> None:
+        """Wait for the groups being written (their webhooks are waiting for them)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def _write_while_waiting(self) -> None:
+        try:
+            while self._waiting:
+                group = self._take_group()
+                try:
+                    await self._write(group)
+                except asyncio.CancelledError:  # its webhooks must not wait for ever
+                    for _, future in group:
+                        future.cancel()
+                    raise
+        finally:
+            # No await between the loop's last look at the queue and this: a text queued
+            # after it finds a writer slot free and starts one.
+            self._writing -= 1
+
+    def _take_group(self) -> list[_Waiting]:
+        """The oldest waiting text and those like it (one provider and event type a group)."""
+        first = self._waiting[0][0]
+        group: list[_Waiting] = []
+        rest: list[_Waiting] = []
+        for waiting in self._waiting:
+            message = waiting[0]
+            alike = (message.provider, message.event_type) == (first.provider, first.event_type)
+            (group if alike and len(group) < self._max_group else rest).append(waiting)
+        self._waiting = rest
+        return group
+
+    async def _write(self, group: list[_Waiting]) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                results = await record_inbound_together(conn, [message for message, _ in group])
+        except Exception:
+            log.warning(
+                "a group of %d inbound texts was not written; writing each alone",
+                len(group),
+                exc_info=True,
+            )
+            await asyncio.gather(*(self._write_alone(message, future) for message, future in group))
+            return
+        self.groups += 1
+        self.grouped_texts += len(group)
+        for (_, future), result in zip(group, results, strict=True):
+            if not future.done():  # its webhook may have gone: the text is stored all the same
+                future.set_result(result)
+
+    async def _write_alone(self, message: InboundMessage, future: asyncio.Future[Recorded]) -> None:
+        try:
+            result = await self._record_alone(message)
+        except Exception as exc:
+            if not future.done():
+                future.set_exception(exc)
+        else:
+            if not future.done():
+                future.set_result(result)
+
+    async def _record_alone(self, message: InboundMessage) -> Recorded:
+        async with self._pool.connection() as conn:
+            return await record_inbound(conn, message)

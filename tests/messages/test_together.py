@@ -1,0 +1,281 @@
+"""Inbound texts written together: each ends as it would one at a time, once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+
+from switchboard.conversations.models import Channel, Provider
+from switchboard.messages import together_repository
+from switchboard.messages.group_commit import InboundTexts
+from switchboard.messages.models import InboundMessage, Thread
+from switchboard.messages.service import record_inbound
+from switchboard.messages.together import record_inbound_together
+from tests.builders import execute, link_customer
+
+pytestmark = pytest.mark.anyio
+OURS = "+447700900000"
+ANN, BOB = "+447700900101", "+447700900102"
+
+
+def text(
+    sid: str, sender: str, body: str = "hello", channel: Channel = Channel.SMS
+) -> InboundMessage:
+    return InboundMessage(
+        provider=Provider.TWILIO,
+        channel=channel,
+        provider_message_id=sid,
+        from_address=sender,
+        to_address=OURS,
+        body_text=body,
+        body_json={"NumSegments": "1"},
+        thread=Thread(key=f"{sender}|{OURS}"),
+    )
+
+
+@pytest.fixture
+async def pool(migrated_db: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
+    async with AsyncConnectionPool(
+        migrated_db, min_size=1, max_size=10, kwargs={"autocommit": True}, open=False
+    ) as opened:
+        yield opened
+
+
+async def test_a_group_stores_each_delivery_once_in_its_threads_conversation(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    bob = link_customer(migrated_db, phone=BOB, email="bob@example.com")
+    earlier = await record_inbound(conn, text("SM0", ANN))
+
+    results = await record_inbound_together(
+        conn,
+        [
+            text("SM1", ANN),
+            text("SM2", BOB, "card 4111 1111 1111 1111 please"),
+            text("SM3", BOB),
+            text("SM1", ANN),  # the same delivery again, in the same group
+            text("SM0", ANN),  # recorded before
+        ],
+    )
+
+    assert [r.duplicate for r in results] == [False, False, False, True, True]
+    assert results[0].conversation_id == earlier.conversation_id
+    assert results[1].conversation_id == results[2].conversation_id != earlier.conversation_id
+    assert [r.bank_customer_id for r in results[:3]] == [None, bob, bob]
+    stored = execute(
+        migrated_db,
+        "SELECT provider_message_id, body_text, conversation_id, status FROM cc_messages"
+        " ORDER BY created_at",
+    )
+    assert [(sid, status) for sid, _, _, status in stored] == [
+        ("SM0", "received"),
+        ("SM1", "received"),
+        ("SM2", "received"),
+        ("SM3", "received"),
+    ]
+    assert stored[2][1] == "card •••• •••• •••• 1111 please"
+    audits = execute(
+        migrated_db,
+        "SELECT output_redacted->>'message_id', output_redacted->>'conversation_opened',"
+        " conversation_id, bank_customer_id, actor_type, success FROM cc_audit_logs"
+        " WHERE event_type = 'message.received' ORDER BY created_at",
+    )
+    assert audits == [
+        (str(earlier.message_id), "true", earlier.conversation_id, None, "provider", True),
+        (str(results[0].message_id), "false", earlier.conversation_id, None, "provider", True),
+        (str(results[1].message_id), "true", results[1].conversation_id, bob, "provider", True),
+        (str(results[2].message_id), "false", results[1].conversation_id, bob, "provider", True),
+    ]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_webhook_events") == [(4,)]
+
+
+async def test_a_group_of_deliveries_all_seen_before_writes_nothing(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    await record_inbound_together(conn, [text("SM1", ANN), text("SM2", BOB)])
+    before = execute(migrated_db, "SELECT count(*) FROM cc_audit_logs")
+
+    again = await record_inbound_together(conn, [text("SM2", BOB), text("SM1", ANN)])
+
+    assert [r.duplicate for r in again] == [True, True]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_audit_logs") == before
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(2,)]
+
+
+async def test_an_open_conversation_learns_its_sender_was_linked_since(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    first = await record_inbound(conn, text("SM1", ANN))
+    ann = link_customer(migrated_db, phone=ANN, email="ann@example.com")
+
+    [result] = await record_inbound_together(conn, [text("SM2", ANN)])
+
+    assert (result.conversation_id, result.bank_customer_id) == (first.conversation_id, ann)
+    assert execute(
+        migrated_db,
+        "SELECT bank_customer_id FROM cc_conversations WHERE id = %s",
+        (first.conversation_id,),
+    ) == [(ann,)]
+
+
+async def test_a_closed_conversation_is_not_continued_by_a_group(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    first = await record_inbound(conn, text("SM1", ANN))
+    execute(
+        migrated_db,
+        "UPDATE cc_conversations SET status = 'closed' WHERE id = %s",
+        (first.conversation_id,),
+    )
+
+    [result] = await record_inbound_together(conn, [text("SM2", ANN)])
+
+    assert result.conversation_id != first.conversation_id
+    assert execute(
+        migrated_db,
+        "SELECT status FROM cc_conversations WHERE id = %s",
+        (result.conversation_id,),
+    ) == [("open",)]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        text("SM1", ANN, "STOP"),
+        text("SM1", ANN, channel=Channel.VOICE),
+        InboundMessage(
+            provider=Provider.SENDGRID,
+            channel=Channel.EMAIL,
+            provider_message_id="<a@example.com>",
+            from_address="ann@example.com",
+            to_address="help@bank.example",
+            body_text="hello",
+            body_json={},
+            thread=Thread(key="<a@example.com>", replies_to=("<b@example.com>",)),
+        ),
+    ],
+)
+async def test_texts_the_common_path_does_not_cover_are_refused(
+    conn: AsyncConnection[Any], migrated_db: str, message: InboundMessage
+) -> None:
+    with pytest.raises(ValueError, match="cannot be recorded in a group"):
+        await record_inbound_together(conn, [text("SM0", BOB), message])
+    assert execute(migrated_db, "SELECT count(*) FROM cc_webhook_events") == [(0,)]
+
+
+async def test_a_group_is_written_after_psycopg_deallocated_every_prepared_statement(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    await record_inbound_together(conn, [text("SM1", ANN)])
+    for _ in range(6):  # enough for psycopg to prepare it
+        await conn.execute("SELECT %s::int", (1,))
+    async with conn.transaction():
+        await conn.execute("SELECT %s::int", (1,))
+        raise psycopg.Rollback  # which psycopg follows with DEALLOCATE ALL
+    assert await (await conn.execute("SELECT count(*) FROM pg_prepared_statements")).fetchone() == (
+        0,
+    )
+
+    [result] = await record_inbound_together(conn, [text("SM2", ANN)])
+
+    assert not result.duplicate
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(2,)]
+
+
+async def test_groups_sharing_deliveries_in_another_order_do_not_deadlock(
+    migrated_db: str,
+) -> None:
+    group = [text(f"SM{n:02d}", f"+4477009002{n:02d}") for n in range(12)]
+    async with (
+        await AsyncConnection.connect(migrated_db, autocommit=True) as one,
+        await AsyncConnection.connect(migrated_db, autocommit=True) as two,
+    ):
+        forward, backward = await asyncio.gather(
+            record_inbound_together(one, group), record_inbound_together(two, group[::-1])
+        )
+
+    stored = [not r.duplicate for r in forward] + [not r.duplicate for r in backward]
+    assert sum(stored) == 12
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(12,)]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_conversations") == [(12,)]
+
+
+async def test_texts_arriving_together_are_written_in_groups_and_each_answered(
+    pool: AsyncConnectionPool[Any], migrated_db: str
+) -> None:
+    texts = InboundTexts(pool)
+    senders = [f"+4477009003{n:02d}" for n in range(10)]
+    deliveries = [text(f"SM{n:03d}", senders[n % 10]) for n in range(60)]
+    deliveries += deliveries[:15]  # redelivered while the first ones are being written
+
+    results = await asyncio.gather(*(texts.record(message) for message in deliveries))
+    await texts.aclose()
+
+    assert sum(not r.duplicate for r in results) == 60
+    assert texts.grouped_texts == 75
+    assert texts.groups < 75 / 2  # grouped, not one by one
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(60,)]
+    assert execute(migrated_db, "SELECT count(DISTINCT conversation_id) FROM cc_messages") == [
+        (10,)
+    ]
+    assert execute(
+        migrated_db, "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'message.received'"
+    ) == [(60,)]
+
+
+async def test_a_group_that_fails_is_written_text_by_text(
+    pool: AsyncConnectionPool[Any], migrated_db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def deadlocked(*_: Any, **__: Any) -> Any:
+        raise psycopg.errors.DeadlockDetected("deadlock detected")
+
+    monkeypatch.setattr(together_repository, "insert_received_and_commit", deadlocked)
+    texts = InboundTexts(pool)
+
+    results = await asyncio.gather(
+        *(texts.record(text(f"SM{n}", ANN if n % 2 else BOB)) for n in range(8))
+    )
+
+    assert [r.duplicate for r in results] == [False] * 8
+    assert texts.groups == 0
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(8,)]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_conversations") == [(2,)]
+
+
+async def test_a_keyword_is_recorded_alone_and_heeded(
+    pool: AsyncConnectionPool[Any], migrated_db: str
+) -> None:
+    link_customer(migrated_db, phone=ANN, email="ann@example.com")
+    texts = InboundTexts(pool)
+
+    result = await texts.record(text("SM1", ANN, "STOP"))
+
+    assert not result.duplicate
+    assert texts.groups == 0
+    assert execute(
+        migrated_db, "SELECT count(*) FROM cc_audit_logs WHERE event_type LIKE 'preferences.%%'"
+    ) == [(1,)]
+
+
+async def test_a_text_whose_webhook_went_away_is_stored_all_the_same(
+    pool: AsyncConnectionPool[Any], migrated_db: str
+) -> None:
+    texts = InboundTexts(pool, writers=1)
+    first = asyncio.create_task(texts.record(text("SM1", ANN)))
+    second = asyncio.create_task(texts.record(text("SM2", BOB)))
+    await asyncio.sleep(0)
+    second.cancel()  # its client hung up while it waited for a writer
+
+    await first
+    await texts.aclose()
+
+    assert execute(migrated_db, "SELECT provider_message_id FROM cc_messages ORDER BY 1") == [
+        ("SM1",),
+        ("SM2",),
+    ]
