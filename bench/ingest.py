@@ -50,6 +50,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from datetime import datetime
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,7 @@ from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import load_or_create
 from switchboard.identities import repository as identity_sql
 from switchboard.messages import repository as message_sql
+from switchboard.messages import together_repository as group_sql
 from switchboard.settings import SECRET_SETTINGS
 from switchboard.simulate.payloads import OUR_NUMBER, Endpoint, sms_fields
 
@@ -120,7 +122,7 @@ class LoadPlan:
 
 @dataclass(frozen=True)
 class Phase:
-    kind: str  # "service", "sql", "pgbench" or "fixed-rate"
+    kind: str  # "service", "sql", "pgbench", "group-sql" or "fixed-rate"
     concurrency: int
     requests: int
     errors: int
@@ -132,6 +134,8 @@ class Phase:
     cpu: CpuUse
     target_rate: float | None = None
     long_waits: dict[str, dict[str, float | int]] | None = None  # the fixed-rate phase's
+    # Texts per transaction: the service's mean (from the rows' xmin), or the group floor's.
+    group_size: float | None = None
 
 
 def _percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -484,6 +488,119 @@ async def sql_level(
     return samples.phase("sql", concurrency, elapsed, cpu)
 
 
+def mean_group_size(url: str, since: datetime) -> float:
+    """Messages stored since then per transaction that stored any: how many texts the
+    service wrote together, on average."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*)::float / greatest(count(DISTINCT xmin::text), 1)"
+            " FROM cc_messages WHERE created_at >= %s",
+            (since,),
+        ).fetchone()
+    return float(row[0]) if row and row[0] else 1.0
+
+
+def database_now(url: str) -> datetime:
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT now()").fetchone()
+    assert row is not None
+    return row[0]  # type: ignore[no-any-return]
+
+
+async def record_group_like_the_service(
+    conn: psycopg.AsyncConnection[Any], messages: list[tuple[str, str, str]]
+) -> None:
+    """The statements messages.together.record_inbound_together makes for new inbound SMS,
+    through its repository, with the Python around them cut to the least."""
+    arrivals = [
+        group_sql.Arrival(sid, "phone", sender, "sms", f"{sender}|{OUR_NUMBER}")
+        for sid, sender, _ in messages
+    ]
+    try:
+        looked_up = await group_sql.begin_claim_and_look_up(
+            conn, "twilio", "message.received", arrivals
+        )
+        missing = {
+            (arrival.channel, arrival.thread_key, found.customer_id)
+            for arrival, found in zip(arrivals, looked_up, strict=True)
+            if found.claimed and found.conversation is None
+        }
+        opened = await conversation_sql.insert_open_conversations(conn, "twilio", list(missing))
+        if len(opened) < len(missing):  # another client opened some: find theirs
+            opened |= {
+                thread: row[0]
+                for thread, row in (
+                    await conversation_sql.find_open_by_thread_keys(
+                        conn, [m[:2] for m in missing if m[:2] not in opened]
+                    )
+                ).items()
+            }
+        received = []
+        for (sid, sender, body), arrival, found in zip(messages, arrivals, looked_up, strict=True):
+            if not found.claimed:
+                continue
+            thread = (arrival.channel, arrival.thread_key)
+            conversation = found.conversation[0] if found.conversation else opened[thread]
+            received.append(
+                group_sql.Received(
+                    conversation, sid, sender, OUR_NUMBER, body, KEPT,
+                    {
+                        "actor_type": "provider", "actor_id": "twilio",
+                        "event_type": "message.received", "event_version": 1, "success": True,
+                        "input": {"channel": "sms", "provider_message_id": sid,
+                                  "from": sender, "to": OUR_NUMBER, "body_chars": len(body)},
+                        "output": {"conversation_id": conversation,
+                                   "conversation_opened": found.conversation is None,
+                                   "customer_recognised": found.customer_id is not None},
+                        "bank_customer_id": found.customer_id,
+                    },
+                )
+            )  # fmt: skip
+        await group_sql.insert_received_and_commit(
+            conn, direction="inbound", provider="twilio", status="received", received=received
+        )
+    except BaseException:
+        await group_sql.roll_back(conn)
+        raise
+
+
+async def group_sql_level(
+    plan: LoadPlan, messages: SignedWebhooks, concurrency: int, seconds: float, size: int
+) -> Phase:
+    """The SQL of the service's group commit, `size` texts a transaction, with as many texts
+    in flight as the service had (`concurrency` / `size` clients, each writing one group after
+    another): its throughput is counted in texts, its latency per group."""
+    clients = max(1, round(concurrency / size))
+    connections = [
+        await psycopg.AsyncConnection.connect(
+            plan.database_url, autocommit=True, application_name="sb_bench_group_floor"
+        )
+        for _ in range(clients)
+    ]
+    samples = Samples()
+    texts = 0
+
+    async def one(n: int) -> None:
+        nonlocal texts
+        group = [messages.message() for _ in range(size)]
+        started = time.perf_counter()
+        try:
+            await record_group_like_the_service(connections[n], group)
+        except psycopg.Error as exc:
+            samples.failed(str(exc).strip())
+            return
+        samples.latencies.append(time.perf_counter() - started)
+        texts += size
+
+    meter = CpuMeter(plan.service_pid, plan.database)
+    elapsed = await closed_loop(clients, seconds, one)
+    cpu = meter.stop(elapsed)
+    for connection in connections:
+        await connection.close()
+    phase = samples.phase("group-sql", concurrency, elapsed, cpu, group_size=size)
+    return replace(phase, throughput=texts / elapsed)
+
+
 # -- the raw PostgreSQL limit: the same statements through pgbench ------------------------------
 
 # One webhook's transaction as pgbench runs it (prepared statements, C client): the same
@@ -608,12 +725,19 @@ def _load_process(plan: LoadPlan, results: Pipe) -> None:
         for concurrency in plan.levels:
             webhooks.stock(round(STOCKED_PER_SECOND * plan.seconds))
             settle(plan.database_url)
+            since = database_now(plan.database_url)
             service = await service_level(plan, webhooks, concurrency, plan.seconds)
+            group = mean_group_size(plan.database_url, since)
+            service = replace(service, group_size=group)
             results.send(service)
             settle(plan.database_url)
             results.send(await sql_level(plan, floor, concurrency, plan.seconds))
             settle(plan.database_url)
             results.send(await pgbench_level(plan, concurrency, plan.seconds))
+            settle(plan.database_url)
+            results.send(
+                await group_sql_level(plan, floor, concurrency, plan.seconds, max(1, round(group)))
+            )
             peak = max(peak, service.throughput)
         webhooks.stock(round(peak / 2 * plan.seconds) + 1)
         settle(plan.database_url)
@@ -751,6 +875,7 @@ def describe(phase: Phase) -> str:
         "service": "service",
         "sql": "raw SQL",
         "pgbench": "pgbench",
+        "group-sql": "group SQL",
         "fixed-rate": "fixed rate",
     }[phase.kind]
     errors = f", {phase.errors} errors (first: {phase.first_error})" if phase.errors else ""
@@ -759,7 +884,8 @@ def describe(phase: Phase) -> str:
         f"  p50 {_ms(phase.p50_s):>9}  p99 {_ms(phase.p99_s):>9}"
         f"  cores: service {_cores(phase.cpu.service)} database {_cores(phase.cpu.database)}"
         f" client {_cores(phase.cpu.client)}  machine busy {_share(phase.cpu.machine_busy):>4}"
-        f"{errors}"
+        + (f"  texts a transaction {phase.group_size:.1f}" if phase.group_size else "")
+        + errors
     )
 
 
@@ -812,8 +938,10 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
     service = [phase for phase in phases if phase.kind == "service"]
     raw = {phase.concurrency: phase for phase in phases if phase.kind == "sql"}
     pgbench = {phase.concurrency: phase for phase in phases if phase.kind == "pgbench"}
+    grouped = {phase.concurrency: phase for phase in phases if phase.kind == "group-sql"}
     (steady,) = [phase for phase in phases if phase.kind == "fixed-rate"]
     peak = max(service, key=lambda phase: phase.throughput)
+    grouped_peak = max(grouped.values(), key=lambda phase: phase.throughput)
     raw_peak = max(raw.values(), key=lambda phase: phase.throughput)
     pgbench_peak = max(pgbench.values(), key=lambda phase: phase.throughput)
     ratio = peak.throughput / raw_peak.throughput
@@ -835,6 +963,13 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
         "pgbench_peak": pgbench_peak.throughput,
         "pgbench_peak_concurrency": pgbench_peak.concurrency,
         "pgbench_ratio": peak.throughput / pgbench_peak.throughput,
+        "group_ratio_by_level": {
+            phase.concurrency: phase.throughput / grouped[phase.concurrency].throughput
+            for phase in service
+        },
+        "group_peak": grouped_peak.throughput,
+        "group_peak_concurrency": grouped_peak.concurrency,
+        "group_ratio": peak.throughput / grouped_peak.throughput,
         "half_peak_rate": steady.target_rate,
         "half_peak_p99_s": steady.p99_s,
         "half_peak_p99_pass": steady.p99_s < TARGET_P99_SECONDS and steady.errors == 0,
@@ -844,18 +979,19 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
 
 def report(figures: dict[str, Any]) -> None:
     say()
-    say("  clients  service/s  raw SQL/s  ratio  pgbench/s  ratio")
+    say("  clients  service/s  raw SQL/s  ratio  pgbench/s  ratio  group SQL/s  ratio")
     for phase in figures["phases"]:
         if phase["kind"] == "service":
             level = phase["concurrency"]
-            raw, pgbench = (
+            raw, pgbench, grouped = (
                 next(p for p in figures["phases"] if (p["kind"], p["concurrency"]) == (kind, level))
-                for kind in ("sql", "pgbench")
+                for kind in ("sql", "pgbench", "group-sql")
             )
             say(
                 f"  {level:>7}  {phase['throughput']:9.1f}  {raw['throughput']:9.1f}"
                 f"  {figures['ratio_by_level'][level]:5.2f}  {pgbench['throughput']:9.1f}"
                 f"  {figures['pgbench_ratio_by_level'][level]:5.2f}"
+                f"  {grouped['throughput']:11.1f}  {figures['group_ratio_by_level'][level]:5.2f}"
             )
     verdict = "PASS" if figures["ratio_pass"] else "FAIL"
     say(
@@ -866,6 +1002,10 @@ def report(figures: dict[str, Any]) -> None:
     say(
         f"      against pgbench's {figures['pgbench_peak']:.1f}/s "
         f"(x{figures['pgbench_peak_concurrency']}): {figures['pgbench_ratio']:.2f}"
+    )
+    say(
+        f"      against the group commit's own SQL, {figures['group_peak']:.1f} texts/s "
+        f"(x{figures['group_peak_concurrency']}): {figures['group_ratio']:.2f}"
     )
     verdict = "PASS" if figures["half_peak_p99_pass"] else "FAIL"
     say(
