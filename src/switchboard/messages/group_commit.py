@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 # A group's statements grow with it; past this, a bigger group saves little and delays its
 # first message's answer.
 MAX_GROUP = 64
-# Two: one group commits while the next is written; more would only split the queue.
-WRITERS = 1
+# Two: one group commits while the next is written, and a group held up by a slow WAL flush
+# does not hold every text up; more would only split the queue into smaller groups.
+WRITERS = 2
 
 _Waiting = tuple[InboundMessage, "asyncio.Future[Recorded]"]
 
