@@ -10,20 +10,24 @@ What it measures, in one run on one server:
    32 and 64 concurrent clients over keep-alive connections, each level for 10 s. Reported:
    throughput, p50 and p99 latency, errors, and the CPU used by the service process, by the
    database's backends and by the load process, and how busy the machine was. The client is
-   a minimal HTTP/1.1 client on uvloop, so that on a small machine it takes as little CPU
-   from the service as it can.
+   a minimal HTTP/1.1 client on uvloop, its requests signed before the phase, so that on a
+   small machine it takes as little CPU from the service as it can.
 3. The floor, level by level right after the service's: the SQL one webhook executes (claim
    the delivery, look up the identity link, find or open the conversation, insert the
    message, append the audit record, in one transaction), through the very repository
    functions the service calls, with psycopg from the same separate process, one connection
    per client, at the same concurrency, against the same database. Then the raw PostgreSQL
    limit: the same statements through pgbench (prepared statements, a C client; the one that
-   comes with the embedded server's package), at the same concurrency.
+   comes with the embedded server's package), at the same concurrency. Then the SQL the
+   service runs for texts that arrive together (messages/together_repository.py), with as
+   many texts a transaction as the service wrote at that level (read from its rows' xmin)
+   and as many texts in flight.
 4. A fixed-rate phase at half the service's peak throughput (requests scheduled at a steady
    pace whatever the answers; latency counted from the scheduled time).
 
 Targets: peak service throughput / peak raw SQL throughput >= 0.5, and p99 < 50 ms at half
-the peak rate; the ratio to pgbench's peak is reported beside the first. Run it as
+the peak rate; the ratios to pgbench's peak and to the group SQL's are reported beside the
+first. Run it as
 `.venv/bin/python bench/ingest.py` (`--help` for the options); the figures are printed, and
 written as JSON with `--json PATH`. The exit status is 0 whether the targets pass or not:
 timings are figures to read, not assertions.
