@@ -520,10 +520,8 @@ async def record_group_like_the_service(
         group_sql.Arrival(sid, "phone", sender, "sms", f"{sender}|{OUR_NUMBER}")
         for sid, sender, _ in messages
     ]
-    try:
-        looked_up = await group_sql.begin_claim_and_look_up(
-            conn, "twilio", "message.received", arrivals
-        )
+    async with conn.transaction():
+        looked_up = await group_sql.claim_and_look_up(conn, "twilio", "message.received", arrivals)
         missing = {
             (arrival.channel, arrival.thread_key, found.customer_id)
             for arrival, found in zip(arrivals, looked_up, strict=True)
@@ -560,12 +558,9 @@ async def record_group_like_the_service(
                     },
                 )
             )  # fmt: skip
-        await group_sql.insert_received_and_commit(
+        await group_sql.insert_received(
             conn, direction="inbound", provider="twilio", status="received", received=received
         )
-    except BaseException:
-        await group_sql.roll_back(conn)
-        raise
 
 
 async def group_sql_level(

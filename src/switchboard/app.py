@@ -56,7 +56,8 @@ def create_app(
         )
         await pool.open(wait=True, timeout=30)
         app.state.pool = pool
-        app.state.inbound_texts = InboundTexts(pool)
+        # Left before the pool closes (below): the groups being written use it to fall back.
+        app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool))
         app.state.tool_services = await exits.enter_async_context(tool_services(settings))
         exits.enter_context(startup_objects_frozen())
         worker = None
@@ -74,7 +75,6 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await worker
             await exits.aclose()
-            await app.state.inbound_texts.aclose()
             await pool.close()
 
     app = FastAPI(

@@ -169,23 +169,37 @@ async def test_texts_the_common_path_does_not_cover_are_refused(
     assert execute(migrated_db, "SELECT count(*) FROM cc_webhook_events") == [(0,)]
 
 
-async def test_a_group_is_written_after_psycopg_deallocated_every_prepared_statement(
+async def test_a_conversation_closed_while_the_group_waited_for_its_claim_is_not_continued(
     conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
-    await record_inbound_together(conn, [text("SM1", ANN)])
-    for _ in range(6):  # enough for psycopg to prepare it
-        await conn.execute("SELECT %s::int", (1,))
-    async with conn.transaction():
-        await conn.execute("SELECT %s::int", (1,))
-        raise psycopg.Rollback  # which psycopg follows with DEALLOCATE ALL
-    assert await (await conn.execute("SELECT count(*) FROM pg_prepared_statements")).fetchone() == (
-        0,
-    )
+    bobs = await record_inbound(conn, text("SMB1", BOB))
+    async with (
+        await AsyncConnection.connect(migrated_db, autocommit=True) as other,
+        await AsyncConnection.connect(migrated_db, autocommit=True) as agent,
+    ):
+        # Another transaction holds Ann's delivery (the provider's retry, being written).
+        await other.execute("BEGIN")
+        await other.execute(
+            "INSERT INTO cc_webhook_events (provider, event_key, event_type)"
+            " VALUES ('twilio', 'SMA1', 'message.received')"
+        )
+        group = asyncio.create_task(
+            record_inbound_together(conn, [text("SMA1", ANN), text("SMB2", BOB)])
+        )
+        await asyncio.sleep(0.3)
+        assert not group.done()  # waiting on SMA1
+        await agent.execute(
+            "UPDATE cc_conversations SET status = 'closed' WHERE id = %s", (bobs.conversation_id,)
+        )
+        await other.execute("ROLLBACK")
+        _, bob_again = await group
 
-    [result] = await record_inbound_together(conn, [text("SM2", ANN)])
-
-    assert not result.duplicate
-    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(2,)]
+    assert bob_again.conversation_id != bobs.conversation_id
+    assert execute(
+        migrated_db,
+        "SELECT status FROM cc_conversations WHERE id = %s",
+        (bob_again.conversation_id,),
+    ) == [("open",)]
 
 
 async def test_groups_sharing_deliveries_in_another_order_do_not_deadlock(
@@ -209,13 +223,12 @@ async def test_groups_sharing_deliveries_in_another_order_do_not_deadlock(
 async def test_texts_arriving_together_are_written_in_groups_and_each_answered(
     pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    texts = InboundTexts(pool)
     senders = [f"+4477009003{n:02d}" for n in range(10)]
     deliveries = [text(f"SM{n:03d}", senders[n % 10]) for n in range(60)]
     deliveries += deliveries[:15]  # redelivered while the first ones are being written
 
-    results = await asyncio.gather(*(texts.record(message) for message in deliveries))
-    await texts.aclose()
+    async with InboundTexts(pool) as texts:
+        results = await asyncio.gather(*(texts.record(message) for message in deliveries))
 
     assert sum(not r.duplicate for r in results) == 60
     assert texts.grouped_texts == 75
@@ -235,12 +248,12 @@ async def test_a_group_that_fails_is_written_text_by_text(
     async def deadlocked(*_: Any, **__: Any) -> Any:
         raise psycopg.errors.DeadlockDetected("deadlock detected")
 
-    monkeypatch.setattr(together_repository, "insert_received_and_commit", deadlocked)
-    texts = InboundTexts(pool)
+    monkeypatch.setattr(together_repository, "insert_received", deadlocked)
 
-    results = await asyncio.gather(
-        *(texts.record(text(f"SM{n}", ANN if n % 2 else BOB)) for n in range(8))
-    )
+    async with InboundTexts(pool) as texts:
+        results = await asyncio.gather(
+            *(texts.record(text(f"SM{n}", ANN if n % 2 else BOB)) for n in range(8))
+        )
 
     assert [r.duplicate for r in results] == [False] * 8
     assert texts.groups == 0
@@ -252,9 +265,9 @@ async def test_a_keyword_is_recorded_alone_and_heeded(
     pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
     link_customer(migrated_db, phone=ANN, email="ann@example.com")
-    texts = InboundTexts(pool)
 
-    result = await texts.record(text("SM1", ANN, "STOP"))
+    async with InboundTexts(pool) as texts:
+        result = await texts.record(text("SM1", ANN, "STOP"))
 
     assert not result.duplicate
     assert texts.groups == 0
@@ -266,14 +279,13 @@ async def test_a_keyword_is_recorded_alone_and_heeded(
 async def test_a_text_whose_webhook_went_away_is_stored_all_the_same(
     pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    texts = InboundTexts(pool, writers=1)
-    first = asyncio.create_task(texts.record(text("SM1", ANN)))
-    second = asyncio.create_task(texts.record(text("SM2", BOB)))
-    await asyncio.sleep(0)
-    second.cancel()  # its client hung up while it waited for a writer
-
-    await first
-    await texts.aclose()
+    async with InboundTexts(pool, writers=1) as texts:
+        first = asyncio.create_task(texts.record(text("SM1", ANN)))
+        await asyncio.sleep(0.01)  # the writer has taken SM1 alone
+        second = asyncio.create_task(texts.record(text("SM2", BOB)))
+        await asyncio.sleep(0)
+        second.cancel()  # its client hung up while it waited for the writer
+        await first
 
     assert execute(migrated_db, "SELECT provider_message_id FROM cc_messages ORDER BY 1") == [
         ("SM1",),

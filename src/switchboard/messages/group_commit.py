@@ -4,15 +4,16 @@ are written together, in one transaction, and each is answered once it has commi
 Nothing waits for a group to fill: a text that finds a writer free is written at once, alone,
 so at a quiet time each webhook costs what it always did. Only when every writer is busy do
 texts queue, and the next free writer takes all of them (up to MAX_GROUP) in one
-transaction. A group that fails for any reason (a deadlock with another group, one message
-the database refuses) is retried message by message, so one message's fault is that
-message's alone.
+transaction. A group that fails for any reason (a deadlock with another group, a lock it
+waited on too long, one message the database refuses) is retried message by message, in
+the order they came, so one message's fault is that message's alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from types import TracebackType
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
@@ -29,29 +30,62 @@ MAX_GROUP = 64
 # Two: one group commits while the next is written, and a group held up by a slow WAL flush
 # does not hold every text up; more would only split the queue into smaller groups.
 WRITERS = 2
+# How long a group may wait for a lock (a delivery or a thread another transaction holds,
+# such as the provider's retry of a text still being written) before it gives up and its
+# texts are written one by one: every text behind it waits meanwhile.
+GROUP_LOCK_TIMEOUT_MS = 1000
 
 _Waiting = tuple[InboundMessage, "asyncio.Future[Recorded]"]
 
 
 class InboundTexts:
-    """Where the Twilio messages webhook records what it was sent."""
+    """Where the Twilio messages webhook records what it was sent. Use it as an async context
+    manager: it keeps its writers' connections (with GROUP_LOCK_TIMEOUT_MS) in a pool of its
+    own, and on leaving waits for the groups being written."""
 
     def __init__(
         self, pool: AsyncConnectionPool[Any], *, max_group: int = MAX_GROUP, writers: int = WRITERS
     ) -> None:
-        self._pool = pool
+        self._pool = pool  # for the texts written one by one
+        self._group_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            pool.conninfo,
+            min_size=0,
+            max_size=writers,
+            open=False,
+            kwargs={
+                "autocommit": True,
+                "application_name": "switchboard-texts",
+                "options": f"-c lock_timeout={GROUP_LOCK_TIMEOUT_MS}",
+            },
+        )
         self._max_group = max_group
         self._writers = writers
         self._waiting: list[_Waiting] = []
         self._writing = 0
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
         # Written in groups so far, for a look at how much grouping a load gets.
         self.groups = 0
         self.grouped_texts = 0
 
+    async def __aenter__(self) -> InboundTexts:
+        await self._group_pool.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._closed = True  # from now on each text is written alone
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._group_pool.close()
+
     async def record(self, message: InboundMessage) -> Recorded:
         """Store the message (see record_inbound); returns once it has committed."""
-        if not groupable(message):
+        if self._closed or not groupable(message):
             return await self._record_alone(message)
         future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
         self._waiting.append((message, future))
@@ -62,20 +96,17 @@ class InboundTexts:
             task.add_done_callback(self._tasks.discard)
         return await future
 
-    async def aclose(self) -> None:
-        """Wait for the groups being written (their webhooks are waiting for them)."""
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-
     async def _write_while_waiting(self) -> None:
         try:
             while self._waiting:
                 group = self._take_group()
                 try:
                     await self._write(group)
-                except asyncio.CancelledError:  # its webhooks must not wait for ever
-                    for _, future in group:
+                except asyncio.CancelledError:
+                    # Its webhooks, and those queued behind it, must not wait for ever.
+                    for _, future in group + self._waiting:
                         future.cancel()
+                    self._waiting.clear()
                     raise
         finally:
             # No await between the loop's last look at the queue and this: a text queued
@@ -96,7 +127,7 @@ class InboundTexts:
 
     async def _write(self, group: list[_Waiting]) -> None:
         try:
-            async with self._pool.connection() as conn:
+            async with self._group_pool.connection() as conn:
                 results = await record_inbound_together(conn, [message for message, _ in group])
         except Exception:
             log.warning(
@@ -104,7 +135,10 @@ class InboundTexts:
                 len(group),
                 exc_info=True,
             )
-            await asyncio.gather(*(self._write_alone(message, future) for message, future in group))
+            # One after the other, in the order they came: all at once would ask the shared
+            # pool for as many connections, when the database is likely slow already.
+            for message, future in group:
+                await self._write_alone(message, future)
             return
         self.groups += 1
         self.grouped_texts += len(group)

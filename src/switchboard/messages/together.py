@@ -46,10 +46,10 @@ async def record_inbound_together(
     conn: AsyncConnection[Any], messages: list[InboundMessage]
 ) -> list[Recorded]:
     """record_inbound for several groupable messages of one provider and event type, in one
-    transaction whatever their number: BEGIN, two statements and COMMIT where their threads
-    are open already, seven statements at most; the results in the messages' order. A
-    delivery that comes twice among them is recorded once, the second being a duplicate, as
-    it would be one after the other."""
+    transaction whatever their number: three statements where their threads are open
+    already, six at most; the results in the messages' order. A delivery that comes twice
+    among them is recorded once, the second being a duplicate, as it would be one after the
+    other."""
     if not messages:
         return []
     messages = [storable_message(message) for message in messages]
@@ -59,17 +59,13 @@ async def record_inbound_together(
             raise ValueError(f"{message.provider_message_id} cannot be recorded in a group")
         if (message.provider, message.event_type) != (first.provider, first.event_type):
             raise ValueError("a group holds messages of one provider and event type")
-    together_repository.require_idle(conn)
     results = [_DUPLICATE] * len(messages)
-    # One transaction, begun with the first statement and committed with the last
-    # (together_repository says why).
-    try:
-        looked_up = await together_repository.begin_claim_and_look_up(
+    async with conn.transaction():
+        looked_up = await together_repository.claim_and_look_up(
             conn, first.provider, first.event_type, [_arrival(m) for m in messages]
         )
         fresh = _first_of_each(messages, looked_up)
         if not fresh:
-            await together_repository.commit(conn)
             return results
         threads: dict[tuple[str, str], UUID | None] = {}
         found: dict[tuple[str, str], tuple[UUID, UUID | None]] = {}
@@ -88,16 +84,13 @@ async def record_inbound_together(
                 conversation = replace(conversation, created=False)  # an earlier one opened it
             opened_before.add(_thread(messages[i]))
             received.append(_received(messages[i], conversation))
-        inserted = await together_repository.insert_received_and_commit(
+        inserted = await together_repository.insert_received(
             conn,
             direction=Direction.INBOUND,
             provider=first.provider,
             status=MessageStatus.RECEIVED,
             received=received,
         )
-    except BaseException:
-        await together_repository.roll_back(conn)
-        raise
     for i, row in zip(fresh, received, strict=True):
         message_id = inserted.get(row.provider_message_id)
         if message_id is not None:  # else stored before the delivery ledger: the same message
@@ -121,7 +114,7 @@ def _arrival(message: InboundMessage) -> Arrival:
     return Arrival(
         message.provider_message_id,
         _IDENTITY_CHANNEL[message.channel],
-        message.from_address or "",
+        message.from_address,
         message.channel,
         message.thread.key,
     )

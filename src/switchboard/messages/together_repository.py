@@ -1,26 +1,17 @@
 """SQL for recording a group of inbound texts (together.py): each step one statement for the
-whole group, and the steps that need nothing from each other in one statement, since on a
-busy service each round trip costs more than the rows it carries.
-
-For the same reason the group's transaction is begun in the round trip of its first
-statement and committed in that of its last: both go as one simple query (psycopg's
-client-side binding, the one way to send two statements at once), which makes a group two
-round trips where its threads are open already, against four with BEGIN and COMMIT alone.
-The caller rolls back (`roll_back`) if anything in between fails. A simple query is planned
-anew each time, and planning these two statements takes longer than running them, so they
-are prepared once on each connection (`PREPARE`) and the simple queries EXECUTE them."""
+whole group, since on a busy service each round trip costs more than the rows it carries. The
+rows go as one JSON document, decoded by json_to_recordset: psycopg dumps an array element by
+element in Python, which cost the service more than the rest of the group's writing. The
+values always travel as parameters, never in the statement's text, which PostgreSQL shows in
+pg_stat_activity and writes to its log with any error."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-import weakref
 from typing import Any, NamedTuple
 from uuid import UUID
 
-import psycopg
-from psycopg import AsyncClientCursor, AsyncConnection
-from psycopg.pq import TransactionStatus
+from psycopg import AsyncConnection
 
 from switchboard.audit.repository import payload_json
 
@@ -30,7 +21,7 @@ class Arrival(NamedTuple):
 
     event_key: str
     identity_channel: str  # cc_identity_links.channel of the sender
-    sender: str
+    sender: str | None
     channel: str  # the conversation's
     thread_key: str
 
@@ -41,23 +32,24 @@ class LookedUp(NamedTuple):
     conversation: tuple[UUID, UUID | None] | None  # the thread's open one, with its customer
 
 
-_CLAIM_AND_LOOK_UP_NAME = "switchboard_texts_claim_and_look_up"
-# $1 provider, $2 event type, $3 the arrivals as a JSON array of objects.
-_CLAIM_AND_LOOK_UP = """
-WITH arrival AS (
-    SELECT * FROM ROWS FROM (json_to_recordset($3) AS (event_key text,
-        identity_channel text, sender text, channel text, thread_key text))
-        WITH ORDINALITY AS a (event_key, identity_channel, sender, channel, thread_key, n)
-), claimed AS (
-    -- In key order: two groups sharing keys wait on the first they share, never deadlock.
-    INSERT INTO cc_webhook_events (provider, event_key, event_type)
-    SELECT $1, event_key, $2 FROM arrival ORDER BY event_key
-    ON CONFLICT (provider, event_key) DO NOTHING
-    RETURNING event_key
-)
-SELECT a.event_key IN (SELECT event_key FROM claimed), l.bank_customer_id, c.id,
-    c.bank_customer_id
-FROM arrival AS a
+# A statement sees the rows committed when it started. The look-up is a statement of its own,
+# after the claim: a claim may wait for another transaction holding the same delivery, and a
+# conversation closed meanwhile must be seen as closed.
+_CLAIM = """
+INSERT INTO cc_webhook_events (provider, event_key, event_type)
+SELECT %(provider)s, a.event_key, %(event_type)s
+FROM json_to_recordset(%(keys)s::json) AS a (event_key text)
+-- In key order: two groups sharing keys wait on the first they share, never deadlock.
+ORDER BY a.event_key
+ON CONFLICT (provider, event_key) DO NOTHING
+RETURNING event_key
+"""
+
+_LOOK_UP = """
+SELECT l.bank_customer_id, c.id, c.bank_customer_id
+FROM ROWS FROM (json_to_recordset(%(arrivals)s::json) AS (identity_channel text,
+    sender text, channel text, thread_key text)) WITH ORDINALITY
+    AS a (identity_channel, sender, channel, thread_key, n)
 LEFT JOIN cc_identity_links AS l ON l.channel = a.identity_channel AND l.address = a.sender
 LEFT JOIN cc_conversations AS c ON c.channel = a.channel
     AND c.provider_conversation_id = a.thread_key AND c.status IN ('open', 'pending')
@@ -65,47 +57,40 @@ ORDER BY a.n
 """
 
 
-async def begin_claim_and_look_up(
+async def claim_and_look_up(
     conn: AsyncConnection[Any], provider: str, event_type: str, arrivals: list[Arrival]
 ) -> list[LookedUp]:
-    """Begin the group's transaction; claim the deliveries, find each sender's customer and
-    each thread's open conversation, in one statement; the answers in the arrivals' order."""
-    query = f"BEGIN; EXECUTE {_CLAIM_AND_LOOK_UP_NAME} (%s, %s, %s)"
-    params = (provider, event_type, json.dumps([a._asdict() for a in arrivals]))
-    await _prepare(conn)
-    cursor = AsyncClientCursor(conn)
-    try:
-        await cursor.execute(query, params)
-    except psycopg.errors.InvalidSqlStatementName:
-        # Deallocated since: psycopg ends a rollback after which its own prepared statements
-        # may be stale with DEALLOCATE ALL, and ours go with them.
-        await roll_back(conn)
-        await _prepare(conn)
-        await cursor.execute(query, params)
-    cursor.nextset()  # past BEGIN's
+    """Claim the deliveries, then find each sender's customer and each thread's open
+    conversation; the answers in the arrivals' order."""
+    cursor = await conn.execute(
+        _CLAIM,
+        {
+            "provider": provider,
+            "event_type": event_type,
+            "keys": json.dumps([{"event_key": a.event_key} for a in arrivals]),
+        },
+    )
+    claimed = {row[0] for row in await cursor.fetchall()}
+    cursor = await conn.execute(
+        _LOOK_UP,
+        {
+            "arrivals": json.dumps(
+                [
+                    {
+                        "identity_channel": a.identity_channel,
+                        "sender": a.sender,
+                        "channel": a.channel,
+                        "thread_key": a.thread_key,
+                    }
+                    for a in arrivals
+                ]
+            )
+        },
+    )
     return [
-        LookedUp(claimed, customer, None if found is None else (found, found_customer))
-        for claimed, customer, found, found_customer in await cursor.fetchall()
+        LookedUp(arrival.event_key in claimed, customer, None if found is None else (found, known))
+        for arrival, (customer, found, known) in zip(arrivals, await cursor.fetchall(), strict=True)
     ]
-
-
-async def commit(conn: AsyncConnection[Any]) -> None:
-    await conn.execute("COMMIT")
-
-
-async def roll_back(conn: AsyncConnection[Any]) -> None:
-    """End the group's transaction without its writes, if it is still open. A connection
-    that cannot even do that (broken, or cancelled mid-query) is left to its pool, which
-    discards it rather than hand it out in a transaction."""
-    _prepared_on.discard(conn)  # psycopg may follow the rollback with DEALLOCATE ALL
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        with contextlib.suppress(psycopg.Error):
-            await conn.execute("ROLLBACK")
-
-
-def require_idle(conn: AsyncConnection[Any]) -> None:
-    if conn.info.transaction_status != TransactionStatus.IDLE:
-        raise ValueError("a group is written in a transaction of its own, not the caller's")
 
 
 class Received(NamedTuple):
@@ -121,14 +106,10 @@ class Received(NamedTuple):
     audit: dict[str, Any]
 
 
-_INSERT_RECEIVED_NAME = "switchboard_texts_insert_received"
 _AUDIT_COLUMNS = ("actor_type", "actor_id", "event_type", "event_version", "success")
-# $1 direction, $2 provider, $3 status, $4 the rows as a JSON array of objects, and the
-# audit records' shared columns: $5 actor type, $6 actor id, $7 event type, $8 event version,
-# $9 success.
 _INSERT_RECEIVED = """
 WITH received AS (
-    SELECT * FROM ROWS FROM (json_to_recordset($4) AS (conversation_id uuid,
+    SELECT * FROM ROWS FROM (json_to_recordset(%(received)s::json) AS (conversation_id uuid,
         provider_message_id text, from_address text, to_address text, body_text text,
         body_json jsonb, audit_input jsonb, audit_output jsonb, bank_customer_id uuid))
         WITH ORDINALITY AS r (conversation_id, provider_message_id, from_address, to_address,
@@ -137,24 +118,24 @@ WITH received AS (
     -- Each row's own time, not the transaction's: messages written together keep their order.
     INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_id,
         from_address, to_address, body_text, body_json, status, status_updated_at, created_at)
-    SELECT conversation_id, $1, $2, provider_message_id, from_address,
-        to_address, body_text, body_json, $3, now(), clock_timestamp()
+    SELECT conversation_id, %(direction)s, %(provider)s, provider_message_id, from_address,
+        to_address, body_text, body_json, %(status)s, now(), clock_timestamp()
     FROM received ORDER BY n
     ON CONFLICT (provider, provider_message_id) DO NOTHING
     RETURNING provider_message_id, id
 ), audit AS (
     INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version, input_redacted,
         output_redacted, success, conversation_id, bank_customer_id, created_at)
-    SELECT $5, $6, $7, $8,
+    SELECT %(actor_type)s, %(actor_id)s, %(event_type)s, %(event_version)s,
         r.audit_input, r.audit_output || jsonb_build_object('message_id', m.id),
-        $9, r.conversation_id, r.bank_customer_id, clock_timestamp()
+        %(success)s, r.conversation_id, r.bank_customer_id, clock_timestamp()
     FROM received AS r JOIN message AS m USING (provider_message_id) ORDER BY r.n
 )
 SELECT provider_message_id, id FROM message
 """
 
 
-async def insert_received_and_commit(
+async def insert_received(
     conn: AsyncConnection[Any],
     *,
     direction: str,
@@ -163,15 +144,12 @@ async def insert_received_and_commit(
     received: list[Received],
 ) -> dict[str, UUID]:
     """Insert the messages, each unless one with its provider id is stored, and an audit
-    record for each inserted, in one statement, and commit: {provider message id: id} of
-    those inserted. The records' actor, event and outcome are the first's: a group's records
-    differ only in their payloads, conversation and customer."""
+    record for each inserted, in one statement: {provider message id: id} of those
+    inserted. The records' actor, event and outcome are the first's: a group's records differ
+    only in their payloads, conversation and customer."""
     if not received:
-        await commit(conn)
         return {}
     first = received[0].audit
-    # All the rows as one JSON text: psycopg dumps an array element by element in Python,
-    # which cost the service more than the rest of the group's writing.
     rows = payload_json(
         [
             {
@@ -188,35 +166,14 @@ async def insert_received_and_commit(
             for r in received
         ]
     )
-    cursor = AsyncClientCursor(conn)  # prepared by begin_claim_and_look_up
-    await cursor.execute(
-        f"EXECUTE {_INSERT_RECEIVED_NAME} (%s, %s, %s, %s, %s, %s, %s, %s, %s); COMMIT",
-        (
-            direction,
-            provider,
-            status,
-            rows,
-            *(first[name] for name in _AUDIT_COLUMNS),
-        ),
+    cursor = await conn.execute(
+        _INSERT_RECEIVED,
+        {
+            "direction": direction,
+            "provider": provider,
+            "status": status,
+            "received": rows,
+            **{name: first[name] for name in _AUDIT_COLUMNS},
+        },
     )
     return {row[0]: row[1] for row in await cursor.fetchall()}
-
-
-_PREPARED = {
-    _CLAIM_AND_LOOK_UP_NAME: ("text, text, json", _CLAIM_AND_LOOK_UP),
-    _INSERT_RECEIVED_NAME: (
-        "text, text, text, json, text, text, text, integer, boolean",
-        _INSERT_RECEIVED,
-    ),
-}
-# The connections the statements are prepared on (they last as long as the session).
-_prepared_on: weakref.WeakSet[AsyncConnection[Any]] = weakref.WeakSet()
-
-
-async def _prepare(conn: AsyncConnection[Any]) -> None:
-    if conn in _prepared_on:
-        return
-    for name, (types, statement) in _PREPARED.items():
-        with contextlib.suppress(psycopg.errors.DuplicatePreparedStatement):
-            await conn.execute(f"PREPARE {name} ({types}) AS {statement}")
-    _prepared_on.add(conn)
