@@ -171,10 +171,15 @@ async def insert_open_conversations(
 
 
 async def set_customers_if_unknown(conn: AsyncConnection[Any], customers: dict[UUID, UUID]) -> None:
-    """set_customer_if_unknown for several conversations: {conversation id: customer id}."""
+    """set_customer_if_unknown for several conversations: {conversation id: customer id}.
+    The rows are locked in id order first: two groups filling in the same conversations in
+    another order wait for one another instead of deadlocking."""
+    ids = sorted(customers)
     await conn.execute(
-        "UPDATE cc_conversations AS c SET bank_customer_id = t.customer, updated_at = now()"
-        " FROM unnest(%s::uuid[], %s::uuid[]) AS t (id, customer)"
-        " WHERE c.id = t.id AND c.bank_customer_id IS NULL",
-        (list(customers), list(customers.values())),
+        "WITH locked AS (SELECT id FROM cc_conversations"
+        " WHERE id = ANY(%s) AND bank_customer_id IS NULL ORDER BY id FOR NO KEY UPDATE)"
+        " UPDATE cc_conversations AS c SET bank_customer_id = t.customer, updated_at = now()"
+        " FROM unnest(%s::uuid[], %s::uuid[]) AS t (id, customer), locked"
+        " WHERE c.id = t.id AND c.id = locked.id AND c.bank_customer_id IS NULL",
+        (ids, ids, [customers[i] for i in ids]),
     )
