@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg import AsyncConnection
+from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.conversations.models import Channel, Provider
@@ -291,3 +292,18 @@ async def test_a_text_whose_webhook_went_away_is_stored_all_the_same(
         ("SM1",),
         ("SM2",),
     ]
+
+
+async def test_the_writers_wait_on_locks_one_second_at_most_and_keep_the_urls_options(
+    migrated_db: str,
+) -> None:
+    url = make_conninfo(migrated_db, options="-c work_mem=7MB")
+    async with (
+        AsyncConnectionPool(url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool,
+        InboundTexts(pool) as texts,
+        texts._group_pool.connection() as conn,
+    ):
+        cursor = await conn.execute(
+            "SELECT current_setting('lock_timeout'), current_setting('work_mem')"
+        )
+        assert await cursor.fetchone() == ("1s", "7MB")

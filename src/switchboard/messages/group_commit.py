@@ -16,6 +16,7 @@ import logging
 from types import TracebackType
 from typing import Any
 
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.messages.models import InboundMessage, Recorded
@@ -47,15 +48,18 @@ class InboundTexts:
         self, pool: AsyncConnectionPool[Any], *, max_group: int = MAX_GROUP, writers: int = WRITERS
     ) -> None:
         self._pool = pool  # for the texts written one by one
+        # Added to what the URL may already set (a search_path, say), not in its place.
+        conninfo = pool.conninfo
+        options = conninfo_to_dict(conninfo).get("options") if isinstance(conninfo, str) else None
         self._group_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
-            pool.conninfo,
+            conninfo,
             min_size=0,
             max_size=writers,
             open=False,
             kwargs={
                 "autocommit": True,
                 "application_name": "switchboard-texts",
-                "options": f"-c lock_timeout={GROUP_LOCK_TIMEOUT_MS}",
+                "options": f"{options or ''} -c lock_timeout={GROUP_LOCK_TIMEOUT_MS}".strip(),
             },
         )
         self._max_group = max_group
