@@ -58,7 +58,8 @@ def key(value: str) -> str:
 
 # Where a customer texts STOP or START to change what they receive on that channel.
 _OPT_OUT_CHANNELS = {Channel.SMS: ContactChannel.SMS, Channel.WHATSAPP: ContactChannel.WHATSAPP}
-_IDENTITY_CHANNEL = {
+# Where a sender's address is looked up in cc_identity_links, by the channel it wrote on.
+IDENTITY_CHANNEL = {
     Channel.SMS: IdentityChannel.PHONE,
     Channel.VOICE: IdentityChannel.PHONE,
     Channel.WHATSAPP: IdentityChannel.WHATSAPP,
@@ -79,7 +80,7 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
         ):
             return Recorded(duplicate=True)
         customer_id = await resolve_customer(
-            conn, _IDENTITY_CHANNEL[message.channel], message.from_address
+            conn, IDENTITY_CHANNEL[message.channel], message.from_address
         )
         conversation = await _conversation_for(conn, message, customer_id)
         if message.channel == Channel.VOICE and await auth_sessions.code_awaited(

@@ -19,14 +19,18 @@ from psycopg import AsyncConnection
 from switchboard.audit import service as audit
 from switchboard.conversations import service as conversations
 from switchboard.conversations.models import Channel, ConversationRef
-from switchboard.identities.service import IdentityChannel
 from switchboard.messages import together_repository
 from switchboard.messages.models import Direction, InboundMessage, MessageStatus, Recorded
-from switchboard.messages.service import masked_body, received_entry, storable_message
+from switchboard.messages.service import (
+    IDENTITY_CHANNEL,
+    masked_body,
+    received_entry,
+    storable_message,
+)
 from switchboard.messages.together_repository import Arrival, LookedUp, Received
 from switchboard.preferences.keywords import keyword_in
 
-_IDENTITY_CHANNEL = {Channel.SMS: IdentityChannel.PHONE, Channel.WHATSAPP: IdentityChannel.WHATSAPP}
+_TEXT_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 _DUPLICATE = Recorded(duplicate=True)
 
 
@@ -35,7 +39,7 @@ def groupable(message: InboundMessage) -> bool:
     keyword (a keyword changes the customer's preferences too)."""
     return (
         message.direction == Direction.INBOUND
-        and message.channel in _IDENTITY_CHANNEL
+        and message.channel in _TEXT_CHANNELS
         and not message.thread.replies_to
         and not message.thread.one_per_call
         and keyword_in(message.body_text) is None
@@ -113,7 +117,7 @@ def _first_of_each(messages: list[InboundMessage], looked_up: list[LookedUp]) ->
 def _arrival(message: InboundMessage) -> Arrival:
     return Arrival(
         message.provider_message_id,
-        _IDENTITY_CHANNEL[message.channel],
+        IDENTITY_CHANNEL[message.channel],
         message.from_address,
         message.channel,
         message.thread.key,
