@@ -66,6 +66,21 @@ async def test_only_the_wrapped_list_is_read_when_it_is_the_only_one(
     ]
 
 
+async def test_a_replay_keeps_an_id_that_reads_as_a_card_number(
+    client: httpx.AsyncClient,
+) -> None:
+    # Vapi's ids are random hex: now and then one holds a Luhn-valid run of 16 digits, which
+    # the stored answer has masked.
+    call = caller(client, KNOWN_NUMBER)
+    payload = call.message([tool_call("identify_caller", {}, call_id="call_4111111111111111ab")])
+
+    first = await call.post(payload)
+    again = await call.post(payload)
+
+    assert first.json()["results"][0]["toolCallId"] == "call_4111111111111111ab"
+    assert again.json() == first.json()
+
+
 async def test_a_replayed_tool_call_runs_once_and_gets_the_first_answer(
     client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
 ) -> None:

@@ -72,9 +72,9 @@ async def answer_tool_call(
         )
         if state.answer is not None:
             earlier = state.answer
-            return Answer(
-                earlier["toolCallId"], earlier["name"], earlier.get("result"), earlier.get("error")
-            )
+            # The id as asked, not as stored: the stored answer had card numbers masked, and an
+            # id may hold a digit run that reads as one; Vapi matches results by this id.
+            return Answer(call.id, earlier["name"], earlier.get("result"), earlier.get("error"))
         caller = await _caller(conn, context, services, state, when)
         tool = TOOLS.get(call.name)
         run = ToolRun(
