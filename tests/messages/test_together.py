@@ -203,6 +203,36 @@ async def test_a_conversation_closed_while_the_group_waited_for_its_claim_is_not
     ) == [("open",)]
 
 
+async def test_a_group_whose_insert_fails_stores_nothing_and_leaves_its_connection_usable(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    # The last statement fails, after the claim and the look-up: another transaction is
+    # storing one of the messages (its provider id) and the group gives up waiting on it.
+    anns = await record_inbound(conn, text("SMA1", ANN))
+    async with await AsyncConnection.connect(migrated_db, autocommit=True) as other:
+        await other.execute("BEGIN")
+        await other.execute(
+            "INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_id,"
+            " status) VALUES (%s, 'inbound', 'twilio', 'SMA3', 'received')",
+            (anns.conversation_id,),
+        )
+        await conn.execute("SET lock_timeout = '200ms'")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            await record_inbound_together(conn, [text("SMA2", ANN), text("SMA3", ANN)])
+        await other.execute("ROLLBACK")
+
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert execute(
+        migrated_db, "SELECT count(*) FROM cc_webhook_events WHERE event_key IN ('SMA2', 'SMA3')"
+    ) == [(0,)]
+    again = await record_inbound_together(conn, [text("SMA2", ANN), text("SMA3", ANN)])
+    assert [r.conversation_id for r in again] == [anns.conversation_id] * 2
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(3,)]
+    assert execute(
+        migrated_db, "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'message.received'"
+    ) == [(3,)]
+
+
 async def test_groups_sharing_deliveries_in_another_order_do_not_deadlock(
     migrated_db: str,
 ) -> None:
