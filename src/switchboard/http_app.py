@@ -91,7 +91,7 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
     and for anything else a 500 that gives nothing away (the error goes to the log)."""
     if isinstance(exc, SwitchboardError):
         return error_json(exc.http_status, exc.code, exc.message)
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error("unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc)
     return error_json(500, "internal_error", "something went wrong; nothing was stored")
 
 

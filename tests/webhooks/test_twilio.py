@@ -199,6 +199,45 @@ async def test_a_signature_over_a_different_url_is_refused(client: httpx.AsyncCl
     assert response.status_code == 403
 
 
+async def test_a_query_string_that_is_not_utf8_is_a_signature_mismatch(
+    client: httpx.AsyncClient,
+) -> None:
+    # No HTTP client here sends such bytes; a server may pass them on as they came.
+    app = client._transport.app  # type: ignore[attr-defined]
+    body = urlencode(fixture("twilio", "inbound_sms.json")).encode()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": INBOUND,
+        "raw_path": INBOUND.encode() + b"?x=\xff",
+        "query_string": b"x=\xff",
+        "root_path": "",
+        "headers": [
+            (b"host", b"switchboard.bank.example"),
+            (b"content-type", b"application/x-www-form-urlencoded"),
+            (b"content-length", str(len(body)).encode()),
+            (b"x-twilio-signature", b"AAAA"),
+        ],
+        "client": ("127.0.0.1", 40000),
+        "server": ("switchboard.bank.example", 443),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+
+    assert sent[0]["status"] == 403
+    assert b"invalid_signature" in sent[1]["body"]
+
+
 async def test_a_signature_over_the_url_with_its_default_port_is_accepted(
     client: httpx.AsyncClient,
 ) -> None:

@@ -112,7 +112,7 @@ async def audit_rejection(request: Request, provider: str, rejection: WebhookRej
                 error_code=rejection.code,
                 error_message=rejection.message,
                 input={
-                    "path": request.url.path,
+                    "path": request.scope["path"],  # request.url fails on a query that is not UTF-8
                     "client": request.client.host if request.client else None,
                     "user_agent": request.headers.get("user-agent"),
                 },

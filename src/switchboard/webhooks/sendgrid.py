@@ -64,7 +64,7 @@ async def verified_email(request: Request) -> PostedEmail:
             raise InvalidSignature(
                 "the inbound secret is missing or wrong",
                 hint="configure Inbound Parse to post to "
-                f"{settings.public_url}{request.url.path}?key=<SENDGRID_INBOUND_SECRET>",
+                f"{settings.public_url}{request.scope['path']}?key=<SENDGRID_INBOUND_SECRET>",
             )
     except WebhookRejected as rejection:
         await audit_rejection(request, Provider.SENDGRID, rejection)

@@ -79,9 +79,12 @@ async def verified_form(request: Request) -> FormParams:
         raise MalformedBody("the form holds a NUL character")
     try:
         token = require_secret(settings.twilio_auth_token, "TWILIO_AUTH_TOKEN")
-        url = settings.public_url + request.url.path
-        if request.url.query:
-            url += "?" + request.url.query
+        # From the scope, not request.url, which builds and parses a whole URL each time.
+        url = settings.public_url + request.scope["path"]
+        query = request.scope.get("query_string", b"")
+        if query:
+            # Bytes that are not UTF-8 cannot be in a URL Twilio signed: a mismatch, not a 500.
+            url += "?" + query.decode("utf-8", errors="replace")
         signature = request.headers.get("x-twilio-signature", "")
         if not _signed_by_twilio(token, url, pairs, signature):
             raise InvalidSignature(
