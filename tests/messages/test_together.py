@@ -240,10 +240,22 @@ async def test_groups_sharing_deliveries_in_another_order_do_not_deadlock(
     async with (
         await AsyncConnection.connect(migrated_db, autocommit=True) as one,
         await AsyncConnection.connect(migrated_db, autocommit=True) as two,
+        await AsyncConnection.connect(migrated_db, autocommit=True) as third,
     ):
-        forward, backward = await asyncio.gather(
+        # A third transaction holds a delivery in the middle, so that both groups are
+        # waiting on it, each holding what it claimed before it, when it lets go: claimed in
+        # the order given, each would then need what the other holds, every time.
+        await third.execute("BEGIN")
+        await third.execute(
+            "INSERT INTO cc_webhook_events (provider, event_key, event_type)"
+            " VALUES ('twilio', 'SM06', 'message.received')"
+        )
+        both = asyncio.gather(
             record_inbound_together(one, group), record_inbound_together(two, group[::-1])
         )
+        await asyncio.sleep(0.3)
+        await third.execute("ROLLBACK")
+        forward, backward = await both
 
     stored = [not r.duplicate for r in forward] + [not r.duplicate for r in backward]
     assert sum(stored) == 12
