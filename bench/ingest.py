@@ -26,8 +26,8 @@ What it measures, in one run on one server:
    pace whatever the answers; latency counted from the scheduled time).
 
 Targets: peak service throughput / peak raw SQL throughput >= 0.5, and p99 < 50 ms at half
-the peak rate; the ratios to pgbench's peak and to the group SQL's are reported beside the
-first. Run it as
+the peak rate; the ratios to pgbench's peak (the raw PostgreSQL limit) and to the group SQL's
+are reported beside the first, each with its verdict against the same 0.5. Run it as
 `.venv/bin/python bench/ingest.py` (`--help` for the options); the figures are printed, and
 written as JSON with `--json PATH`. The exit status is 0 whether the targets pass or not:
 timings are figures to read, not assertions.
@@ -962,6 +962,7 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
         "pgbench_peak": pgbench_peak.throughput,
         "pgbench_peak_concurrency": pgbench_peak.concurrency,
         "pgbench_ratio": peak.throughput / pgbench_peak.throughput,
+        "pgbench_ratio_pass": peak.throughput / pgbench_peak.throughput >= TARGET_RATIO,
         "group_ratio_by_level": {
             phase.concurrency: phase.throughput / grouped[phase.concurrency].throughput
             for phase in service
@@ -969,6 +970,7 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
         "group_peak": grouped_peak.throughput,
         "group_peak_concurrency": grouped_peak.concurrency,
         "group_ratio": peak.throughput / grouped_peak.throughput,
+        "group_ratio_pass": peak.throughput / grouped_peak.throughput >= TARGET_RATIO,
         "half_peak_rate": steady.target_rate,
         "half_peak_p99_s": steady.p99_s,
         "half_peak_p99_pass": steady.p99_s < TARGET_P99_SECONDS and steady.errors == 0,
@@ -998,13 +1000,17 @@ def report(figures: dict[str, Any]) -> None:
         f"{figures['raw_peak']:.1f}/s (x{figures['raw_peak_concurrency']}): "
         f"ratio {figures['ratio']:.2f} (target >= {TARGET_RATIO}) {verdict}"
     )
+    # The same SQL through pgbench is the raw PostgreSQL limit; the group commit's own
+    # SQL is the stricter floor this benchmark adds. Each gets its verdict against the target.
     say(
         f"      against pgbench's {figures['pgbench_peak']:.1f}/s "
-        f"(x{figures['pgbench_peak_concurrency']}): {figures['pgbench_ratio']:.2f}"
+        f"(x{figures['pgbench_peak_concurrency']}): {figures['pgbench_ratio']:.2f} "
+        + ("PASS" if figures["pgbench_ratio_pass"] else "FAIL")
     )
     say(
         f"      against the group commit's own SQL, {figures['group_peak']:.1f} texts/s "
-        f"(x{figures['group_peak_concurrency']}): {figures['group_ratio']:.2f}"
+        f"(x{figures['group_peak_concurrency']}): {figures['group_ratio']:.2f} "
+        + ("PASS" if figures["group_ratio_pass"] else "FAIL")
     )
     verdict = "PASS" if figures["half_peak_p99_pass"] else "FAIL"
     say(
