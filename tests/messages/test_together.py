@@ -40,6 +40,17 @@ def text(
     )
 
 
+async def hold_delivery(conn: AsyncConnection[Any], event_key: str) -> None:
+    """Claim a delivery in a transaction left open, as a provider's retry being written would:
+    other claims of it wait until `conn` commits or rolls back."""
+    await conn.execute("BEGIN")
+    await conn.execute(
+        "INSERT INTO cc_webhook_events (provider, event_key, event_type)"
+        " VALUES ('twilio', %s, 'message.received')",
+        (event_key,),
+    )
+
+
 @pytest.fixture
 async def pool(migrated_db: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
     async with AsyncConnectionPool(
@@ -179,11 +190,7 @@ async def test_a_conversation_closed_while_the_group_waited_for_its_claim_is_not
         await AsyncConnection.connect(migrated_db, autocommit=True) as agent,
     ):
         # Another transaction holds Ann's delivery (the provider's retry, being written).
-        await other.execute("BEGIN")
-        await other.execute(
-            "INSERT INTO cc_webhook_events (provider, event_key, event_type)"
-            " VALUES ('twilio', 'SMA1', 'message.received')"
-        )
+        await hold_delivery(other, "SMA1")
         group = asyncio.create_task(
             record_inbound_together(conn, [text("SMA1", ANN), text("SMB2", BOB)])
         )
@@ -245,11 +252,7 @@ async def test_groups_sharing_deliveries_in_another_order_do_not_deadlock(
         # A third transaction holds a delivery in the middle, so that both groups are
         # waiting on it, each holding what it claimed before it, when it lets go: claimed in
         # the order given, each would then need what the other holds, every time.
-        await third.execute("BEGIN")
-        await third.execute(
-            "INSERT INTO cc_webhook_events (provider, event_key, event_type)"
-            " VALUES ('twilio', 'SM06', 'message.received')"
-        )
+        await hold_delivery(third, "SM06")
         both = asyncio.gather(
             record_inbound_together(one, group), record_inbound_together(two, group[::-1])
         )
