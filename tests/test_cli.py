@@ -103,7 +103,7 @@ def test_downgrade_without_a_terminal_asks_for_yes(migrated_db: str) -> None:
     assert refused.returncode == 1
     assert "pass --yes" in refused.stderr
     assert done.returncode == 0, done.stderr
-    assert "7 migration(s) rolled back" in done.stdout
+    assert "8 migration(s) rolled back" in done.stdout
 
 
 def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
