@@ -13,7 +13,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
+import pytest
 
+from switchboard.errors import MigrationNotPermitted
 from switchboard.migrations.files import Migration
 from switchboard.migrations.runner import LEDGER, MigrationRunner
 from tests.builders import execute
@@ -111,3 +113,15 @@ def test_a_database_from_before_the_app_role_could_read_the_ledger_says_who_must
     assert "migration_not_permitted" in said
     assert f"may not read the migration ledger ({LEDGER})" in said
     assert "switchboard db upgrade" in said
+
+
+def test_the_app_role_does_not_start_migrating_an_empty_database(
+    empty_db: str, migrations: list[Migration], migrated_template: str
+) -> None:
+    # migrated_template: the server has the roles 007 creates.
+    runner = MigrationRunner(as_app(empty_db), migrations)
+
+    with pytest.raises(MigrationNotPermitted, match="may not create tables in schema public"):
+        runner.upgrade()
+
+    assert execute(empty_db, "SELECT to_regclass(%s)", (LEDGER,)) == [(None,)]
