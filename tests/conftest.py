@@ -3,6 +3,11 @@
 The server is the embedded one (started once per test process, in a temporary folder), or
 the server DATABASE_URL points at; either way each test creates and drops its own database,
 so tests never see each other's rows and a run leaves nothing behind.
+
+Fixtures build and inspect data as the owner of the tables (the URL they are given). The
+service under test connects with `service_url(url)`: the same URL, or, with
+SWITCHBOARD_TEST_ROLE=switchboard_app, as the login role a deployment serves with (CI runs
+the end-to-end tests so), which may do only what migrations granted it.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ from tests.providers.servers import SendGridServer, TwilioServer, serving
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
 _counter = itertools.count()
+
+
+def service_url(url: str) -> str:
+    """`url` as the service under test connects: as SWITCHBOARD_TEST_ROLE when it is set
+    (passwordless, as the test servers trust local connections)."""
+    role = os.environ.get("SWITCHBOARD_TEST_ROLE")
+    return psycopg.conninfo.make_conninfo(url, user=role) if role else url
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +109,9 @@ def anyio_backend() -> str:
 @pytest.fixture
 async def conn(migrated_db: str) -> AsyncIterator[AsyncConnection[Any]]:
     """An autocommit connection to the test's migrated database, as the service's pool
-    hands them out."""
-    async with await AsyncConnection.connect(migrated_db, autocommit=True) as connection:
+    hands them out (as SWITCHBOARD_TEST_ROLE, when set)."""
+    url = service_url(migrated_db)
+    async with await AsyncConnection.connect(url, autocommit=True) as connection:
         yield connection
 
 

@@ -47,6 +47,13 @@ class AdoptionRefused(MigrationError):
     code = "adoption_refused"
 
 
+class MigrationNotPermitted(MigrationError):
+    """The connected role may not read the migration ledger, or may not migrate: the owner of
+    the tables migrates (`switchboard db upgrade`), the app role only serves."""
+
+    code = "migration_not_permitted"
+
+
 class WebhookRejected(SwitchboardError):
     """A webhook delivery refused before anything was stored."""
 

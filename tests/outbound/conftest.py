@@ -15,7 +15,7 @@ from switchboard.outbound import config as outbound_config
 from switchboard.outbound.worker import run_worker
 from switchboard.settings import Settings
 from tests.builders import execute
-from tests.conftest import MIGRATIONS_DIR
+from tests.conftest import MIGRATIONS_DIR, service_url
 from tests.providers.servers import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -69,10 +69,11 @@ def live_settings(tmp_path: Path, twilio: TwilioServer, sendgrid: SendGridServer
 
 
 async def drain(settings: Settings, url: str, *, seconds: float = 20) -> None:
-    """Run the worker until no job is waiting, waking for retries scheduled in the future."""
+    """Run the worker (as the service connects) until no job is waiting, waking for retries
+    scheduled in the future."""
     deadline = time.monotonic() + seconds
     while True:
-        await run_worker(settings, url, burst=True, install_signal_handlers=False)
+        await run_worker(settings, service_url(url), burst=True, install_signal_handlers=False)
         due = execute(
             url,
             "SELECT extract(epoch FROM min(coalesce(scheduled_at, now()) - now()))::float"

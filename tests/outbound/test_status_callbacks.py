@@ -20,6 +20,7 @@ from switchboard.outbound.repository import mark_accepted
 from switchboard.outbound.service import queue_message
 from switchboard.preferences.models import ContactChannel, Purpose
 from switchboard.settings import Settings
+from tests.conftest import service_url
 from tests.outbound.conftest import AGENT, audit_events, drain, message_row
 from tests.providers.servers import AUTH_TOKEN, SendGridServer, TwilioServer
 from tests.webhooks.conftest import running, sendgrid_public_key, twilio_post_args
@@ -35,7 +36,7 @@ async def client(migrated_db: str, live_settings: Settings) -> AsyncIterator[htt
     settings = live_settings.model_copy(
         update={"sendgrid_event_public_key": sendgrid_public_key(EVENT_KEY)}
     )
-    async for client in running(create_app(settings, database_url=migrated_db)):
+    async for client in running(create_app(settings, database_url=service_url(migrated_db))):
         yield client
 
 

@@ -21,7 +21,7 @@ from switchboard.outbound.service import queue_message
 from switchboard.preferences.models import ContactChannel, Purpose
 from switchboard.settings import Settings
 from tests.builders import execute
-from tests.conftest import MIGRATIONS_DIR
+from tests.conftest import MIGRATIONS_DIR, service_url
 from tests.test_cli import free_port, wait_until_ready
 
 SYSTEM = Actor(ActorType.SYSTEM, "test")
@@ -35,7 +35,7 @@ def environment(tmp_path: Path, url: str | None, **extra: str) -> dict[str, str]
     }
     env["SWITCHBOARD_DATA_DIR"] = str(tmp_path)
     if url is not None:
-        env["DATABASE_URL"] = url
+        env["DATABASE_URL"] = service_url(url)
     return env | extra
 
 

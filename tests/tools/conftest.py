@@ -19,6 +19,7 @@ import pytest
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.builders import execute, link_customer
+from tests.conftest import service_url
 from tests.outbound.conftest import drain, make_settings
 from tests.providers.servers import (
     ACCOUNT_SID,
@@ -65,7 +66,9 @@ def customer(migrated_db: str) -> uuid.UUID:
 async def client(
     migrated_db: str, settings: Settings, customer: uuid.UUID
 ) -> AsyncIterator[httpx.AsyncClient]:
-    async for client in running(create_app(settings, database_url=migrated_db, pool_size=20)):
+    async for client in running(
+        create_app(settings, database_url=service_url(migrated_db), pool_size=20)
+    ):
         yield client
 
 

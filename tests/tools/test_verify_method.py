@@ -13,6 +13,7 @@ import pytest
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.builders import execute
+from tests.conftest import service_url
 from tests.outbound.conftest import make_settings
 from tests.providers.twilio_verify_server import (
     ACCOUNT_SID,
@@ -46,7 +47,7 @@ async def verify_client(
         TWILIO_VERIFY_SERVICE_SID=SERVICE_SID,
         TWILIO_VERIFY_BASE_URL=verify.url,
     )
-    async for client in running(create_app(settings, database_url=migrated_db)):
+    async for client in running(create_app(settings, database_url=service_url(migrated_db))):
         yield client
 
 

@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.builders import link_customer
-from tests.conftest import MIGRATIONS_DIR
+from tests.conftest import MIGRATIONS_DIR, service_url
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "webhooks"
 PUBLIC_URL = "https://switchboard.bank.example"
@@ -71,7 +71,9 @@ async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 async def client(migrated_db: str, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The service; one customer is linked to +447700900001 and ada@example.com."""
     link_customer(migrated_db, phone="+447700900001", email="ada@example.com")
-    async for client in running(create_app(settings, database_url=migrated_db, pool_size=25)):
+    async for client in running(
+        create_app(settings, database_url=service_url(migrated_db), pool_size=25)
+    ):
         yield client
 
 

@@ -18,6 +18,7 @@ from sendgrid.helpers.eventwebhook import EventWebhookHeader
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.builders import execute
+from tests.conftest import service_url
 from tests.webhooks.conftest import INBOUND_SECRET, fixture, running
 
 pytestmark = pytest.mark.anyio
@@ -396,7 +397,7 @@ async def unconfigured(migrated_db: str, settings: Settings) -> AsyncIterator[ht
     blank = settings.model_copy(
         update={"sendgrid_inbound_secret": " ", "sendgrid_event_public_key": ""}
     )
-    async for client in running(create_app(blank, database_url=migrated_db)):
+    async for client in running(create_app(blank, database_url=service_url(migrated_db))):
         yield client
 
 
@@ -679,7 +680,7 @@ async def test_an_unusable_event_key_refuses_every_batch(
     public_key: str,
 ) -> None:
     broken = settings.model_copy(update={"sendgrid_event_public_key": public_key})
-    async for client in running(create_app(broken, database_url=migrated_db)):
+    async for client in running(create_app(broken, database_url=service_url(migrated_db))):
         response = await post_events(client, sendgrid_key, fixture_events("delivered"))
 
         assert response.status_code == 403

@@ -16,6 +16,7 @@ from twilio.request_validator import RequestValidator
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.builders import execute
+from tests.conftest import service_url
 from tests.webhooks.conftest import PUBLIC_URL, TWILIO_TOKEN, fixture, running, twilio_post_args
 
 pytestmark = pytest.mark.anyio
@@ -385,7 +386,7 @@ async def test_an_unset_auth_token_answers_503_and_verifies_nothing(
 ) -> None:
     blank = settings.model_copy(update={"twilio_auth_token": ""})
     payload = fixture("twilio", "inbound_sms.json")
-    async for client in running(create_app(blank, database_url=migrated_db)):
+    async for client in running(create_app(blank, database_url=service_url(migrated_db))):
         # Signed with an empty key: an empty secret must verify nothing.
         response = await client.post(INBOUND, **twilio_post_args(INBOUND, payload, token=""))
 

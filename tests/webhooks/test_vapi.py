@@ -12,6 +12,7 @@ import pytest
 from switchboard.app import create_app
 from switchboard.settings import Settings
 from tests.builders import execute
+from tests.conftest import service_url
 from tests.webhooks.conftest import VAPI_SECRET, fixture, running
 
 pytestmark = pytest.mark.anyio
@@ -500,7 +501,7 @@ async def test_an_unset_secret_answers_503_and_verifies_nothing(
     migrated_db: str, settings: Settings
 ) -> None:
     unset = settings.model_copy(update={"vapi_secret": "  "})
-    async for client in running(create_app(unset, database_url=migrated_db)):
+    async for client in running(create_app(unset, database_url=service_url(migrated_db))):
         # Even a request presenting the blank secret itself is refused.
         headers = {"Content-Type": "application/json", "X-Vapi-Secret": "  "}
 

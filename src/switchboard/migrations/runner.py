@@ -26,6 +26,7 @@ from switchboard.errors import (
     DuplicateMessageIds,
     MigrationError,
     MigrationLockTimeout,
+    MigrationNotPermitted,
 )
 from switchboard.migrations.files import Migration, SqlScript, Statement, find
 
@@ -93,12 +94,21 @@ class MigrationRunner:
 
     def upgrade(self, to: str | None = None) -> list[Migration]:
         target = find(self._migrations, to).id if to else self._migrations[-1].id
-        with self._connection() as conn, self._locked(conn):
+
+        def pending(conn: Conn) -> list[Migration]:
             applied = _read_ledger(conn)
-            pending = [m for m in self._migrations if m.id not in applied and m.id <= target]
-            for migration in pending:
-                self._apply(conn, migration)
-        return pending
+            return [m for m in self._migrations if m.id not in applied and m.id <= target]
+
+        with self._connection() as conn:
+            # Up to date: nothing is locked or created, so a role that may not migrate (the
+            # app role) may still ask.
+            if not pending(conn):
+                return []
+            with self._locked(conn):
+                todo = pending(conn)
+                for migration in todo:
+                    self._apply(conn, migration)
+        return todo
 
     def downgrade(self, to: str) -> list[Migration]:
         target = "000" if to.lower() in {"base", "0", "000"} else find(self._migrations, to).id
@@ -169,6 +179,7 @@ class MigrationRunner:
 
     @contextmanager
     def _locked(self, conn: Conn) -> Iterator[None]:
+        _check_may_migrate(conn)
         deadline = time.monotonic() + self._lock_wait_seconds
         told = False
         while not scalar(conn, f"SELECT pg_try_advisory_lock({_LOCK_SQL})"):
@@ -184,12 +195,7 @@ class MigrationRunner:
             time.sleep(0.2)
         try:
             # Created under the lock: two first runs would otherwise race to create it.
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {LEDGER} ("
-                " id text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-                " applied_at timestamptz NOT NULL DEFAULT now(),"
-                " duration_ms integer NOT NULL, adopted boolean NOT NULL DEFAULT false)"
-            )
+            _create_ledger(conn)
             yield
         finally:
             if not conn.closed:
@@ -323,11 +329,83 @@ def _lock_gave_up(script: SqlScript) -> MigrationError:
 def _read_ledger(conn: Conn) -> dict[str, AppliedMigration]:
     if not relation_exists(conn, LEDGER):
         return {}
-    with conn.cursor(row_factory=dict_row) as cur:
-        rows = cur.execute(
-            f"SELECT id, name, checksum, applied_at, duration_ms, adopted FROM {LEDGER}"
-        ).fetchall()
+    try:
+        with conn.cursor(row_factory=dict_row) as cur:
+            rows = cur.execute(
+                f"SELECT id, name, checksum, applied_at, duration_ms, adopted FROM {LEDGER}"
+            ).fetchall()
+    except pg_errors.InsufficientPrivilege as exc:
+        raise MigrationNotPermitted(
+            f"{_who(conn)} may not read the migration ledger ({LEDGER})",
+            hint="the database predates the app role's read access to it: run `switchboard db "
+            "upgrade` once with DATABASE_URL connecting as the role that owns the tables, "
+            "then start again",
+        ) from exc
     return {str(row["id"]): AppliedMigration(**row) for row in rows}
+
+
+# Whatever default privileges the schema has (Supabase grants every new table to anon,
+# authenticated and service_role), the ledger is readable by service_role, which the app role
+# acts as, and by no one else. On a database without these roles yet, 014 sets the same.
+_LEDGER_PRIVILEGES = f"""
+DO $$
+DECLARE
+    grantee text;
+BEGIN
+    REVOKE ALL ON TABLE {LEDGER} FROM PUBLIC;
+    FOREACH grantee IN ARRAY ARRAY['anon', 'authenticated', 'service_role', 'switchboard_app']
+    LOOP
+        IF EXISTS (SELECT FROM pg_roles WHERE rolname = grantee) THEN
+            EXECUTE format('REVOKE ALL ON TABLE {LEDGER} FROM %I', grantee);
+        END IF;
+    END LOOP;
+    IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role') THEN
+        GRANT SELECT ON TABLE {LEDGER} TO service_role;
+    END IF;
+END
+$$"""
+
+
+def _create_ledger(conn: Conn) -> None:
+    if relation_exists(conn, LEDGER):
+        return
+    with conn.transaction():
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {LEDGER} ("
+            " id text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+            " applied_at timestamptz NOT NULL DEFAULT now(),"
+            " duration_ms integer NOT NULL, adopted boolean NOT NULL DEFAULT false)"
+        )
+        conn.execute(_LEDGER_PRIVILEGES.encode())
+
+
+def _check_may_migrate(conn: Conn) -> None:
+    """Refuse, before taking the lock, a role that cannot act as the owner of the ledger (the
+    app role), or that could not create it."""
+    row = conn.execute(
+        "SELECT pg_has_role(c.relowner, 'USAGE'), pg_get_userbyid(c.relowner) FROM pg_class AS c"
+        " WHERE c.oid = to_regclass(%s)",
+        (LEDGER,),
+    ).fetchone()
+    if row is not None and not row[0]:
+        raise MigrationNotPermitted(
+            f"{_who(conn)} may not migrate this database: its tables belong to {row[1]}",
+            hint=f"the owner migrates, the app role serves: run `switchboard db upgrade` with "
+            f"DATABASE_URL connecting as {row[1]}, then start this command again",
+        )
+    if row is None and not scalar(conn, "SELECT has_schema_privilege(current_schema(), 'CREATE')"):
+        schema = scalar(conn, "SELECT current_schema()")
+        raise MigrationNotPermitted(
+            f"{_who(conn)} may not create tables in schema {schema}, so it may not migrate "
+            "this database",
+            hint="run `switchboard db upgrade` with DATABASE_URL connecting as the role that "
+            "owns the database's tables, then start this command again",
+        )
+
+
+def _who(conn: Conn) -> str:
+    session, current = conn.execute("SELECT session_user, current_user").fetchone() or ("", "")
+    return f"role {session}" if session == current else f"role {session} (as {current})"
 
 
 def _record(
