@@ -193,14 +193,24 @@ class ServiceColumn:
     default: str | None = None
     # Present before 006 in any database the service can run on: no migration adds it.
     core: bool = False
+    # The longest value the service writes, for a column of a fixed list of values: a
+    # varchar that long will do. Any other text column takes text of any length.
+    longest: int | None = None
 
 
 _ID = ServiceColumn("uuid", default="gen_random_uuid()", core=True)
 _CREATED = ServiceColumn(TIMESTAMPTZ, default="now()")
+# Keys of indexes 006 or 011 build: those migrations stop without them.
+_CREATED_INDEXED = ServiceColumn(TIMESTAMPTZ, default="now()", core=True)
 _UUID = ServiceColumn("uuid")
 _TEXT = ServiceColumn("text")
 _TIME = ServiceColumn(TIMESTAMPTZ)
 _JSONB = ServiceColumn("jsonb")
+
+
+def _values(longest: int, *, core: bool = False) -> ServiceColumn:
+    return ServiceColumn("text", core=core, longest=longest)
+
 
 # Every column of the nine tables the service reads or writes, under its name after 006.
 SERVICE_COLUMNS: dict[str, dict[str, ServiceColumn]] = {
@@ -208,9 +218,9 @@ SERVICE_COLUMNS: dict[str, dict[str, ServiceColumn]] = {
     "cc_conversations": {
         "id": _ID,
         "bank_customer_id": _UUID,
-        "channel": ServiceColumn("text", core=True),
-        "status": ServiceColumn("text", core=True),
-        "provider": _TEXT,
+        "channel": _values(8, core=True),
+        "status": _values(16, core=True),
+        "provider": _values(8),
         "provider_conversation_id": _TEXT,
         "created_at": _CREATED,
         "updated_at": _CREATED,
@@ -218,65 +228,66 @@ SERVICE_COLUMNS: dict[str, dict[str, ServiceColumn]] = {
     "cc_messages": {
         "id": _ID,
         "conversation_id": ServiceColumn("uuid", core=True),
-        "direction": ServiceColumn("text", core=True),
-        "provider": _TEXT,
+        "direction": _values(8, core=True),
+        "provider": _values(8),
         "provider_message_id": _TEXT,
         "from_address": _TEXT,
         "to_address": _TEXT,
         "body_text": _TEXT,
         "body_json": _JSONB,
-        "status": _TEXT,
+        "status": _values(9),
         "provider_status": _TEXT,
         "error_code": _TEXT,
         "status_updated_at": _TIME,
-        "created_at": _CREATED,
+        "created_at": _CREATED_INDEXED,
     },
     "cc_cases": {
         "id": _ID,
-        "bank_customer_id": _UUID,
+        "bank_customer_id": ServiceColumn("uuid", core=True),
         "conversation_id": _UUID,
-        "case_type": ServiceColumn("text", core=True),
-        "status": ServiceColumn("text", core=True),
-        "priority": _TEXT,
+        "case_type": _values(10, core=True),
+        "status": _values(16, core=True),
+        "priority": _values(6, core=True),
         "summary": _TEXT,
         "resolved_at": _TIME,
         "closed_at": _TIME,
-        "created_at": _CREATED,
+        "created_at": _CREATED_INDEXED,
         "updated_at": _CREATED,
     },
     "cc_auth_sessions": {
         # The service makes a session's id itself (it seals it into the code's job).
         "id": ServiceColumn("uuid", core=True),
         "bank_customer_id": _UUID,
-        "conversation_id": _UUID,
-        "status": ServiceColumn("text", core=True),
-        "channel": _TEXT,
+        "conversation_id": ServiceColumn("uuid", core=True),
+        "status": _values(9, core=True),
+        "channel": _values(8),
         "destination": _TEXT,
         "destination_hmac": ServiceColumn("bytea"),
-        "provider": _TEXT,
+        "provider": _values(13),
         "provider_request_id": _TEXT,
         "code_hmac": ServiceColumn("bytea"),
         "check_attempts": ServiceColumn("integer", default="0"),
         "expires_at": _TIME,
         "verified_at": _TIME,
-        "created_at": _TIME,
+        "created_at": ServiceColumn(TIMESTAMPTZ, core=True),
     },
     "cc_audit_logs": {
         # Written, never read back by id: a bigserial serves as well as a uuid.
         "id": ServiceColumn(ANY_ID, default="gen_random_uuid()", core=True),
-        "conversation_id": _UUID,
+        "conversation_id": ServiceColumn("uuid", core=True),
         "case_id": _UUID,
         "bank_customer_id": _UUID,
-        "actor_type": _TEXT,
+        "actor_type": _values(8),
         "actor_id": _TEXT,
-        "event_type": _TEXT,
+        # Event names are dotted identifiers, kept well under 64 characters.
+        "event_type": _values(64),
         "event_version": ServiceColumn("integer"),
         "input_redacted": _JSONB,
         "output_redacted": _JSONB,
         "success": ServiceColumn("boolean"),
         "error_code": _TEXT,
         "error_message": _TEXT,
-        "created_at": _CREATED,
+        "created_at": _CREATED_INDEXED,
     },
     "cc_identity_links": {
         "id": _ID,
@@ -290,7 +301,7 @@ SERVICE_COLUMNS: dict[str, dict[str, ServiceColumn]] = {
         # Upserted by customer, never looked up by id.
         "id": ServiceColumn(ANY_ID, default="gen_random_uuid()", core=True),
         "bank_customer_id": ServiceColumn("uuid", core=True),
-        "do_not_contact": ServiceColumn("boolean"),
+        "do_not_contact": ServiceColumn("boolean", core=True),
         "allowed_channels": _JSONB,
         "timezone": _TEXT,
         "created_at": _CREATED,
@@ -322,7 +333,10 @@ SERVICE_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
 SERVICE_UNIQUE_KEYS: dict[str, tuple[str, ...]] = {"cc_comm_preferences": ("bank_customer_id",)}
 
 
-def service_type_ok(actual: str, expected: str) -> bool:
-    if expected == ANY_ID:
+def service_type_ok(actual: str, need: ServiceColumn) -> bool:
+    if need.type == ANY_ID:
         return actual == "uuid" or actual in INTEGER_TYPES
-    return same_type(actual, expected)
+    if need.type != "text" or not actual.startswith("character varying"):
+        return actual == need.type
+    length = actual.removeprefix("character varying").strip("()")
+    return not length or (need.longest is not None and int(length) >= need.longest)

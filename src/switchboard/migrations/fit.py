@@ -114,7 +114,7 @@ def _column_problems(
                 )
             continue
         where = f"{actual_table}.{column.name}"
-        if not service_type_ok(column.type, need.type):
+        if not service_type_ok(column.type, need):
             problems.append(Problem(f"{where} is {column.type}", _type_fix(where, name, need)))
             continue
         if (
@@ -146,7 +146,9 @@ def _type_fix(where: str, name: str, need: ServiceColumn) -> str:
             f"the service passes these ids as uuids, and tables later migrations add reference them"
             f" with uuid columns: convert {where} (and the columns that reference it) to uuid"
         )
-    return f"convert {where} to {_sql_type(need)}"
+    return (
+        f"convert {where} to {_sql_type(need)}: ALTER TABLE … ALTER COLUMN … TYPE {_sql_type(need)}"
+    )
 
 
 def _unwritten_required(
