@@ -149,7 +149,7 @@ def test_run_serves_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
 
-    assert ready == {"status": "ready", "migrations": 12}
+    assert ready == {"status": "ready", "migrations": 13}
     assert any("3 cc_bank_customers" in line for line in lines), lines
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
