@@ -197,7 +197,7 @@ CREATE TABLE cc_cases (
     id bigserial PRIMARY KEY, bank_customer_id bigint, case_type text NOT NULL,
     status text NOT NULL, priority text NOT NULL, created_at timestamptz DEFAULT now());
 CREATE TABLE cc_auth_sessions (
-    id uuid PRIMARY KEY, conversation_id uuid, status text NOT NULL, created_at timestamptz);
+    id uuid PRIMARY KEY, conversation_id uuid, status text NOT NULL);
 CREATE TABLE cc_audit_logs (
     id bigint PRIMARY KEY, conversation_id uuid, actor text NOT NULL, action text NOT NULL,
     created_at timestamp DEFAULT now());
@@ -226,6 +226,7 @@ def test_adopt_refuses_what_no_migration_fixes_listing_each_difference_and_its_f
         "cc_messages.tenant_id is NOT NULL without a default, and the service never writes it",
         "cc_cases.id is bigint",
         "cc_cases.bank_customer_id is bigint",
+        "cc_auth_sessions.created_at is missing",
         "cc_audit_logs.id has no default, and the service inserts rows without it",
         "cc_audit_logs.created_at is timestamp without time zone",
         "cc_preferences has no unique index on (bank_customer_id), which the service upserts on",
