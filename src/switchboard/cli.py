@@ -117,7 +117,8 @@ def status() -> None:
 def adopt(
     at: Annotated[str, typer.Option(help="the last migration the database already has")],
 ) -> None:
-    """Take over a database whose schema was made elsewhere: record migrations up to --at."""
+    """Take over a database whose schema was made elsewhere: record migrations up to --at,
+    after checking that the service can run on it once the later migrations have run."""
     _, runner = _runner()
     adopted = runner.adopt(at)
     out.print(

@@ -33,6 +33,7 @@ from tests.providers.servers import (
     SendGridServer,
     TwilioServer,
 )
+from tests.test_cli import switchboard
 from tests.tools.conftest import KNOWN_NUMBER, Caller
 from tests.webhooks.conftest import VAPI_SECRET, fixture, running, twilio_post_args
 
@@ -270,3 +271,15 @@ def test_015_rolls_back_what_it_added_and_keeps_the_audit_logs_columns(
     assert defaults == []
     runner.upgrade()
     assert [r for r in run_checklist(empty_db) if not r.ok] == []
+
+
+def test_the_adopt_command_prints_the_differences_and_exits_non_zero(empty_db: str) -> None:
+    execute(empty_db, UNFIT)
+
+    result = switchboard("db", "adopt", "--at", "005", url=empty_db)
+
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert "error (adoption_refused)" in result.stderr
+    assert "  - cc_cases.id is bigint (fix: " in result.stderr
+    assert "hint: fix each as shown" in result.stderr
