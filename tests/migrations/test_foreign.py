@@ -143,6 +143,10 @@ async def test_the_whole_service_runs_on_an_adopted_database(
         path = "/webhooks/twilio/messages"
         answered = await client.post(path, **twilio_post_args(path, sms, token=AUTH_TOKEN))
         assert answered.status_code == 200, answered.text
+        # STOP: the customer's preferences, upserted.
+        stop = {**sms, "Body": "STOP", "MessageSid": "SM" + "5" * 32}
+        stopped = await client.post(path, **twilio_post_args(path, stop, token=AUTH_TOKEN))
+        assert stopped.status_code == 200, stopped.text
         # A call: its tool calls (a code sent through the worker and checked, then a case
         # opened), and its end-of-call report.
         call = Caller(client, settings, empty_db, number=KNOWN_NUMBER)
@@ -150,6 +154,8 @@ async def test_the_whole_service_runs_on_an_adopted_database(
         assert (await call.verify_by_sms(twilio))["verified"] is True
         case = await call.use("create_case", case_type="fraud", summary="Unknown payment")
         assert case["case"]["status"] == "new", case
+        handed = await call.use("transfer_to_human", queue="fraud", reason="Wants a person")
+        assert handed["queued"] is True, handed
         report = fixture("vapi", "end_of_call_report.json")
         ended = await client.post(
             "/webhooks/vapi", json=report, headers={"X-Vapi-Secret": VAPI_SECRET}
@@ -178,11 +184,22 @@ async def test_the_whole_service_runs_on_an_adopted_database(
             " UNION ALL SELECT 'report', count(*) FROM cc_messages"
             " WHERE provider_message_id LIKE '%%:end-of-call-report'"
             " UNION ALL SELECT 'verified', count(*) FROM cc_auth_sessions"
-            " WHERE status = 'verified' AND verified_at IS NOT NULL",
-            (sms["MessageSid"], CUSTOMER, queued.message_id),
+            " WHERE status = 'verified' AND verified_at IS NOT NULL"
+            " UNION ALL SELECT 'stopped', count(*) FROM cc_comm_preferences"
+            " WHERE bank_customer_id = %s AND NOT allowed_channels ? 'sms'"
+            " UNION ALL SELECT 'queued', count(*) FROM cc_assignments WHERE queue_name = 'fraud'",
+            (sms["MessageSid"], CUSTOMER, queued.message_id, CUSTOMER),
         )
     )
-    assert stored == {"sms": 1, "case": 1, "sent": 1, "report": 1, "verified": 1}
+    assert stored == {
+        "sms": 1,
+        "case": 1,
+        "sent": 1,
+        "report": 1,
+        "verified": 1,
+        "stopped": 1,
+        "queued": 1,
+    }
     assert [r for r in run_checklist(empty_db) if not r.ok] == []
 
 
