@@ -300,3 +300,21 @@ def test_the_adopt_command_prints_the_differences_and_exits_non_zero(empty_db: s
     assert "error (adoption_refused)" in result.stderr
     assert "  - cc_cases.id is bigint (fix: " in result.stderr
     assert "hint: fix each as shown" in result.stderr
+
+
+def test_adopt_refuses_a_table_006_would_create_made_elsewhere_without_its_columns(
+    empty_db: str, migrations: list[Migration]
+) -> None:
+    build(empty_db, "extras")
+    execute(empty_db, "CREATE TABLE cc_assignments (id uuid PRIMARY KEY, case_id uuid)")
+
+    with pytest.raises(AdoptionRefused) as refused:
+        MigrationRunner(empty_db, migrations).adopt("005")
+
+    listed = [line for line in str(refused.value).splitlines() if line.startswith("  - ")]
+    assert [line.split(" is missing")[0].removeprefix("  - ") for line in listed] == [
+        "cc_assignments.conversation_id",
+        "cc_assignments.queue_name",
+        "cc_assignments.assigned_to",
+        "cc_assignments.sla_due_at",
+    ]

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from switchboard.db import Conn
 from switchboard.migrations.expected import (
     ANY_ID,
+    COLUMNS,
+    NEW_TABLES,
     RENAMED_COLUMNS,
     RENAMED_TABLES,
     SERVICE_COLUMNS,
@@ -25,6 +27,9 @@ from switchboard.migrations.expected import (
     service_type_ok,
 )
 
+# Columns of the tables 006 creates that a later migration adds when they are missing.
+_ADDED_AFTER_006 = {"created_at", "updated_at", "reason"}
+_OPTIONAL = ServiceColumn("text")
 _LITERAL = re.compile(r"'((?:[^']|'')*)'")
 # The defaults 015 sets, by the type they fit (see its comments).
 _DEFAULT_015_TYPES = {
@@ -61,6 +66,8 @@ def table_problems(conn: Conn, table: str, *, migrations_pending: bool) -> list[
     if not columns:
         return None
     problems = _column_problems(table, actual_table, columns, migrations_pending=migrations_pending)
+    if migrations_pending and table in NEW_TABLES:
+        problems += _new_table_made_elsewhere(table, columns)
     if table in SERVICE_INSERTS:
         problems += _unwritten_required(table, actual_table, columns)
     problems += _narrow_values(conn, table, actual_table)
@@ -134,6 +141,26 @@ def _column_problems(
                 )
             )
     return problems
+
+
+def _new_table_made_elsewhere(table: str, columns: dict[str, _Column]) -> list[Problem]:
+    """006 creates this table when it is missing and leaves one that is there as it is: the
+    columns the specification and the service need must then be there already (but for those
+    015 and 012 add)."""
+    wanted = [
+        name
+        for name in [*COLUMNS[table], *SERVICE_COLUMNS[table]]
+        if name not in _ADDED_AFTER_006 and not SERVICE_COLUMNS[table].get(name, _OPTIONAL).core
+    ]
+    return [
+        Problem(
+            f"{table}.{name} is missing (006 leaves a {table} made elsewhere as it is)",
+            f"ALTER TABLE {table} ADD COLUMN {name} "
+            + _sql_type(SERVICE_COLUMNS[table].get(name, ServiceColumn("text"))),
+        )
+        for name in dict.fromkeys(wanted)
+        if name not in columns
+    ]
 
 
 def _sql_type(need: ServiceColumn) -> str:
