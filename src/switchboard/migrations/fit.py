@@ -114,9 +114,7 @@ def _column_problems(
                 problems.append(
                     Problem(
                         f"{actual_table}.{name} is missing",
-                        f"add it: ALTER TABLE {actual_table} ADD COLUMN {name} {_sql_type(need)}"
-                        if migrations_pending
-                        else "run `switchboard db upgrade`",
+                        f"ALTER TABLE {actual_table} ADD COLUMN {name} {_sql_type(need)}",
                     )
                 )
             continue
