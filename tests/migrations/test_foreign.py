@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 
 from switchboard.app import create_app
 from switchboard.audit.models import Actor, ActorType
+from switchboard.cases.service import move_case
 from switchboard.errors import AdoptionRefused
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import Migration
@@ -107,7 +108,7 @@ def test_what_the_seed_did_not_ask_to_change_is_left_as_it_was(
 
 
 @pytest.fixture
-def service_settings(tmp_path: Path, twilio: TwilioServer, sendgrid: SendGridServer) -> Settings:
+def settings(tmp_path: Path, twilio: TwilioServer, sendgrid: SendGridServer) -> Settings:
     return make_settings(
         tmp_path,
         VAPI_SECRET=VAPI_SECRET,
@@ -126,7 +127,7 @@ async def test_the_whole_service_runs_on_an_adopted_database(
     migrations: list[Migration],
     shape: str,
     twilio: TwilioServer,
-    service_settings: Settings,
+    settings: Settings,
 ) -> None:
     build(empty_db, shape)
     adopt_and_upgrade(empty_db, migrations)
@@ -136,7 +137,6 @@ async def test_the_whole_service_runs_on_an_adopted_database(
         " VALUES (%s, 'phone', %s)",
         (CUSTOMER, KNOWN_NUMBER),
     )
-    settings = service_settings
     async for client in running(create_app(settings, database_url=empty_db, pool_size=5)):
         # An inbound SMS, signed as Twilio signs it.
         sms = fixture("twilio", "inbound_sms.json")
@@ -162,9 +162,12 @@ async def test_the_whole_service_runs_on_an_adopted_database(
         )
         assert ended.status_code == 200, ended.text
 
-    # An agent's message, queued and sent by the worker through the sandbox.
+    # An agent takes the case on, and sends a message, queued and sent by the worker
+    # through the sandbox.
     sandbox = make_settings(settings.data_dir, OUTBOUND_PROVIDER="sandbox")
     async with await AsyncConnection.connect(empty_db, autocommit=True) as conn:
+        moved = await move_case(conn, AGENT, uuid.UUID(case["case"]["case_id"]), "triage")
+        assert moved.updated_at > moved.created_at
         queued = await queue_message(
             conn,
             AGENT,
@@ -178,7 +181,7 @@ async def test_the_whole_service_runs_on_an_adopted_database(
             empty_db,
             "SELECT 'sms', count(*) FROM cc_messages WHERE provider_message_id = %s"
             " UNION ALL SELECT 'case', count(*) FROM cc_cases WHERE bank_customer_id = %s"
-            " AND status = 'new'"
+            " AND status = 'triage'"
             " UNION ALL SELECT 'sent', count(*) FROM cc_messages AS m JOIN cc_sandbox_outbox"
             " AS o ON o.message_id = m.id WHERE m.id = %s AND m.status = 'sent'"
             " UNION ALL SELECT 'report', count(*) FROM cc_messages"
