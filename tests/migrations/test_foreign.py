@@ -7,6 +7,7 @@ needs for switchboard_app are migration 014's (another branch)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from switchboard.audit.models import Actor, ActorType
 from switchboard.cases.service import move_case
 from switchboard.errors import AdoptionRefused
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
+from switchboard.migrations.expected import SERVICE_COLUMNS
 from switchboard.migrations.files import Migration
 from switchboard.migrations.runner import MigrationRunner
 from switchboard.outbound.models import OutboundRequest
@@ -321,3 +323,22 @@ def test_adopt_refuses_a_table_006_would_create_made_elsewhere_without_its_colum
         "cc_assignments.assigned_to",
         "cc_assignments.sla_due_at",
     ]
+
+
+def test_adopt_upgrade_and_verify_as_commands_on_a_foreign_database(empty_db: str) -> None:
+    build(empty_db, "missing_optional")
+
+    adopted = switchboard("db", "adopt", "--at", "005", url=empty_db)
+    upgraded = switchboard("db", "upgrade", url=empty_db)
+    verified = switchboard("db", "verify", "--json", url=empty_db)
+
+    assert adopted.returncode == 0, adopted.stderr
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert verified.returncode == 0, verified.stdout
+    report = json.loads(verified.stdout)
+    assert (report["ok"], report["specification"]["ok"], report["service"]["ok"]) == (
+        True,
+        True,
+        True,
+    )
+    assert {c["target"] for c in report["service"]["checks"]} == set(SERVICE_COLUMNS)
