@@ -17,7 +17,7 @@ from switchboard.db import database_url, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
 from switchboard.errors import DatabaseBehind, SwitchboardError
-from switchboard.migrations.checklist import run_checklist
+from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
 from switchboard.settings import Settings
@@ -117,7 +117,8 @@ def status() -> None:
 def adopt(
     at: Annotated[str, typer.Option(help="the last migration the database already has")],
 ) -> None:
-    """Take over a database whose schema was made elsewhere: record migrations up to --at."""
+    """Take over a database whose schema was made elsewhere: record migrations up to --at,
+    after checking that the service can run on it once the later migrations have run."""
     _, runner = _runner()
     adopted = runner.adopt(at)
     out.print(
@@ -130,20 +131,43 @@ def adopt(
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
-    """Run the specification's Testing Checklist against the database; changes nothing."""
+    """Run the specification's Testing Checklist, and check what the service needs of the
+    tables; changes nothing."""
     results = run_checklist(database_url(Settings.from_env()))
     failed = [r for r in results if not r.ok]
+    sections = {
+        section: [r for r in results if r.section == section]
+        for section in (SPECIFICATION, SERVICE)
+    }
     if as_json:
-        out.print_json(json.dumps({"ok": not failed, "checks": [r.as_dict() for r in results]}))
-    else:
-        table = Table(title="Step 1 testing checklist")
-        for column in ("check", "target", "result", "evidence"):
-            table.add_column(column, overflow="fold")
-        for r in results:
-            table.add_row(
-                r.check, r.target, "[green]pass[/]" if r.ok else "[red]FAIL[/]", r.evidence
+        out.print_json(
+            json.dumps(
+                {
+                    "ok": not failed,
+                    **{
+                        section: {
+                            "ok": all(r.ok for r in rows),
+                            "checks": [r.as_dict() for r in rows],
+                        }
+                        for section, rows in sections.items()
+                    },
+                }
             )
-        out.print(table)
+        )
+    else:
+        titles = {
+            SPECIFICATION: "Step 1 testing checklist (the specification)",
+            SERVICE: "What the service needs (beyond the specification)",
+        }
+        for section, rows in sections.items():
+            table = Table(title=titles[section])
+            for column in ("check", "target", "result", "evidence"):
+                table.add_column(column, overflow="fold")
+            for r in rows:
+                table.add_row(
+                    r.check, r.target, "[green]pass[/]" if r.ok else "[red]FAIL[/]", r.evidence
+                )
+            out.print(table)
         out.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
     if failed:
         raise typer.Exit(1)

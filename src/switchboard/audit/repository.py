@@ -21,7 +21,9 @@ def _json_value(value: object) -> str:
 payload_json = json.JSONEncoder(default=_json_value).encode
 
 
-async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -> UUID:
+async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -> UUID | int:
+    """The record's id: a uuid, or a bigint in a database adopted with a bigserial audit id
+    (docs/migrations.md); either way the service never reads a record back by it."""
     cursor = await conn.execute(
         "INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version,"
         " input_redacted, output_redacted, success, error_code, error_message,"
@@ -38,5 +40,5 @@ async def insert_audit_log(conn: AsyncConnection[Any], values: dict[str, Any]) -
     row = await cursor.fetchone()
     if row is None:  # INSERT ... RETURNING always returns the row it wrote
         raise RuntimeError("cc_audit_logs insert returned no row")
-    audit_id: UUID = row[0]  # psycopg loads a uuid column as a UUID already
+    audit_id: UUID | int = row[0]  # psycopg loads uuid and bigint as UUID and int already
     return audit_id

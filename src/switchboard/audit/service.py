@@ -13,7 +13,7 @@ from switchboard.audit.models import AuditEntry
 from switchboard.privacy import mask_cards_in
 
 
-async def append(conn: AsyncConnection[Any], entry: AuditEntry) -> UUID:
+async def append(conn: AsyncConnection[Any], entry: AuditEntry) -> UUID | int:
     """Write one record. Card numbers are masked in its payloads whatever the caller passed."""
     return await repository.insert_audit_log(conn, record_values(entry))
 

@@ -48,8 +48,10 @@ async def update_status(conn: AsyncConnection[Any], case_id: UUID, status: str) 
     """Set the status, stamping resolved_at / closed_at when the case gets there (and clearing
     resolved_at when a resolved case is reopened)."""
     async with conn.cursor(row_factory=class_row(Case)) as cur:
+        # ::text: where status is a varchar (a database adopted from elsewhere), the parameter
+        # would otherwise be deduced varchar here and text in the comparisons, and refused.
         await cur.execute(
-            "UPDATE cc_cases SET status = %(status)s,"
+            "UPDATE cc_cases SET status = %(status)s::text,"
             " resolved_at = CASE WHEN %(status)s = 'resolved' THEN now()"
             "                    WHEN %(status)s = 'closed' THEN resolved_at ELSE NULL END,"
             " closed_at = CASE WHEN %(status)s = 'closed' THEN now() ELSE NULL END"

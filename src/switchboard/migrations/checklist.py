@@ -1,4 +1,7 @@
-"""The specification's Testing Checklist, run against a live database.
+"""The specification's Testing Checklist, and what the service needs, run against a live
+database: two sections, so that a shape the specification allows (a bigint id, a table
+without updated_at) is never a failure of the checklist, only, where it is one, of the
+service's section.
 
 Every probe runs inside one transaction that is rolled back at the end, so a run leaves no
 row, no lock and no setting behind; each probe that is expected to fail runs under its own
@@ -22,10 +25,12 @@ from switchboard.migrations.expected import (
     NEW_TABLES,
     RENAMED_COLUMNS,
     RENAMED_TABLES,
+    SERVICE_COLUMNS,
     SERVICE_ROLE,
     TABLES,
     same_type,
 )
+from switchboard.migrations.fit import table_problems
 from switchboard.migrations.probes import (
     INSERTERS,
     UNIQUE_PROBES,
@@ -34,6 +39,9 @@ from switchboard.migrations.probes import (
     insert_parents,
 )
 
+SPECIFICATION = "specification"
+SERVICE = "service"
+
 
 @dataclass(frozen=True)
 class CheckResult:
@@ -41,6 +49,7 @@ class CheckResult:
     target: str  # the table, index or role it looked at
     ok: bool
     evidence: str
+    section: str = SPECIFICATION  # or SERVICE: what the service needs beyond the checklist
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,6 +68,7 @@ def run_checklist(url: str) -> list[CheckResult]:
                 *_check_rls(conn),
                 *_check_service_role(conn),
                 *_check_new_tables(conn),
+                *_check_service_needs(conn),
             ]
         finally:
             conn.rollback()
@@ -109,8 +119,28 @@ def _check_columns(conn: Conn) -> Iterator[CheckResult]:
             not problems,
             "; ".join(problems)
             if problems
-            else f"all {len(expected)} present with the expected types"
+            else f"all {len(expected)} the specification names present"
             + (f" (+{extra} other)" if extra > 0 else ""),
+        )
+
+
+# -- What the service needs, beyond the checklist --------------------------------------------
+
+
+def _check_service_needs(conn: Conn) -> Iterator[CheckResult]:
+    for table, columns in SERVICE_COLUMNS.items():
+        problems = table_problems(conn, table, migrations_pending=False)
+        if problems is None:
+            yield CheckResult("service can use", table, False, "table does not exist", SERVICE)
+            continue
+        yield CheckResult(
+            "service can use",
+            table,
+            not problems,
+            "; ".join(map(str, problems))
+            if problems
+            else f"its {len(columns)} columns with the types and defaults the service needs",
+            SERVICE,
         )
 
 

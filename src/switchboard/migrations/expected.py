@@ -6,102 +6,71 @@ from dataclasses import dataclass
 
 TIMESTAMPTZ = "timestamp with time zone"
 
-# Every table the specification names, with every column it (or the design, for legacy
-# columns) names and its type. cc_bank_customers' legacy columns differ between banks; the
-# specification names none of them, so only its key is required.
-COLUMNS: dict[str, dict[str, str]] = {
-    "cc_bank_customers": {"id": "uuid"},
+# Every table the specification names, with every column it names (a change, or an index's
+# key), and the type where it names one (None: it names none, so any type will do; ids it
+# never names: a uuid or a bigint are both its shape). What the service needs of the types
+# is SERVICE_COLUMNS below, checked separately.
+COLUMNS: dict[str, dict[str, str | None]] = {
+    "cc_bank_customers": {},
     "cc_conversations": {
-        "id": "uuid",
-        "bank_customer_id": "uuid",
-        "channel": "text",
-        "status": "text",
-        "created_at": TIMESTAMPTZ,
-        "updated_at": TIMESTAMPTZ,
-        "provider": "text",
-        "provider_conversation_id": "text",
+        "channel": None,
+        "status": None,
+        "provider": None,
+        "provider_conversation_id": None,
     },
     "cc_messages": {
-        "id": "uuid",
-        "conversation_id": "uuid",
-        "direction": "text",
-        "created_at": TIMESTAMPTZ,
-        "provider": "text",
-        "provider_message_id": "text",
-        "from_address": "text",
-        "to_address": "text",
-        "body_text": "text",
+        "conversation_id": None,
+        "created_at": None,
+        "provider": None,
+        "provider_message_id": None,
+        "from_address": None,
+        "to_address": None,
+        "body_text": None,
         "body_json": "jsonb",
-        "status": "text",
+        "status": None,
     },
     "cc_cases": {
-        "id": "uuid",
-        "bank_customer_id": "uuid",
-        "case_type": "text",
-        "status": "text",
-        "priority": "text",
-        "description": "text",
-        "resolved_at": TIMESTAMPTZ,
-        "created_at": TIMESTAMPTZ,
-        "updated_at": TIMESTAMPTZ,
-        "summary": "text",
-        "closed_at": TIMESTAMPTZ,
+        "bank_customer_id": None,
+        "case_type": None,
+        "status": None,
+        "priority": None,
+        "description": None,
+        "resolved_at": None,
+        "created_at": None,
+        "summary": None,
+        "closed_at": None,
     },
     "cc_auth_sessions": {
-        "id": "uuid",
-        "bank_customer_id": "uuid",
-        "conversation_id": "uuid",
-        "status": "text",
-        "expires_at": TIMESTAMPTZ,
-        "created_at": TIMESTAMPTZ,
-        "channel": "text",
-        "destination": "text",
-        "provider": "text",
-        "provider_request_id": "text",
-        "updated_at": TIMESTAMPTZ,
+        "status": None,
+        "channel": None,
+        "destination": None,
+        "provider": None,
+        "provider_request_id": None,
+        "updated_at": None,
     },
     "cc_audit_logs": {
-        "id": "uuid",
-        "conversation_id": "uuid",
-        "created_at": TIMESTAMPTZ,
-        "case_id": "uuid",
-        "bank_customer_id": "uuid",
-        "actor_type": "text",
-        "actor_id": "text",
-        "event_type": "text",
-        "event_version": "integer",
-        "input_redacted": "jsonb",
-        "output_redacted": "jsonb",
+        "conversation_id": None,
+        "created_at": None,
+        "case_id": None,
+        "bank_customer_id": None,
+        "actor_type": None,
+        "actor_id": None,
+        "event_type": None,
+        "event_version": None,
+        "input_redacted": None,
+        "output_redacted": None,
         "success": "boolean",
-        "error_code": "text",
-        "error_message": "text",
+        "error_code": None,
+        "error_message": None,
     },
-    "cc_identity_links": {
-        "id": "uuid",
-        "bank_customer_id": "uuid",
-        "channel": "text",
-        "address": "text",
-        "created_at": TIMESTAMPTZ,
-        "updated_at": TIMESTAMPTZ,
-    },
-    "cc_comm_preferences": {
-        "id": "uuid",
-        "bank_customer_id": "uuid",
-        "do_not_contact": "boolean",
-        "allowed_channels": "jsonb",
-        "timezone": "text",
-        "created_at": TIMESTAMPTZ,
-        "updated_at": TIMESTAMPTZ,
-    },
+    "cc_identity_links": {"bank_customer_id": None, "channel": None, "address": None},
+    "cc_comm_preferences": {"do_not_contact": None, "allowed_channels": "jsonb", "timezone": None},
     "cc_assignments": {
-        "id": "uuid",
-        "conversation_id": "uuid",
-        "case_id": "uuid",
-        "queue_name": "text",
-        "assigned_to": "text",
-        "sla_due_at": TIMESTAMPTZ,
-        "created_at": TIMESTAMPTZ,
-        "updated_at": TIMESTAMPTZ,
+        "conversation_id": None,
+        "case_id": None,
+        "queue_name": None,
+        "assigned_to": None,
+        "sla_due_at": None,
     },
 }
 
@@ -193,12 +162,181 @@ NEW_TABLES: tuple[str, ...] = ("cc_identity_links", "cc_assignments")
 SERVICE_ROLE = "service_role"
 
 
-def same_type(actual: str, expected: str) -> bool:
+def same_type(actual: str, expected: str | None) -> bool:
     """varchar stores what text stores (a bank's hand-made schema may use either), as long
     as it is long enough for the longest value the specification names."""
-    if actual == expected:
+    if expected is None or actual == expected:
         return True
     if expected != "text" or not actual.startswith("character varying"):
         return False
     length = actual.removeprefix("character varying").strip("()")
     return not length or int(length) >= 32
+
+
+# -- What the service needs, beyond the specification ---------------------------------------
+#
+# The specification names columns but not their types, and says nothing of ids: a database
+# 006 accepts may key a table by uuid or bigint. The service is stricter: it passes and
+# compares ids as uuids, inserts rows relying on defaults, and upserts on unique keys. These
+# are checked separately (`db verify`'s service section), and `db adopt` refuses beforehand
+# what no migration fixes.
+
+# An id the service never reads as a uuid: uuid or an integer type.
+ANY_ID = "uuid or integer"
+INTEGER_TYPES = ("bigint", "integer", "smallint")
+
+
+@dataclass(frozen=True)
+class ServiceColumn:
+    type: str  # as format_type prints it, or ANY_ID
+    # The service inserts rows without this column, so it needs a default.
+    default: str | None = None
+    # Present before 006 in any database the service can run on: no migration adds it.
+    core: bool = False
+    # The longest value the service writes, for a column of a fixed list of values: a
+    # varchar that long will do. Any other text column takes text of any length.
+    longest: int | None = None
+
+
+_ID = ServiceColumn("uuid", default="gen_random_uuid()", core=True)
+_CREATED = ServiceColumn(TIMESTAMPTZ, default="now()")
+# Keys of indexes 006 or 011 build: those migrations stop without them.
+_CREATED_INDEXED = ServiceColumn(TIMESTAMPTZ, default="now()", core=True)
+_UUID = ServiceColumn("uuid")
+_TEXT = ServiceColumn("text")
+_TIME = ServiceColumn(TIMESTAMPTZ)
+_JSONB = ServiceColumn("jsonb")
+
+
+def _values(longest: int, *, core: bool = False) -> ServiceColumn:
+    return ServiceColumn("text", core=core, longest=longest)
+
+
+# Every column of the nine tables the service reads or writes, under its name after 006.
+SERVICE_COLUMNS: dict[str, dict[str, ServiceColumn]] = {
+    "cc_bank_customers": {"id": ServiceColumn("uuid", core=True)},
+    "cc_conversations": {
+        "id": _ID,
+        "bank_customer_id": _UUID,
+        "channel": _values(8, core=True),
+        "status": _values(16, core=True),
+        "provider": _values(8),
+        "provider_conversation_id": _TEXT,
+        "created_at": _CREATED,
+        "updated_at": _CREATED,
+    },
+    "cc_messages": {
+        "id": _ID,
+        "conversation_id": ServiceColumn("uuid", core=True),
+        "direction": _values(8, core=True),
+        "provider": _values(8),
+        "provider_message_id": _TEXT,
+        "from_address": _TEXT,
+        "to_address": _TEXT,
+        "body_text": _TEXT,
+        "body_json": _JSONB,
+        "status": _values(9),
+        "provider_status": _TEXT,
+        "error_code": _TEXT,
+        "status_updated_at": _TIME,
+        "created_at": _CREATED_INDEXED,
+    },
+    "cc_cases": {
+        "id": _ID,
+        "bank_customer_id": ServiceColumn("uuid", core=True),
+        "conversation_id": _UUID,
+        "case_type": _values(10, core=True),
+        "status": _values(16, core=True),
+        "priority": _values(6, core=True),
+        "summary": _TEXT,
+        "resolved_at": _TIME,
+        "closed_at": _TIME,
+        "created_at": _CREATED_INDEXED,
+        "updated_at": _CREATED,
+    },
+    "cc_auth_sessions": {
+        # The service makes a session's id itself (it seals it into the code's job).
+        "id": ServiceColumn("uuid", core=True),
+        "bank_customer_id": _UUID,
+        "conversation_id": ServiceColumn("uuid", core=True),
+        "status": _values(9, core=True),
+        "channel": _values(8),
+        "destination": _TEXT,
+        "destination_hmac": ServiceColumn("bytea"),
+        "provider": _values(13),
+        "provider_request_id": _TEXT,
+        "code_hmac": ServiceColumn("bytea"),
+        "check_attempts": ServiceColumn("integer", default="0"),
+        "expires_at": _TIME,
+        "verified_at": _TIME,
+        "created_at": ServiceColumn(TIMESTAMPTZ, core=True),
+    },
+    "cc_audit_logs": {
+        # Written, never read back by id: a bigserial serves as well as a uuid.
+        "id": ServiceColumn(ANY_ID, default="gen_random_uuid()", core=True),
+        "conversation_id": ServiceColumn("uuid", core=True),
+        "case_id": _UUID,
+        "bank_customer_id": _UUID,
+        "actor_type": _values(8),
+        "actor_id": _TEXT,
+        # Event names are dotted identifiers, kept well under 64 characters.
+        "event_type": _values(64),
+        "event_version": ServiceColumn("integer"),
+        "input_redacted": _JSONB,
+        "output_redacted": _JSONB,
+        "success": ServiceColumn("boolean"),
+        "error_code": _TEXT,
+        "error_message": _TEXT,
+        "created_at": _CREATED_INDEXED,
+    },
+    "cc_identity_links": {
+        "id": _ID,
+        "bank_customer_id": _UUID,
+        "channel": _TEXT,
+        "address": _TEXT,
+        "created_at": _CREATED,
+        "updated_at": _CREATED,
+    },
+    "cc_comm_preferences": {
+        # Upserted by customer, never looked up by id.
+        "id": ServiceColumn(ANY_ID, default="gen_random_uuid()", core=True),
+        "bank_customer_id": ServiceColumn("uuid", core=True),
+        "do_not_contact": ServiceColumn("boolean", core=True),
+        "allowed_channels": _JSONB,
+        "timezone": _TEXT,
+        "created_at": _CREATED,
+        "updated_at": _CREATED,
+    },
+    "cc_assignments": {
+        "id": _ID,
+        "conversation_id": _UUID,
+        "case_id": _UUID,
+        "queue_name": _TEXT,
+        "reason": _TEXT,
+        "sla_due_at": _TIME,
+        "created_at": _CREATED,
+        "updated_at": _CREATED,
+    },
+}
+
+# Tables the service inserts into: a NOT NULL column it does not write needs a default.
+SERVICE_INSERTS: tuple[str, ...] = tuple(t for t in SERVICE_COLUMNS if t != "cc_bank_customers")
+
+# Values the service writes into columns whose list-of-values CHECK 006 does not widen.
+SERVICE_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("cc_conversations", "channel"): ("sms", "whatsapp", "email", "voice"),
+    ("cc_messages", "direction"): ("inbound", "outbound"),
+    ("cc_cases", "priority"): ("low", "normal", "high", "urgent"),
+}
+
+# Unique keys the service upserts on (ON CONFLICT), beyond the specification's own.
+SERVICE_UNIQUE_KEYS: dict[str, tuple[str, ...]] = {"cc_comm_preferences": ("bank_customer_id",)}
+
+
+def service_type_ok(actual: str, need: ServiceColumn) -> bool:
+    if need.type == ANY_ID:
+        return actual == "uuid" or actual in INTEGER_TYPES
+    if need.type != "text" or not actual.startswith("character varying"):
+        return actual == need.type
+    length = actual.removeprefix("character varying").strip("()")
+    return not length or (need.longest is not None and int(length) >= need.longest)

@@ -26,18 +26,18 @@ _BY_CATEGORY: dict[str, object] = {"N": 0, "B": False}
 
 @dataclass
 class Parents:
-    customer_id: uuid.UUID
-    conversation_id: uuid.UUID
-    case_id: uuid.UUID
-    last_id: uuid.UUID | None = None
+    customer_id: object
+    conversation_id: object
+    case_id: object
 
 
-def insert_row(conn: Conn, table: str, values: dict[str, object]) -> uuid.UUID:
-    row_id = uuid.uuid4()
+def insert_row(conn: Conn, table: str, values: dict[str, object]) -> object:
+    """Insert a probe row; its id as the database made it (a uuid, or a bigint: the
+    specification allows either), or as this function made it where there is no default."""
     columns = _columns(conn, table)
     present = {column for column, *_ in columns}
     # Values for columns this database does not have (a bank's own customer table) are left out.
-    row = {k: v for k, v in {"id": row_id, **values}.items() if k in present}
+    row = {k: v for k, v in values.items() if k in present}
     required = _required(conn, table)
     for column, type_name, category, allowed in columns:
         if column in row:
@@ -45,15 +45,19 @@ def insert_row(conn: Conn, table: str, values: dict[str, object]) -> uuid.UUID:
                 row[column] = allowed[0]
         elif column in required:
             row[column] = allowed[0] if allowed else _value_for(type_name, category)
-    conn.execute(
-        sql.SQL("INSERT INTO {} ({}) VALUES ({})").format(
+    statement = (
+        sql.SQL("INSERT INTO {} ({}) VALUES ({}) RETURNING id").format(
             sql.Identifier(table),
             sql.SQL(", ").join(map(sql.Identifier, row)),
             sql.SQL(", ").join(sql.Placeholder() * len(row)),
-        ),
-        tuple(row.values()),
+        )
+        if row
+        else sql.SQL("INSERT INTO {} DEFAULT VALUES RETURNING id").format(sql.Identifier(table))
     )
-    return row_id
+    found = conn.execute(statement, tuple(row.values())).fetchone()
+    if found is None:  # INSERT ... RETURNING always returns the row it wrote
+        raise RuntimeError(f"{table} probe insert returned no row")
+    return found[0]
 
 
 def insert_parents(conn: Conn) -> Parents:
@@ -71,7 +75,7 @@ def insert_parents(conn: Conn) -> Parents:
     return Parents(customer, conversation, case)
 
 
-def insert_audit(conn: Conn) -> uuid.UUID:
+def insert_audit(conn: Conn) -> object:
     return insert_row(
         conn,
         "cc_audit_logs",
@@ -85,7 +89,7 @@ def insert_audit(conn: Conn) -> uuid.UUID:
     )
 
 
-def _message(conn: Conn, p: Parents, tag: str) -> uuid.UUID:
+def _message(conn: Conn, p: Parents, tag: str) -> object:
     return insert_row(
         conn,
         "cc_messages",
@@ -99,7 +103,7 @@ def _message(conn: Conn, p: Parents, tag: str) -> uuid.UUID:
     )
 
 
-def _identity_link(conn: Conn, p: Parents, tag: str) -> uuid.UUID:
+def _identity_link(conn: Conn, p: Parents, tag: str) -> object:
     return insert_row(
         conn,
         "cc_identity_links",
@@ -111,7 +115,7 @@ def _identity_link(conn: Conn, p: Parents, tag: str) -> uuid.UUID:
     )
 
 
-def _auth_session(conn: Conn, p: Parents, tag: str) -> uuid.UUID:
+def _auth_session(conn: Conn, p: Parents, tag: str) -> object:
     return insert_row(
         conn,
         "cc_auth_sessions",
@@ -126,7 +130,7 @@ def _auth_session(conn: Conn, p: Parents, tag: str) -> uuid.UUID:
     )
 
 
-INSERTERS: dict[str, Callable[[Conn, Parents, str], uuid.UUID]] = {
+INSERTERS: dict[str, Callable[[Conn, Parents, str], object]] = {
     "cc_bank_customers": lambda c, p, t: insert_row(
         c, "cc_bank_customers", {"customer_ref": f"{PROBE}-{uuid.uuid4()}"}
     ),
@@ -158,7 +162,7 @@ INSERTERS: dict[str, Callable[[Conn, Parents, str], uuid.UUID]] = {
         {"conversation_id": p.conversation_id, "case_id": p.case_id, "queue_name": PROBE},
     ),
 }
-UNIQUE_PROBES: dict[str, Callable[[Conn, Parents, str], uuid.UUID]] = {
+UNIQUE_PROBES: dict[str, Callable[[Conn, Parents, str], object]] = {
     "cc_messages (provider, provider_message_id)": _message,
     "cc_identity_links (channel, address)": _identity_link,
     "cc_auth_sessions (provider, provider_request_id)": _auth_session,

@@ -28,7 +28,9 @@ from switchboard.errors import (
     MigrationLockTimeout,
     MigrationNotPermitted,
 )
+from switchboard.migrations.expected import SERVICE_COLUMNS
 from switchboard.migrations.files import Migration, SqlScript, Statement, find
+from switchboard.migrations.fit import Problem, table_problems
 
 LEDGER = "switchboard_migrations"
 # One key for every Switchboard migration run against a database.
@@ -37,6 +39,8 @@ _LOCK_SQL = "hashtextextended('switchboard:migrations', 0)"
 LOCK_RETRIES = 30
 # Names a table had before a later migration renamed it; adopt accepts either.
 _RENAMED_TABLES = {"cc_preferences": "cc_comm_preferences"}
+# The migration that adds the columns and defaults the service needs (fit.py).
+SERVICE_COLUMNS_MIGRATION = "015"
 
 Report = Callable[[str], None]
 # Called after each statement with how long it took and how many attempts it needed.
@@ -152,6 +156,15 @@ class MigrationRunner:
                 raise AdoptionRefused(
                     f"cannot adopt at {target}: tables missing: {', '.join(missing)}",
                     hint="create them (or fix the search_path in DATABASE_URL), then adopt again",
+                )
+            differences = _service_differences(conn, target)
+            if differences:
+                listed = "\n".join(f"  - {problem}" for problem in differences)
+                raise AdoptionRefused(
+                    f"cannot adopt at {target}: the service could not run on this database,"
+                    f" and no migration fixes these {len(differences)} difference(s):\n{listed}",
+                    hint="fix each as shown, then run `switchboard db adopt` again; nothing was"
+                    " recorded (docs/migrations.md: databases we did not create)",
                 )
             with conn.transaction():
                 for migration in adopting:
@@ -317,6 +330,17 @@ def _translate(script: SqlScript, statement: Statement, exc: psycopg.Error) -> M
             "the command again to finish it"
         )
     return MigrationError(message, hint=hint)
+
+
+def _service_differences(conn: Conn, target: str) -> list[Problem]:
+    """What the service needs of the tables and no migration after `target` adds."""
+    # Past 015 nothing adds the service's columns and defaults any more.
+    pending = target < SERVICE_COLUMNS_MIGRATION
+    return [
+        problem
+        for table in SERVICE_COLUMNS
+        for problem in table_problems(conn, table, migrations_pending=pending) or []
+    ]
 
 
 def _lock_gave_up(script: SqlScript) -> MigrationError:
