@@ -10,8 +10,6 @@ from uuid import UUID
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
-from switchboard.audit import service as audit
-from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.errors import (
     PayloadTooLarge,
     SecretNotConfigured,
@@ -19,6 +17,8 @@ from switchboard.errors import (
     WebhookRejected,
 )
 from switchboard.messages.group_commit import InboundTexts
+from switchboard.refusals import service as refusals
+from switchboard.refusals.models import Refusal
 from switchboard.settings import Settings
 
 
@@ -99,25 +99,21 @@ def same_secret(presented: str | None, expected: str) -> bool:
 
 
 async def audit_rejection(request: Request, provider: str, rejection: WebhookRejected) -> None:
-    """A refused signature (or secret, or timestamp) is a security event: one audit record,
-    in its own transaction, carrying nothing from the unverified body."""
-    async with pool_of(request).connection() as conn, conn.transaction():
-        await audit.append(
-            conn,
-            AuditEntry(
-                actor_type=ActorType.PROVIDER,
-                actor_id=provider,
-                event_type="webhook.rejected",
-                success=False,
-                error_code=rejection.code,
-                error_message=rejection.message,
-                input={
-                    "path": request.scope["path"],  # request.url fails on a query that is not UTF-8
-                    "client": request.client.host if request.client else None,
-                    "user_agent": request.headers.get("user-agent"),
-                },
-            ),
-        )
+    """A refused signature (or secret, or timestamp) is a security event: counted, and audited
+    in bounded size up to a rate per source (refusals/service.py), in its own transaction,
+    carrying nothing from the unverified body."""
+    refusal = Refusal(
+        provider=provider,
+        # The connection's address: uvicorn puts a proxy's X-Forwarded-For here only for the
+        # proxies SWITCHBOARD_TRUSTED_PROXIES lists.
+        client=request.client.host if request.client else "unknown",
+        path=request.scope["path"],  # request.url fails on a query that is not UTF-8
+        user_agent=request.headers.get("user-agent"),
+        error_code=rejection.code,
+        error_message=rejection.message,
+    )
+    async with pool_of(request).connection() as conn:
+        await refusals.record_refusal(conn, refusal)
 
 
 Pool = Annotated[AsyncConnectionPool[Any], Depends(current_pool)]
