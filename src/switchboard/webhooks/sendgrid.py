@@ -44,7 +44,7 @@ from switchboard.webhooks.common import (
     same_secret,
     settings_of,
 )
-from switchboard.webhooks.inbound_email import PostedEmail, inbound_message
+from switchboard.webhooks.inbound_email import PostedEmail, read_email
 
 router = APIRouter(prefix="/webhooks/sendgrid", tags=["sendgrid"])
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
@@ -111,7 +111,7 @@ EventBatch = Annotated[list[dict[str, Any]], Depends(verified_events)]
 
 @router.post("/inbound", summary="Inbound Parse email, parsed or raw mode")
 async def inbound_email(posted: InboundPost, pool: Pool) -> Response:
-    message = inbound_message(posted)
+    message = await read_email(posted)
     async with pool.connection() as conn:
         await messages.record_inbound(conn, message)
     return Response(status_code=200)
