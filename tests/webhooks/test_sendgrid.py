@@ -888,3 +888,79 @@ async def test_a_hostile_email_is_answered_within_2_s_while_other_requests_are_s
     assert max(waits) < 0.5
     stored = count(db_url(client), "cc_messages")
     assert stored == (1 if response.status_code == 200 else 0)
+
+
+def delivered_with(name: str, number: str) -> bytes:
+    """A batch of the delivered event with `name` set to `number`, written as sent."""
+    (event,) = fixture_events("delivered")
+    return event_body([{**event, name: "@odd@"}]).replace(b'"@odd@"', number.encode())
+
+
+@pytest.mark.parametrize(
+    ("post", "status", "kept"),
+    [
+        ({"events": delivered_with("timestamp", "1e999")}, 200, "1e999"),
+        ({"events": delivered_with("timestamp", "-1E400")}, 200, "-1E400"),
+        ({"events": delivered_with("tls", "1e999")}, 200, None),
+        ({"events": delivered_with("timestamp", "NaN")}, 400, None),
+        ({"events": delivered_with("timestamp", "Infinity")}, 400, None),
+        ({"events": delivered_with("timestamp", "-Infinity")}, 400, None),
+        (
+            {"email": {**fixture("sendgrid", "inbound_raw.json"), "charsets": '{"a": NaN}'}},
+            200,
+            None,
+        ),
+        (
+            {
+                "email": {
+                    **fixture("sendgrid", "inbound_parsed.json"),
+                    "charsets": '{"text": 1e999}',
+                    "attachment-info": '{"attachment1": {"filename": 1e999}}',
+                }
+            },
+            200,
+            None,
+        ),
+        ({"email": nested_mime(1_000)}, 400, None),
+    ],
+    ids=[
+        "timestamp-1e999",
+        "timestamp-minus-1e400",
+        "unkept-field-1e999",
+        "timestamp-nan",
+        "timestamp-infinity",
+        "timestamp-minus-infinity",
+        "email-charsets-nan",
+        "email-fields-1e999",
+        "email-mime-nested-a-thousand-deep",
+    ],
+)
+async def test_an_authenticated_odd_delivery_is_stored_or_refused_with_a_4xx_never_a_500(
+    client: httpx.AsyncClient,
+    sendgrid_key: ec.EllipticCurvePrivateKey,
+    post: dict[str, Any],
+    status: int,
+    kept: str | None,
+) -> None:
+    url = db_url(client)
+    if "events" in post:
+        store_outbound_email(url)
+        response = await client.post(
+            EVENTS, content=post["events"], headers=sign(sendgrid_key, post["events"])
+        )
+    else:
+        response = await post_email(client, post["email"])
+
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert response.json()["error"] == "malformed_body"
+        assert execute(url, "SELECT count(*) FROM cc_audit_logs") == [(0,)]
+    elif "events" in post:
+        assert execute(url, "SELECT status FROM cc_messages") == [("delivered",)]
+        assert execute(
+            url,
+            "SELECT input_redacted->>'timestamp' FROM cc_audit_logs"
+            " WHERE event_type = 'message.status'",
+        ) == [(kept or "1776157928",)]
+    else:
+        assert count(url, "cc_messages") == 1

@@ -4,6 +4,8 @@ record of a refused delivery."""
 from __future__ import annotations
 
 import hmac
+import json
+import math
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -62,6 +64,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     body = b"".join(chunks)
     request._body = body  # Starlette's own cache, so that request.form() can parse it
     return body
+
+
+def json_of(text: str | bytes) -> Any:
+    """A provider's JSON. NaN and Infinity are not JSON and are refused (ValueError); a number
+    too large for a float is JSON, but Python would read it as inf, which PostgreSQL's jsonb
+    cannot hold: it is kept as the text it was sent as."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_float_or_text)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _float_or_text(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
 
 
 def our_message_id(value: object) -> UUID | None:

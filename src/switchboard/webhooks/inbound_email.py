@@ -16,7 +16,6 @@ import asyncio
 import binascii
 import codecs
 import hashlib
-import json
 import re
 import time
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from switchboard.conversations.models import Channel, Provider
 from switchboard.errors import MalformedBody, MissingField
 from switchboard.identities.normalize import normalize_email
 from switchboard.messages.models import InboundMessage, Thread
+from switchboard.webhooks.common import json_of
 
 _MESSAGE_ID = re.compile(r"<[^<>\s]+>")
 # Longest header read, in characters: no real one comes near it.
@@ -357,7 +357,7 @@ def _json_object(value: str | None) -> dict[str, Any]:
     if not value:
         return {}
     try:
-        parsed = json.loads(value)
+        parsed = json_of(value)
     except (ValueError, RecursionError):
         return {}
     return parsed if isinstance(parsed, dict) else {}

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 import time
 from functools import lru_cache
@@ -37,6 +36,7 @@ from switchboard.messages.status import SENDGRID
 from switchboard.webhooks.common import (
     Pool,
     audit_rejection,
+    json_of,
     our_message_id,
     read_body,
     require_media_type,
@@ -179,7 +179,7 @@ def _verifier(key: str) -> EventWebhook:
 def _event_batch(payload: str) -> list[dict[str, Any]]:
     """Every event of the batch, each checked before any is recorded."""
     try:
-        batch = json.loads(payload)
+        batch = json_of(payload)
     except (ValueError, RecursionError) as exc:
         raise MalformedBody(f"the body is not JSON: {exc}") from exc
     if not isinstance(batch, list) or not all(isinstance(event, dict) for event in batch):
