@@ -838,6 +838,9 @@ def nested_mime(depth: int) -> dict[str, str]:
 HOSTILE_EMAILS = {
     "quotes-in-from": raw_email("From: " + '"' * 40_000),
     "quotes-in-from-under-the-header-bound": raw_email("From: " + '"' * 8_000),
+    "a-long-header-never-read": raw_email(
+        "From: ada@example.com\r\nX-Antispam-Report: " + '"' * 100_000
+    ),
     "nested-comments-in-from": raw_email("From: " + "(" * 8_000),
     "semicolons-in-content-type": raw_email(
         "From: a@example.com\r\nContent-Type: text/plain" + ";" * 8_000
