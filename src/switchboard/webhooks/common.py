@@ -1,5 +1,5 @@
-"""What every webhook route shares: a bounded raw body, a content-type check, and the audit
-record of a refused delivery."""
+"""What every webhook route shares: a bounded raw body, a content-type check, one reader of
+JSON, and the audit record of a refused delivery."""
 
 from __future__ import annotations
 
