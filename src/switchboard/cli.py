@@ -277,7 +277,7 @@ def _serve(
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
 
     out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
-    options: dict[str, Any] = {"host": host, "port": port, "log_level": "info", "access_log": False}
+    options = uvicorn_options(settings, host, port)
     if workers == 1:
         uvicorn.run(create_app(settings, database_url=url, with_worker=with_worker), **options)
         return
@@ -285,6 +285,20 @@ def _serve(
     # embedded server (if any) running for them.
     os.environ["DATABASE_URL"] = url
     uvicorn.run("switchboard.app:create_app_from_env", factory=True, workers=workers, **options)
+
+
+def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """How uvicorn serves the app. X-Forwarded-For is believed only from the proxies
+    SWITCHBOARD_TRUSTED_PROXIES lists: uvicorn's own default believes it from 127.0.0.1, so
+    that any local process could name any client in the audit trail."""
+    return {
+        "host": host,
+        "port": port,
+        "log_level": "info",
+        "access_log": False,
+        "proxy_headers": bool(settings.trusted_proxies),
+        "forwarded_allow_ips": settings.trusted_proxies or None,
+    }
 
 
 @app.command()

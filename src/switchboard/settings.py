@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +62,10 @@ class Settings(BaseSettings):
     vapi_secret: str = Field(default="", alias="VAPI_SECRET")
     default_phone_region: str = Field(default="GB", alias="DEFAULT_PHONE_REGION")
     max_body_bytes: int = Field(default=1_048_576, alias="SWITCHBOARD_MAX_BODY_BYTES", gt=0)
+    # The reverse proxies in front of the service, whose X-Forwarded-For names the client
+    # (comma-separated addresses or networks). None by default: the client recorded is the
+    # connection's, since any local process could otherwise claim to be any client.
+    trusted_proxies: str = Field(default="", alias="SWITCHBOARD_TRUSTED_PROXIES")
     # Event Webhook deliveries signed longer ago than this are refused as replays.
     sendgrid_max_age_seconds: int = Field(default=300, alias="SENDGRID_MAX_AGE_SECONDS", gt=0)
     # The key everything Switchboard seals or hashes derives its own subkey from (HKDF): job
@@ -107,6 +112,17 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        for entry in entries:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError as exc:
+                raise ValueError(f"{entry!r} is not an IP address or network") from exc
+        return ",".join(entries)
 
     @field_validator("default_phone_region")
     @classmethod

@@ -35,6 +35,8 @@ SERVICE_ROLE: dict[str, set[str]] = {
     "cc_tool_calls": APPEND_ONLY,
     "cc_webhook_events": APPEND_ONLY,
     "cc_sandbox_outbox": APPEND_ONLY,
+    "cc_webhook_refusals": READ_WRITE,  # counters: upserted, and deleted once summarised
+    "cc_possible_revocations": APPEND_ONLY,
     "procrastinate_jobs": READ_WRITE,
     "procrastinate_events": READ_WRITE,
     "procrastinate_periodic_defers": READ_WRITE,

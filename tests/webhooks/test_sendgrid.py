@@ -810,3 +810,161 @@ async def test_an_event_with_a_nul_character_is_recorded_not_refused(
 
     assert response.status_code == 200
     assert execute(url, "SELECT status FROM cc_messages") == [("read",)]
+
+
+# Hostile emails: each answered quickly while the service goes on serving.
+
+
+def raw_email(headers: str, body: str = "hello\r\n") -> dict[str, str]:
+    """A raw-mode post of an email with these headers (and a Message-ID of its own)."""
+    return {
+        "email": f"Message-ID: <hostile@mail.example.com>\r\nTo: support@parse.bank.example\r\n"
+        f"{headers}\r\n\r\n{body}"
+    }
+
+
+def nested_mime(depth: int) -> dict[str, str]:
+    openings = "".join(
+        f'Content-Type: multipart/mixed; boundary="b{level}"\r\n\r\n--b{level}\r\n'
+        for level in range(depth)
+    )
+    closings = "".join(f"\r\n--b{level}--\r\n" for level in reversed(range(depth)))
+    return {
+        "email": "From: ada@example.com\r\nTo: support@parse.bank.example\r\n"
+        f"Message-ID: <deep@mail.example.com>\r\n{openings}"
+        f"Content-Type: text/plain\r\n\r\nhello{closings}"
+    }
+
+
+HOSTILE_EMAILS = {
+    "quotes-in-from": raw_email("From: " + '"' * 40_000),
+    "quotes-in-from-under-the-header-bound": raw_email("From: " + '"' * 8_000),
+    "a-long-header-never-read": raw_email(
+        "From: ada@example.com\r\nX-Antispam-Report: " + '"' * 100_000
+    ),
+    "nested-comments-in-from": raw_email("From: " + "(" * 8_000),
+    "semicolons-in-content-type": raw_email(
+        "From: a@example.com\r\nContent-Type: text/plain" + ";" * 8_000
+    ),
+    "unclosed-tags-in-html": raw_email(
+        "From: ada@example.com\r\nContent-Type: text/html", "<a " * 100_000
+    ),
+    "unclosed-comments-in-html": raw_email(
+        "From: ada@example.com\r\nContent-Type: text/html", "<p>hi</p>" + "<!--" * 50_000
+    ),
+    "quotes-in-parsed-mode-headers": {
+        "headers": "Message-ID: <h@mail.example.com>\nTo: " + '"' * 8_000 + "\n",
+        "from": "ada@example.com",
+        "html": "<![" * 50_000,
+    },
+    "mime-nested-a-thousand-deep": nested_mime(1_000),
+    "messages-nested-a-thousand-deep": raw_email(
+        "From: ada@example.com\r\n" + "Content-Type: message/rfc822\r\n\r\n" * 1_000
+    ),
+}
+
+
+@pytest.mark.parametrize("fields", HOSTILE_EMAILS.values(), ids=HOSTILE_EMAILS.keys())
+async def test_a_hostile_email_is_answered_within_2_s_while_other_requests_are_served(
+    client: httpx.AsyncClient, fields: dict[str, str]
+) -> None:
+    async def timed_post() -> tuple[httpx.Response, float]:
+        start = time.monotonic()
+        response = await post_email(client, fields)
+        return response, time.monotonic() - start
+
+    async def healthz_waits() -> list[float]:
+        """How late each health check was answered: a busy event loop delays the wake-up
+        from the pause as much as the answer."""
+        waits = []
+        for _ in range(8):
+            start = time.monotonic()
+            await asyncio.sleep(0.05)
+            assert (await client.get("/healthz")).status_code == 200
+            waits.append(time.monotonic() - start - 0.05)
+        return waits
+
+    (response, took), waits = await asyncio.gather(timed_post(), healthz_waits())
+
+    print("DBG", response.status_code, round(took, 3), round(max(waits), 3), response.text[:150])
+    assert took < 2.0
+    assert response.status_code in (200, 400), response.text
+    assert max(waits) < 0.5
+    stored = count(db_url(client), "cc_messages")
+    assert stored == (1 if response.status_code == 200 else 0)
+
+
+def delivered_with(name: str, number: str) -> bytes:
+    """A batch of the delivered event with `name` set to `number`, written as sent."""
+    (event,) = fixture_events("delivered")
+    return event_body([{**event, name: "@odd@"}]).replace(b'"@odd@"', number.encode())
+
+
+@pytest.mark.parametrize(
+    ("post", "status", "kept"),
+    [
+        ({"events": delivered_with("timestamp", "1e999")}, 200, "1e999"),
+        ({"events": delivered_with("timestamp", "-1E400")}, 200, "-1E400"),
+        ({"events": delivered_with("tls", "1e999")}, 200, None),
+        ({"events": delivered_with("timestamp", "NaN")}, 400, None),
+        ({"events": delivered_with("timestamp", "Infinity")}, 400, None),
+        ({"events": delivered_with("timestamp", "-Infinity")}, 400, None),
+        (
+            {"email": {**fixture("sendgrid", "inbound_raw.json"), "charsets": '{"a": NaN}'}},
+            200,
+            None,
+        ),
+        (
+            {
+                "email": {
+                    **fixture("sendgrid", "inbound_parsed.json"),
+                    "charsets": '{"text": 1e999}',
+                    "attachment-info": '{"attachment1": {"filename": 1e999}}',
+                }
+            },
+            200,
+            None,
+        ),
+        ({"email": nested_mime(1_000)}, 400, None),
+    ],
+    ids=[
+        "timestamp-1e999",
+        "timestamp-minus-1e400",
+        "unkept-field-1e999",
+        "timestamp-nan",
+        "timestamp-infinity",
+        "timestamp-minus-infinity",
+        "email-charsets-nan",
+        "email-fields-1e999",
+        "email-mime-nested-a-thousand-deep",
+    ],
+)
+async def test_an_authenticated_odd_delivery_is_stored_or_refused_with_a_4xx_never_a_500(
+    client: httpx.AsyncClient,
+    sendgrid_key: ec.EllipticCurvePrivateKey,
+    post: dict[str, Any],
+    status: int,
+    kept: str | None,
+) -> None:
+    url = db_url(client)
+    if "events" in post:
+        store_outbound_email(url)
+        response = await client.post(
+            EVENTS, content=post["events"], headers=sign(sendgrid_key, post["events"])
+        )
+    else:
+        response = await post_email(client, post["email"])
+
+    assert response.status_code == status, response.text
+    if status != 200:
+        assert response.json()["error"] == "malformed_body"
+        assert execute(url, "SELECT count(*) FROM cc_audit_logs") == [(0,)]
+    elif "events" in post:
+        assert execute(url, "SELECT status FROM cc_messages") == [("delivered",)]
+        assert execute(
+            url,
+            "SELECT input_redacted->>'timestamp' FROM cc_audit_logs"
+            " WHERE event_type = 'message.status'",
+        ) == [(kept or "1776157928",)]
+    else:
+        assert count(url, "cc_messages") == 1

@@ -670,3 +670,79 @@ async def test_a_turn_racing_the_end_of_call_report_lands_in_the_calls_one_conve
         " WHERE provider_conversation_id LIKE 'race-call-%%'"
         " GROUP BY 1 HAVING count(*) > 1) AS split",
     ) == [(0,)]
+
+
+def _with_number(name: str, number: str, *path: str | int) -> str:
+    """The fixture's body as Vapi would send it with a number written as `number` at `path`
+    of its message (a number Python's json would read as inf, or a constant JSON lacks)."""
+    payload = vapi(name)
+    holder: Any = payload["message"]
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = "@odd@"
+    return json.dumps(payload).replace('"@odd@"', number)
+
+
+def _with_arguments(arguments: str) -> str:
+    payload = vapi("tool_calls")
+    payload["message"]["toolCallList"][0]["function"]["arguments"] = arguments
+    return json.dumps(payload)
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "stored"),
+    [
+        (_with_number("end_of_call_report", "1e999", "cost"), 200, {"cost": None}),
+        (_with_number("end_of_call_report", "-1e999", "cost"), 200, {"cost": None}),
+        (
+            _with_number("end_of_call_report", "1e999", "costs", 0, "cost"),
+            200,
+            {"cost": 0.1237, "costs/0/cost": "1e999"},
+        ),
+        (
+            _with_number("end_of_call_report", "1E400", "durationSeconds"),
+            200,
+            {"durationSeconds": 63.25},
+        ),
+        (_with_number("transcript_final_user", "1e999", "timestamp"), 200, {}),
+        (_with_arguments('{"channel": 1e999}'), 200, None),
+        (_with_arguments("[" * 100_000), 200, None),
+        (_with_number("end_of_call_report", "NaN", "cost"), 400, None),
+        (_with_number("end_of_call_report", "Infinity", "cost"), 400, None),
+    ],
+    ids=[
+        "cost-1e999",
+        "cost-minus-1e999",
+        "a-cost-of-costs-1e999",
+        "duration-1e400",
+        "transcript-timestamp-1e999",
+        "tool-arguments-1e999",
+        "tool-arguments-nested-past-recursion",
+        "cost-nan",
+        "cost-infinity",
+    ],
+)
+async def test_an_authenticated_odd_message_is_stored_or_refused_with_a_4xx_never_a_500(
+    client: httpx.AsyncClient, content: str, status: int, stored: dict[str, Any] | None
+) -> None:
+    response = await client.post(
+        PATH,
+        content=content,
+        headers={"Content-Type": "application/json", "X-Vapi-Secret": VAPI_SECRET},
+    )
+
+    assert response.status_code == status, response.text
+    url = db_url(client)
+    if status != 200:
+        assert response.json()["error"] == "malformed_body"
+        assert counts(url) == NOTHING_WRITTEN
+        return
+    if stored is None:  # a tool call: answered, each call with its result or its error
+        assert len(response.json()["results"]) == 2
+        return
+    ((body,),) = execute(url, "SELECT body_json FROM cc_messages")
+    for where, value in stored.items():
+        found = body
+        for key in where.split("/"):
+            found = found.get(key) if isinstance(found, dict) else found[int(key)]
+        assert found == value

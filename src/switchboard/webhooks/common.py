@@ -1,17 +1,17 @@
-"""What every webhook route shares: a bounded raw body, a content-type check, and the audit
-record of a refused delivery."""
+"""What every webhook route shares: a bounded raw body, a content-type check, one reader of
+JSON, and the audit record of a refused delivery."""
 
 from __future__ import annotations
 
 import hmac
+import json
+import math
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
 
-from switchboard.audit import service as audit
-from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.errors import (
     PayloadTooLarge,
     SecretNotConfigured,
@@ -19,6 +19,8 @@ from switchboard.errors import (
     WebhookRejected,
 )
 from switchboard.messages.group_commit import InboundTexts
+from switchboard.refusals import service as refusals
+from switchboard.refusals.models import Refusal
 from switchboard.settings import Settings
 
 
@@ -64,6 +66,22 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
+def json_of(text: str | bytes) -> Any:
+    """A provider's JSON. NaN and Infinity are not JSON and are refused (ValueError); a number
+    too large for a float is JSON, but Python would read it as inf, which PostgreSQL's jsonb
+    cannot hold: it is kept as the text it was sent as."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_float_or_text)
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _float_or_text(text: str) -> float | str:
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def our_message_id(value: object) -> UUID | None:
     """The id we gave a message we sent, as a provider's report carries it back (Twilio's
     callback URL, SendGrid's custom_args); None when it is absent or not one of ours, and the
@@ -99,25 +117,21 @@ def same_secret(presented: str | None, expected: str) -> bool:
 
 
 async def audit_rejection(request: Request, provider: str, rejection: WebhookRejected) -> None:
-    """A refused signature (or secret, or timestamp) is a security event: one audit record,
-    in its own transaction, carrying nothing from the unverified body."""
-    async with pool_of(request).connection() as conn, conn.transaction():
-        await audit.append(
-            conn,
-            AuditEntry(
-                actor_type=ActorType.PROVIDER,
-                actor_id=provider,
-                event_type="webhook.rejected",
-                success=False,
-                error_code=rejection.code,
-                error_message=rejection.message,
-                input={
-                    "path": request.scope["path"],  # request.url fails on a query that is not UTF-8
-                    "client": request.client.host if request.client else None,
-                    "user_agent": request.headers.get("user-agent"),
-                },
-            ),
-        )
+    """A refused signature (or secret, or timestamp) is a security event: counted, and audited
+    in bounded size up to a rate per source (refusals/service.py), in its own transaction,
+    carrying nothing from the unverified body."""
+    refusal = Refusal(
+        provider=provider,
+        # The connection's address: uvicorn puts a proxy's X-Forwarded-For here only for the
+        # proxies SWITCHBOARD_TRUSTED_PROXIES lists.
+        client=request.client.host if request.client else "unknown",
+        path=request.scope["path"],  # request.url fails on a query that is not UTF-8
+        user_agent=request.headers.get("user-agent"),
+        error_code=rejection.code,
+        error_message=rejection.message,
+    )
+    async with pool_of(request).connection() as conn:
+        await refusals.record_refusal(conn, refusal)
 
 
 Pool = Annotated[AsyncConnectionPool[Any], Depends(current_pool)]

@@ -4,7 +4,6 @@ shares (the call id, the parties, text and numbers found where Vapi puts them)."
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 from datetime import datetime
 from typing import Any
@@ -12,13 +11,14 @@ from typing import Any
 from switchboard.errors import MalformedBody, MissingField
 from switchboard.identities.normalize import normalize_phone
 from switchboard.messages.service import MAX_KEY_LENGTH, UNSTORABLE
+from switchboard.webhooks.common import json_of
 
 Message = dict[str, Any]
 
 
 def parse_server_message(body: bytes) -> Message:
     try:
-        payload = json.loads(body, parse_constant=_refuse_constant)
+        payload = json_of(body)
     except (ValueError, RecursionError) as exc:  # UnicodeDecodeError is a ValueError
         raise MalformedBody(f"the body is not valid JSON: {exc}") from exc
     if not isinstance(payload, dict):
@@ -35,10 +35,6 @@ def parse_server_message(body: bytes) -> Message:
         raise MalformedBody("message.type must be a string")
     refuse_unstorable(message)
     return message
-
-
-def _refuse_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def refuse_unstorable(value: Any) -> None:

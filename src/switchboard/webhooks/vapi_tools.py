@@ -5,11 +5,11 @@ as a JSON string or an object) or flat (`name`, `arguments` | `parameters`);
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from switchboard.errors import MalformedBody, MissingField
 from switchboard.tools.models import CallContext, ToolCall
+from switchboard.webhooks.common import json_of
 from switchboard.webhooks.vapi_fields import (
     Message,
     call_id_of,
@@ -94,8 +94,8 @@ def _arguments(raw: Any) -> tuple[dict[str, Any], str | None]:
         if not raw.strip():
             return {}, None
         try:
-            raw = json.loads(raw)
-        except ValueError:
+            raw = json_of(raw)
+        except (ValueError, RecursionError):
             return {}, "the arguments are not valid JSON"
     if not isinstance(raw, dict):
         return {}, "the arguments must be a JSON object"

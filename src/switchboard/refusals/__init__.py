@@ -1,0 +1,1 @@
+"""Refused webhook deliveries: audited in bounded size, and at a bounded rate per source."""
