@@ -105,12 +105,16 @@ async def test_card_numbers_in_a_case_summary_are_masked_everywhere(
     assert "4111 1111 1111 1111" not in everything
 
 
-async def test_a_web_call_is_not_recognised_by_the_number_its_client_claims(
-    client: httpx.AsyncClient,
+@pytest.mark.parametrize("call_type", ["webCall", "sipCall", 7, None, "absent"])
+async def test_a_call_that_is_not_a_phone_call_is_not_recognised_by_the_number_it_claims(
+    client: httpx.AsyncClient, call_type: object
 ) -> None:
     call = caller(client, KNOWN_NUMBER)
     payload = call.message([tool_call("identify_caller", {})])
-    payload["message"]["call"]["type"] = "webCall"
+    if call_type == "absent":
+        del payload["message"]["call"]["type"]
+    else:
+        payload["message"]["call"]["type"] = call_type
 
     response = await call.post(payload)
 
