@@ -13,6 +13,7 @@ from switchboard.privacy import (
     mask_digit_runs,
     mask_email,
     mask_phone,
+    spoken_digits,
 )
 
 
@@ -124,3 +125,15 @@ def test_a_code_read_out_is_masked_as_digits_or_words(said: object, kept: object
 )
 def test_numbers_that_are_not_a_code_stay_as_said(said: str) -> None:
     assert mask_digit_runs(said) == said
+
+
+def test_a_run_is_masked_when_its_digits_hold_a_code_however_it_was_said() -> None:
+    def is_code(digits: str) -> bool:
+        return "855605" in digits
+
+    said = "It's eight five five six oh five, or 855 605; my flat is 12 and I paid 1250."
+
+    assert mask_digit_runs(said, is_code) == (
+        "It's • • • • • •, or ••• •••; my flat is 12 and I paid 1250."
+    )
+    assert spoken_digits("triple five, double oh 7") == "555007"

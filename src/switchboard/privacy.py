@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 # Digits, each separated from the next by at most one space or dash: where card numbers hide.
@@ -172,9 +173,12 @@ _SPOKEN_DIGITS = re.compile(
     rf"(?<![0-9]){_SPOKEN_DIGIT}(?:[\s,.\-]*{_SPOKEN_DIGIT})*(?![0-9])", re.IGNORECASE
 )
 _ONE_SPOKEN_DIGIT = re.compile(
-    rf"\b(?P<times>double|triple)[\s-]+(?:{_DIGIT_WORD}\b|[0-9])|\b{_DIGIT_WORD}\b|[0-9]",
+    rf"\b(?P<times>double|triple)[\s-]+(?P<word>{_DIGIT_WORD}\b|[0-9])"
+    rf"|\b(?P<alone>{_DIGIT_WORD})\b|(?P<digit>[0-9])",
     re.IGNORECASE,
 )
+_DIGIT_OF_WORD = {"zero": "0", "oh": "0", "o": "0", "one": "1", "two": "2", "three": "3"}
+_DIGIT_OF_WORD |= {"four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8", "nine": "9"}
 MAX_CODE_DIGITS = 10
 
 
@@ -182,22 +186,45 @@ def _digits_in(digit: re.Match[str]) -> int:
     return {"double": 2, "triple": 3}.get((digit.group("times") or "").lower(), 1)
 
 
-def _masked_run(run: re.Match[str]) -> str:
-    text = run.group()
-    digits = sum(_digits_in(digit) for digit in _ONE_SPOKEN_DIGIT.finditer(text))
-    if digits < 4 or (text.isdigit() and digits > MAX_CODE_DIGITS):
-        return text  # "one two three" is not a code, nor is an eleven-digit number
+def _digit_of(digit: re.Match[str]) -> str:
+    """The digits one match says: "7" → "7", "oh" → "0", "triple five" → "555"."""
+    said = (digit.group("word") or digit.group("alone") or digit.group("digit")).lower()
+    return _DIGIT_OF_WORD.get(said, said) * _digits_in(digit)
+
+
+def spoken_digits(text: str) -> str:
+    """The digits a run of digits and digit words says, in order."""
+    return "".join(_digit_of(digit) for digit in _ONE_SPOKEN_DIGIT.finditer(text))
+
+
+def _code_shaped(text: str, digits: str) -> bool:
+    """Four digits or more, unless an unbroken string longer than any code."""
+    return len(digits) >= 4 and not (text.isdigit() and len(digits) > MAX_CODE_DIGITS)
+
+
+def _masked(text: str) -> str:
     return _ONE_SPOKEN_DIGIT.sub(lambda digit: MASK * _digits_in(digit), text)
 
 
-def mask_digit_runs(value: Any) -> Any:
-    """Every run of 4 digits or more, typed or spoken as words, masked (one bullet a digit)
-    in a text or anything JSON holds: used while a one-time code may be read out, so that it
-    never rests in a transcript."""
-    if isinstance(value, str):
-        return _SPOKEN_DIGITS.sub(_masked_run, value)
-    if isinstance(value, dict):
-        return {key: mask_digit_runs(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [mask_digit_runs(item) for item in value]
-    return value
+def mask_digit_runs(value: Any, is_code: Callable[[str], bool] | None = None) -> Any:
+    """Runs of digits, typed or spoken as words, masked (one bullet a digit) in a text or
+    anything JSON holds, so that a one-time code never rests in a transcript. Without
+    `is_code`, every run of 4 digits or more (a code may be being read out); with it, the runs
+    whose digits it says hold a code."""
+
+    def masked_run(run: re.Match[str]) -> str:
+        text = run.group()
+        digits = spoken_digits(text)
+        hides_code = _code_shaped(text, digits) if is_code is None else is_code(digits)
+        return _masked(text) if hides_code else text
+
+    def mask(item: Any) -> Any:
+        if isinstance(item, str):
+            return _SPOKEN_DIGITS.sub(masked_run, item)
+        if isinstance(item, dict):
+            return {key: mask(inner) for key, inner in item.items()}
+        if isinstance(item, list):
+            return [mask(inner) for inner in item]
+        return item
+
+    return mask(value)
