@@ -116,6 +116,38 @@ async def test_card_numbers_in_a_case_summary_are_masked_everywhere(
     assert "4111 1111 1111 1111" not in everything
 
 
+async def test_ids_are_kept_and_audited_exactly_as_sent_while_text_is_masked(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    # Ids whose digits read as a card: each must match its call and its audit record.
+    call = caller(client, KNOWN_NUMBER, call_id="call-4111.1111.1111.1111")
+    await call.verify_by_sms(twilio)
+    asked = tool_call(
+        "create_case",
+        {"case_type": "fraud", "summary": "Card 4111.1111.1111.1111 was stolen"},
+        call_id="call_4111111111111111",
+    )
+
+    (answer,) = (await call.post(call.message([asked]))).json()["results"]
+
+    assert answer["toolCallId"] == "call_4111111111111111"
+    assert parsed(answer)["case"]["summary"] == "Card ••••.••••.••••.1111 was stolen"
+    assert execute(
+        migrated_db,
+        "SELECT call_id, tool_call_id, answer->>'toolCallId', answer->>'result' LIKE"
+        " '%••••.••••.••••.1111%' FROM cc_tool_calls WHERE tool_name = 'create_case'",
+    ) == [("call-4111.1111.1111.1111", "call_4111111111111111", "call_4111111111111111", True)]
+    assert execute(
+        migrated_db,
+        "SELECT input_redacted->>'call_id', input_redacted->>'tool_call_id' FROM cc_audit_logs"
+        " WHERE event_type = 'tool.create_case'",
+    ) == [("call-4111.1111.1111.1111", "call_4111111111111111")]
+    assert "4111.1111.1111.1111 was" not in json.dumps(
+        execute(migrated_db, "SELECT to_jsonb(a) FROM cc_audit_logs AS a")
+        + execute(migrated_db, "SELECT answer FROM cc_tool_calls")
+    )
+
+
 @pytest.mark.parametrize("call_type", ["webCall", "sipCall", 7, None, "absent"])
 async def test_a_call_that_is_not_a_phone_call_is_not_recognised_by_the_number_it_claims(
     client: httpx.AsyncClient, call_type: object

@@ -16,6 +16,7 @@ from switchboard.deliveries import service as deliveries
 from switchboard.identities.service import IdentityChannel, resolve_customer
 from switchboard.messages import service as messages
 from switchboard.messages.models import InboundMessage, Recorded
+from switchboard.privacy import Identifier
 
 
 async def record_call_event(conn: AsyncConnection[Any], event: CallEvent) -> Recorded:
@@ -39,7 +40,7 @@ async def record_call_event(conn: AsyncConnection[Any], event: CallEvent) -> Rec
                 success=True,
                 input={
                     "channel": Channel.VOICE,
-                    "call_id": event.call_id,
+                    "call_id": Identifier(event.call_id),
                     "from": event.customer_address,
                     "to": event.our_number,
                     **event.details,

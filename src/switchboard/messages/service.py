@@ -29,7 +29,7 @@ from switchboard.messages.models import (
 from switchboard.messages.status import moves_forward
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel
-from switchboard.privacy import mask_card_numbers, mask_cards_in
+from switchboard.privacy import Identifier, mask_card_numbers, mask_cards_in
 
 # PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb; anyone
 # who can send an email can put them in one.
@@ -155,7 +155,7 @@ def received_entry(
         success=True,
         input={
             "channel": message.channel,
-            "provider_message_id": message.provider_message_id,
+            "provider_message_id": Identifier(message.provider_message_id),
             "from": message.from_address,
             "to": message.to_address,
             "body_chars": len(message.body_text or ""),
@@ -267,7 +267,7 @@ def _status_entry(
         success=success,
         error_code=None if success else outcome,
         input={
-            "provider_message_id": report.provider_message_id,
+            "provider_message_id": Identifier(report.provider_message_id),
             "provider_status": report.raw_status,
             "error_code": report.error_code,
             **report.details,
