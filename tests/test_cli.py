@@ -44,7 +44,7 @@ def test_upgrade_status_and_verify_json(empty_db: str) -> None:
     verified = switchboard("db", "verify", "--json", url=empty_db)
 
     assert upgraded.returncode == 0, upgraded.stderr
-    assert "12 migration(s) applied" in upgraded.stdout
+    assert "13 migration(s) applied" in upgraded.stdout
     assert "applying 006_cc_step1_checklist" in upgraded.stderr
     assert status.returncode == 0
     assert "0 pending" in status.stdout
@@ -103,7 +103,7 @@ def test_downgrade_without_a_terminal_asks_for_yes(migrated_db: str) -> None:
     assert refused.returncode == 1
     assert "pass --yes" in refused.stderr
     assert done.returncode == 0, done.stderr
-    assert "7 migration(s) rolled back" in done.stdout
+    assert "8 migration(s) rolled back" in done.stdout
 
 
 def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
@@ -111,7 +111,7 @@ def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
 
     assert result.returncode == 1
     assert "no migration '042'" in result.stderr
-    assert "001, 002, 003, 004, 005, 006, 007, 008, 009, 010, 011, 012" in result.stderr
+    assert "001, 002, 003, 004, 005, 006, 007, 008, 009, 010, 011, 012, 013" in result.stderr
 
 
 def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None:
@@ -147,7 +147,7 @@ def test_run_serves_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
 
-    assert ready == {"status": "ready", "migrations": 12}
+    assert ready == {"status": "ready", "migrations": 13}
     assert any("3 cc_bank_customers" in line for line in lines), lines
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
