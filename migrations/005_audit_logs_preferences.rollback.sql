@@ -16,5 +16,6 @@ $$;
 DROP TABLE IF EXISTS cc_preferences;
 DROP TABLE IF EXISTS cc_comm_preferences;
 DROP TABLE IF EXISTS cc_audit_logs;
--- Left behind by 006 and 007, whose rollbacks keep the audit log's protection in place.
+-- Left behind by 006, 007 and 013, whose rollbacks keep the audit log's protection in place.
 DROP FUNCTION IF EXISTS cc_audit_logs_forbid_change();
+DROP FUNCTION IF EXISTS cc_audit_logs_set_created_at();

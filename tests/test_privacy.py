@@ -4,6 +4,7 @@ while one is awaited."""
 from __future__ import annotations
 
 import random
+import time
 
 import pytest
 
@@ -13,6 +14,7 @@ from switchboard.privacy import (
     mask_digit_runs,
     mask_email,
     mask_phone,
+    spoken_digits,
 )
 
 
@@ -27,6 +29,17 @@ from switchboard.privacy import (
         ("ref 12 4111-1111-1111-1111", "ref 12 ••••-••••-••••-1111"),
         ("5555555555554444 99", "••••••••••••4444 99"),
         ("x41111111111111112", "x••••••••••••11112"),
+        # Whatever separates the groups, and kept as it was.
+        ("4111.1111.1111.1111", "••••.••••.••••.1111"),
+        ("4111  1111  1111  1111", "••••  ••••  ••••  1111"),
+        ("4111\u00a01111\u00a01111\u00a01111", "••••\u00a0••••\u00a0••••\u00a01111"),
+        ("4111\t1111\t1111\t1111", "••••\t••••\t••••\t1111"),
+        ("4111/1111/1111/1111", "••••/••••/••••/1111"),
+        ("4111_1111_1111_1111", "••••_••••_••••_1111"),
+        ("4111 - 1111 - 1111 - 1111", "•••• - •••• - •••• - 1111"),
+        ("4111, 1111, 1111, 1111", "••••, ••••, ••••, 1111"),
+        ("3782 822463 10005", "•••• •••••• •0005"),
+        ("4111.1111 - 1111_1111 exp 12/25", "••••.•••• - ••••_1111 exp 12/25"),
     ],
 )
 def test_card_numbers_are_masked_to_their_last_four(text: str, masked: str) -> None:
@@ -35,7 +48,15 @@ def test_card_numbers_are_masked_to_their_last_four(text: str, masked: str) -> N
 
 @pytest.mark.parametrize(
     "text",
-    ["call 07700 900123", "ref 1234567890123", "sort code 20-00-00 account 12345678", ""],
+    [
+        "call 07700 900123",
+        "ref 1234567890123",
+        "sort code 20-00-00 account 12345678",
+        "",
+        # Four separators, or a line break, end a number.
+        "4111    1111    1111    1111",
+        "4111\n1111\n1111\n1111",
+    ],
 )
 def test_numbers_that_are_not_cards_are_left_alone(text: str) -> None:
     assert mask_card_numbers(text) == text
@@ -124,3 +145,35 @@ def test_a_code_read_out_is_masked_as_digits_or_words(said: object, kept: object
 )
 def test_numbers_that_are_not_a_code_stay_as_said(said: str) -> None:
     assert mask_digit_runs(said) == said
+
+
+def test_a_run_is_masked_when_its_digits_hold_a_code_however_it_was_said() -> None:
+    def is_code(digits: str) -> bool:
+        return "855605" in digits
+
+    said = "It's eight five five six oh five, or 855 605; my flat is 12 and I paid 1250."
+
+    assert mask_digit_runs(said, is_code) == (
+        "It's • • • • • •, or ••• •••; my flat is 12 and I paid 1250."
+    )
+    assert spoken_digits("triple five, double oh 7") == "555007"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "1 " * 500_000,
+        "12 " * 333_333,
+        "1" * 1_000_000,
+        "0.-" * 333_333,
+        "a." * 500_000 + " 4111111111111111",
+        "\u00a04" * 500_000,
+    ],
+    ids=["single-digits", "pairs", "unbroken", "separators", "scheme-like", "non-ascii"],
+)
+def test_a_megabyte_of_digits_and_separators_is_masked_in_bounded_time(body: str) -> None:
+    # Linear in the text: a backtracking regex or a search per window would take minutes.
+    started = time.perf_counter()
+    masked = mask_card_numbers(body)
+    assert time.perf_counter() - started < 5
+    assert len(masked) == len(body)

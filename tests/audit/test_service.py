@@ -10,7 +10,7 @@ from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
-from switchboard.privacy import mask_card_numbers
+from switchboard.privacy import Identifier, mask_card_numbers
 
 pytestmark = pytest.mark.anyio
 
@@ -49,6 +49,26 @@ async def test_uuid_ids_are_stored_as_their_text_even_when_their_digits_pass_luh
     record_id = await audit.append(conn, entry(output={"message_id": unlucky}))
 
     assert await stored(conn, record_id) == ({}, {"message_id": str(unlucky)})
+
+
+async def test_identifiers_are_stored_as_sent_while_the_text_beside_them_is_masked(
+    conn: AsyncConnection[Any],
+) -> None:
+    record_id = await audit.append(
+        conn,
+        entry(
+            input={
+                "tool_call_id": Identifier("call_4111111111111111"),
+                "note": "card 4111.1111.1111.1111",
+            },
+            output={"call_id": Identifier("4111-1111-1111-1111")},
+        ),
+    )
+
+    assert await stored(conn, record_id) == (
+        {"tool_call_id": "call_4111111111111111", "note": "card ••••.••••.••••.1111"},
+        {"call_id": "4111-1111-1111-1111"},
+    )
 
 
 async def test_a_value_json_cannot_hold_is_refused(conn: AsyncConnection[Any]) -> None:

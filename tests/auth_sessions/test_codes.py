@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from switchboard.auth_sessions.codes import (
     OtpConfig,
+    code_finder,
     code_hmac,
     code_message,
     destination_hmac,
@@ -81,3 +82,29 @@ def test_a_verify_status_we_do_not_know_never_counts_as_verified() -> None:
     assert verify_status("approved") == "verified"
     assert verify_status("APPROVED") == "failed"
     assert verify_status("") == "failed"
+
+
+def test_a_code_is_found_by_its_hash_in_a_run_of_digits() -> None:
+    config = OtpConfig.from_secret("the-secret")
+    session_id, other = uuid.uuid4(), uuid.uuid4()
+    holds_code = code_finder(
+        config, [(other, b"\0" * 32), (session_id, code_hmac(config, session_id, "855605"))]
+    )
+
+    assert holds_code("855605")
+    assert holds_code("12855605855605")  # said twice, after other digits
+    assert not holds_code("855606")
+    assert not holds_code("85560")
+    # The same code of another session hashes differently.
+    assert not code_finder(config, [(other, code_hmac(config, session_id, "855605"))])("855605")
+
+
+def test_a_text_with_more_digits_than_the_budget_is_masked_unseen() -> None:
+    config = OtpConfig.from_secret("the-secret")
+    session_id = uuid.uuid4()
+    holds_code = code_finder(config, [(session_id, code_hmac(config, session_id, "855605"))])
+    many = "".join(f"{n:06d}" for n in range(0, 60_000, 7))  # ten thousand distinct windows
+
+    assert not holds_code("123456")
+    assert holds_code(many) is True  # it would cost more than the budget: masked unseen
+    assert holds_code("123456") is True  # and every run after it

@@ -182,3 +182,38 @@ def audit_rows(url: str, event_type: str) -> list[tuple[Any, ...]]:
         " output_redacted FROM cc_audit_logs WHERE event_type = %s ORDER BY created_at",
         (event_type,),
     )
+
+
+async def say(call: Caller, text: str, stamp: int) -> None:
+    """A final turn of the caller's, said in `call`."""
+    payload = fixture("vapi", "transcript_final_user.json")
+    payload["message"].update(transcript=text, timestamp=stamp)
+    payload["message"]["call"]["id"] = call.call_id
+    assert (await call.post(payload)).status_code == 200
+
+
+async def end_call(call: Caller, transcript: str, summary: str) -> None:
+    """The call's end-of-call report, with this transcript and summary."""
+    payload = fixture("vapi", "end_of_call_report.json")
+    payload["message"]["call"]["id"] = call.call_id
+    payload["message"]["artifact"]["transcript"] = transcript
+    payload["message"]["analysis"]["summary"] = summary
+    assert (await call.post(payload)).status_code == 200
+
+
+def said(url: str) -> list[str]:
+    return [
+        text
+        for (text,) in execute(
+            url, "SELECT body_text FROM cc_messages WHERE direction = 'inbound' ORDER BY created_at"
+        )
+    ]
+
+
+def report(url: str) -> tuple[str, str, str]:
+    (row,) = execute(
+        url,
+        "SELECT body_text, body_json->>'summary', body_json->>'transcript' FROM cc_messages"
+        " WHERE provider_message_id LIKE '%:end-of-call-report'",
+    )
+    return row

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -13,8 +14,18 @@ import pytest
 
 from tests.builders import execute
 from tests.providers.servers import TwilioServer
-from tests.tools.conftest import KNOWN_NUMBER, audit_rows, caller, parsed, tool_call
-from tests.webhooks.conftest import fixture
+from tests.tools.conftest import (
+    KNOWN_NUMBER,
+    audit_rows,
+    caller,
+    end_call,
+    parsed,
+    report,
+    said,
+    say,
+    shift_clock,
+    tool_call,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -105,16 +116,53 @@ async def test_card_numbers_in_a_case_summary_are_masked_everywhere(
     assert "4111 1111 1111 1111" not in everything
 
 
-async def test_a_web_call_is_not_recognised_by_the_number_its_client_claims(
-    client: httpx.AsyncClient,
+async def test_ids_are_kept_and_audited_exactly_as_sent_while_text_is_masked(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    # Ids whose digits read as a card: each must match its call and its audit record.
+    call = caller(client, KNOWN_NUMBER, call_id="call-4111.1111.1111.1111")
+    await call.verify_by_sms(twilio)
+    asked = tool_call(
+        "create_case",
+        {"case_type": "fraud", "summary": "Card 4111.1111.1111.1111 was stolen"},
+        call_id="call_4111111111111111",
+    )
+
+    (answer,) = (await call.post(call.message([asked]))).json()["results"]
+
+    assert answer["toolCallId"] == "call_4111111111111111"
+    assert parsed(answer)["case"]["summary"] == "Card ••••.••••.••••.1111 was stolen"
+    assert execute(
+        migrated_db,
+        "SELECT call_id, tool_call_id, answer->>'toolCallId', answer->>'result' LIKE"
+        " '%••••.••••.••••.1111%' FROM cc_tool_calls WHERE tool_name = 'create_case'",
+    ) == [("call-4111.1111.1111.1111", "call_4111111111111111", "call_4111111111111111", True)]
+    assert execute(
+        migrated_db,
+        "SELECT input_redacted->>'call_id', input_redacted->>'tool_call_id' FROM cc_audit_logs"
+        " WHERE event_type = 'tool.create_case'",
+    ) == [("call-4111.1111.1111.1111", "call_4111111111111111")]
+    assert "4111.1111.1111.1111 was" not in json.dumps(
+        execute(migrated_db, "SELECT to_jsonb(a) FROM cc_audit_logs AS a")
+        + execute(migrated_db, "SELECT answer FROM cc_tool_calls")
+    )
+
+
+@pytest.mark.parametrize("call_type", ["webCall", "sipCall", 7, None, "absent"])
+async def test_a_call_that_is_not_a_phone_call_is_not_recognised_by_the_number_it_claims(
+    client: httpx.AsyncClient, call_type: object
 ) -> None:
     call = caller(client, KNOWN_NUMBER)
     payload = call.message([tool_call("identify_caller", {})])
-    payload["message"]["call"]["type"] = "webCall"
+    if call_type == "absent":
+        del payload["message"]["call"]["type"]
+    else:
+        payload["message"]["call"]["type"] = call_type
 
     response = await call.post(payload)
 
-    assert parsed(response.json()["results"][0])["recognised"] is False
+    answer = parsed(response.json()["results"][0])
+    assert (answer["recognised"], answer["assurance_level"]) == (False, 0)
 
 
 async def test_a_code_in_other_digits_does_not_spend_a_try(
@@ -164,25 +212,81 @@ async def test_a_code_read_out_rests_masked_in_the_transcript(
     # Speech to text writes a code read out as digits or, now and then, as words.
     spoken = " ".join(DIGIT_WORDS[int(digit)] if as_words else digit for digit in code)
 
-    async def say(text: str, stamp: int) -> None:
-        payload = fixture("vapi", "transcript_final_user.json")
-        payload["message"].update(transcript=text, timestamp=stamp)
-        payload["message"]["call"]["id"] = call.call_id
-        assert (await call.post(payload)).status_code == 200
-
-    await say(f"Yes, it's {spoken}", 1)
+    await say(call, f"Yes, it's {spoken}", 1)
     await call.use("check_verification", code=code)
-    await say("My card ends 4242 and I was charged 1250 pounds", 2)
+    await say(call, "My card ends 4242 and I was charged 1250 pounds", 2)
 
-    stored = [
-        text
-        for (text,) in execute(
-            migrated_db,
-            "SELECT body_text FROM cc_messages WHERE direction = 'inbound' ORDER BY created_at",
-        )
-    ]
-    assert stored == [
+    assert said(migrated_db) == [
         "Yes, it's " + " ".join("•" * len(code)),
-        # The code was used: nothing is masked once no code is waiting.
+        # Not a code of the call: kept as said once no code is waiting.
         "My card ends 4242 and I was charged 1250 pounds",
     ]
+
+
+async def test_a_code_said_after_it_was_verified_rests_masked(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="sms")
+    code = await call.code_sent(twilio)
+    assert (await call.use("check_verification", code=code))["verified"] is True
+
+    await say(call, f"It was {code}, and before that {' '.join(code)}, right?", 1)
+    await say(call, f"Sorry: {' '.join(DIGIT_WORDS[int(digit)] for digit in code)}", 2)
+    await say(call, "My card ends 4242 and I was charged 1250 pounds", 3)
+
+    dots = " ".join("•" * len(code))
+    assert said(migrated_db) == [
+        f"It was {'•' * len(code)}, and before that {dots}, right?",
+        f"Sorry: {dots}",
+        # Other numbers are not a code of the call: kept as said once no code is waiting.
+        "My card ends 4242 and I was charged 1250 pounds",
+    ]
+
+
+async def test_a_code_said_after_it_expired_rests_masked(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="sms")
+    code = await call.code_sent(twilio)
+    shift_clock(client, timedelta(minutes=11))
+    assert (await call.use("check_verification", code=code))["error"].startswith("otp_expired")
+    assert execute(migrated_db, "SELECT status FROM cc_auth_sessions") == [("expired",)]
+
+    await say(call, f"But the code is {code}", 1)
+
+    assert said(migrated_db) == [f"But the code is {'•' * len(code)}"]
+
+
+@pytest.mark.parametrize(
+    "status", ["created", "sent", "verified", "failed", "expired", "cancelled"]
+)
+async def test_the_calls_codes_rest_masked_in_its_end_of_call_report_whatever_their_state(
+    client: httpx.AsyncClient, migrated_db: str, twilio: TwilioServer, status: str
+) -> None:
+    call = caller(client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="sms")
+    code = await call.code_sent(twilio)
+    # Past its expiry too, so that no code could be being read out when the report lands.
+    execute(
+        migrated_db,
+        "UPDATE cc_auth_sessions SET status = %s, expires_at = now() - interval '1 minute'",
+        (status,),
+    )
+
+    await end_call(
+        call,
+        transcript=f"AI: Please read the code.\nUser: {' '.join(code)}.\nUser: I paid 1250.\n",
+        summary=f"The caller read out the code {code} and asked about a 1250 pound payment.",
+    )
+
+    summary = (
+        f"The caller read out the code {'•' * len(code)} and asked about a 1250 pound payment."
+    )
+    assert report(migrated_db) == (
+        summary,
+        summary,
+        f"AI: Please read the code.\nUser: {' '.join('•' * len(code))}.\nUser: I paid 1250.\n",
+    )
+    assert code not in json.dumps(execute(migrated_db, "SELECT to_jsonb(m) FROM cc_messages AS m"))

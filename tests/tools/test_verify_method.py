@@ -22,7 +22,7 @@ from tests.providers.twilio_verify_server import (
     VerifyService,
     running_verify_server,
 )
-from tests.tools.conftest import KNOWN_NUMBER, caller
+from tests.tools.conftest import KNOWN_NUMBER, caller, end_call, report, said, say
 from tests.webhooks.conftest import VAPI_SECRET, running
 
 pytestmark = pytest.mark.anyio
@@ -68,3 +68,24 @@ async def test_a_caller_verified_by_twilio_verify_reaches_level_2(
         migrated_db, "SELECT provider, status, left(provider_request_id, 2) FROM cc_auth_sessions"
     ) == [("twilio_verify", "verified", "VE")]
     assert execute(migrated_db, "SELECT count(*) FROM procrastinate_jobs")[0][0] == 0
+
+
+async def test_with_twilio_verify_every_code_shaped_run_of_the_call_rests_masked(
+    verify_client: httpx.AsyncClient, migrated_db: str, verify: VerifyService
+) -> None:
+    call = caller(verify_client, KNOWN_NUMBER)
+    await call.use("start_verification", channel="sms")
+    code = verify.code_for(KNOWN_NUMBER)
+    assert (await call.use("check_verification", code=code))["verified"] is True
+
+    # Only Twilio knows the code, so after the check too every run that could be one goes.
+    await say(call, f"It was {code}, and I paid 1250 on the 3rd", 1)
+    await end_call(
+        call,
+        transcript=f"User: {' '.join(code)}.\n",
+        summary=f"The caller read out {code} and asked about 1250 pounds at 2024-05-01.",
+    )
+
+    assert said(migrated_db)[0] == f"It was {'•' * len(code)}, and I paid •••• on the 3rd"
+    summary = f"The caller read out {'•' * len(code)} and asked about •••• pounds at ••••-••-••."
+    assert report(migrated_db) == (summary, summary, f"User: {' '.join('•' * len(code))}.\n")

@@ -418,6 +418,43 @@ async def test_the_caller_is_read_from_the_message_when_the_call_has_none(
     ]
 
 
+_ABSENT = object()
+
+
+@pytest.mark.parametrize(
+    "call_type",
+    ["webCall", "vapi.websocketCall", "sipCall", "", 7, ["inboundPhoneCall"], None, _ABSENT],
+    ids=["web", "websocket", "unknown", "empty", "number", "list", "null", "absent"],
+)
+async def test_only_a_phone_call_is_recognised_by_its_number(
+    client: httpx.AsyncClient, call_type: object
+) -> None:
+    payload = vapi("status_update_in_progress")
+    if call_type is _ABSENT:
+        del payload["message"]["call"]["type"]
+    else:
+        payload["message"]["call"]["type"] = call_type
+
+    assert (await post(client, payload)).status_code == 200
+
+    url = db_url(client)
+    assert execute(url, "SELECT bank_customer_id FROM cc_conversations") == [(None,)]
+    assert execute(url, "SELECT input_redacted->>'from' FROM cc_audit_logs") == [(None,)]
+
+
+async def test_an_outbound_phone_call_is_recognised_by_its_number(
+    client: httpx.AsyncClient,
+) -> None:
+    payload = vapi("status_update_in_progress")
+    payload["message"]["call"]["type"] = "outboundPhoneCall"
+
+    assert (await post(client, payload)).status_code == 200
+
+    assert execute(db_url(client), "SELECT bank_customer_id IS NOT NULL FROM cc_conversations") == [
+        (True,)
+    ]
+
+
 async def test_a_card_number_spoken_in_a_transcript_is_masked(
     client: httpx.AsyncClient,
 ) -> None:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from hmac import compare_digest
 from uuid import UUID
@@ -57,8 +58,45 @@ def new_code() -> str:
 
 def code_hmac(config: OtpConfig, session_id: UUID, code: str) -> bytes:
     """Bound to its session: the same code in another session hashes differently."""
-    message = b"code\x00" + session_id.bytes + b"\x00" + code.encode()
-    return hmac.new(config.hmac_key, message, hashlib.sha256).digest()
+    keyed = _session_hmac(config, session_id)
+    keyed.update(code.encode())
+    return keyed.digest()
+
+
+def _session_hmac(config: OtpConfig, session_id: UUID) -> hmac.HMAC:
+    """The HMAC of a code of this session, fed all but the code."""
+    return hmac.new(config.hmac_key, b"code\x00" + session_id.bytes + b"\x00", hashlib.sha256)
+
+
+# How many code hashes one text may cost before the rest of its digit runs are masked unseen:
+# the check stays cheap whatever a payload holds, and never lets a code through.
+MAX_CODE_COMPARISONS = 5_000
+
+
+def code_finder(config: OtpConfig, sessions: list[tuple[UUID, bytes]]) -> Callable[[str], bool]:
+    """A test of a run of digits (a transcript's): does it hold the code of one of these
+    sessions (id, code_hmac)? Every CODE_DIGITS-long window of the run is hashed and compared,
+    so a code said twice, or inside a longer run, is found."""
+    keyed = [(_session_hmac(config, session_id), stored) for session_id, stored in sessions]
+    budget = MAX_CODE_COMPARISONS
+
+    def holds_code(digits: str) -> bool:
+        nonlocal budget
+        windows = {digits[i : i + CODE_DIGITS] for i in range(len(digits) - CODE_DIGITS + 1)}
+        cost = len(windows) * len(keyed)
+        if cost > budget:
+            budget = 0
+            return True
+        budget -= cost
+        for window in windows:
+            for base, stored in keyed:
+                candidate = base.copy()
+                candidate.update(window.encode())
+                if compare_digest(candidate.digest(), stored):
+                    return True
+        return False
+
+    return holds_code
 
 
 def code_matches(config: OtpConfig, session_id: UUID, code: str, stored: bytes) -> bool:

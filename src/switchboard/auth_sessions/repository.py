@@ -183,12 +183,17 @@ async def latest_verification(
     return None if row is None else row[0]
 
 
-async def code_awaited(conn: AsyncConnection[Any], conversation_id: UUID, now: datetime) -> bool:
-    """Whether a code of this conversation may still be read out (sent, not yet expired)."""
+async def code_sessions(
+    conn: AsyncConnection[Any], conversation_id: UUID, now: datetime
+) -> list[tuple[UUID, bytes | None, bool]]:
+    """Every session of this conversation, whatever its status: (id, code_hmac, whether its
+    code may still be read out: sent, not yet expired)."""
     cursor = await conn.execute(
-        "SELECT EXISTS (SELECT FROM cc_auth_sessions WHERE conversation_id = %s"
-        " AND status = ANY(%s) AND expires_at > %s)",
-        (conversation_id, list(REPLACEABLE), now),
+        "SELECT id, code_hmac, status = ANY(%s) AND expires_at > %s FROM cc_auth_sessions"
+        " WHERE conversation_id = %s",
+        (list(REPLACEABLE), now, conversation_id),
     )
-    row = await cursor.fetchone()
-    return bool(row and row[0])
+    return [
+        (row[0], None if row[1] is None else bytes(row[1]), bool(row[2]))
+        for row in await cursor.fetchall()
+    ]

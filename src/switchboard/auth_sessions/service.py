@@ -8,6 +8,7 @@ so the record stays; a wrong code is a result, not an error, so its count is nev
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,7 @@ from switchboard.auth_sessions import repository, sending
 from switchboard.auth_sessions.checking import check_session, refusal_for
 from switchboard.auth_sessions.codes import (
     OtpConfig,
+    code_finder,
     destination_hmac,
     mask_destination,
     normalize_code,
@@ -37,6 +39,7 @@ from switchboard.choices import member_of
 from switchboard.conversations import service as conversations
 from switchboard.db import within_transaction
 from switchboard.errors import ConversationNotFound, OtpNotConfigured
+from switchboard.privacy import mask_digit_runs
 from switchboard.providers.twilio_verify import VerifyClient
 
 
@@ -168,9 +171,25 @@ def assurance_from(
     return Assurance(AssuranceLevel.UNKNOWN, None, None)
 
 
-async def code_awaited(
-    conn: AsyncConnection[Any], conversation_id: UUID, now: datetime | None = None
-) -> bool:
-    """Whether the caller of this conversation may be reading a live code out right now: what
-    they say is then kept with its digits masked."""
-    return await repository.code_awaited(conn, conversation_id, now or datetime.now(UTC))
+async def code_masker(
+    conn: AsyncConnection[Any],
+    conversation_id: UUID,
+    config: OtpConfig | None,
+    now: datetime | None = None,
+) -> Callable[[Any], Any] | None:
+    """How to keep the one-time codes of this conversation out of what its parties said (a
+    text, or anything JSON holds), or None if it has never had a code.
+
+    While a code may be read out, or when a code of the conversation cannot be compared
+    (Twilio Verify's, which only Twilio knows, or with no key to hash with), every run of
+    4 digits or more is masked. Otherwise the runs holding one of its codes, whatever became
+    of their sessions (verified, failed, expired, cancelled), found by their hash."""
+    sessions = await repository.code_sessions(conn, conversation_id, now or datetime.now(UTC))
+    if not sessions:
+        return None
+    awaited = any(live for _, _, live in sessions)
+    hashed = [(session_id, stored) for session_id, stored, _ in sessions if stored is not None]
+    if awaited or config is None or len(hashed) < len(sessions):
+        return mask_digit_runs
+    holds_code = code_finder(config, hashed)
+    return lambda value: mask_digit_runs(value, holds_code)

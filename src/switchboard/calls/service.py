@@ -8,6 +8,7 @@ from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
+from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.calls.models import CallEvent
 from switchboard.conversations import service as conversations
 from switchboard.conversations.models import Channel, Provider
@@ -15,6 +16,7 @@ from switchboard.deliveries import service as deliveries
 from switchboard.identities.service import IdentityChannel, resolve_customer
 from switchboard.messages import service as messages
 from switchboard.messages.models import InboundMessage, Recorded
+from switchboard.privacy import Identifier
 
 
 async def record_call_event(conn: AsyncConnection[Any], event: CallEvent) -> Recorded:
@@ -38,7 +40,7 @@ async def record_call_event(conn: AsyncConnection[Any], event: CallEvent) -> Rec
                 success=True,
                 input={
                     "channel": Channel.VOICE,
-                    "call_id": event.call_id,
+                    "call_id": Identifier(event.call_id),
                     "from": event.customer_address,
                     "to": event.our_number,
                     **event.details,
@@ -55,12 +57,14 @@ async def record_call_event(conn: AsyncConnection[Any], event: CallEvent) -> Rec
         return Recorded(False, None, conversation.id, conversation.bank_customer_id)
 
 
-async def record_call_ended(conn: AsyncConnection[Any], report: InboundMessage) -> Recorded:
+async def record_call_ended(
+    conn: AsyncConnection[Any], report: InboundMessage, codes: OtpConfig | None
+) -> Recorded:
     """Store the end-of-call report as the call's last message and close its conversation,
     in one transaction. Its audit record is the message's own (event type call.ended);
-    a redelivered report writes nothing."""
+    a redelivered report writes nothing. `codes` as for messages.record_inbound."""
     async with conn.transaction():
-        recorded = await messages.record_inbound(conn, report)
+        recorded = await messages.record_inbound(conn, report, codes)
         if not recorded.duplicate and recorded.conversation_id is not None:
             await conversations.close(conn, recorded.conversation_id)
         return recorded

@@ -44,6 +44,9 @@ class InboundMessage:
     thread: Thread
     event_type: str = "message.received"
     direction: Direction = Direction.INBOUND
+    # The body_json keys holding what a call's parties said, or a summary of it: searched for
+    # one-time codes read out, like body_text.
+    spoken_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

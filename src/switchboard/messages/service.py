@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.auth_sessions import service as auth_sessions
+from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.conversations import service as conversations
 from switchboard.conversations.models import Channel, ConversationRef
 from switchboard.deliveries import service as deliveries
@@ -28,7 +29,7 @@ from switchboard.messages.models import (
 from switchboard.messages.status import moves_forward
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel
-from switchboard.privacy import mask_card_numbers, mask_cards_in, mask_digit_runs
+from switchboard.privacy import Identifier, mask_card_numbers, mask_cards_in
 
 # PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb; anyone
 # who can send an email can put them in one.
@@ -67,9 +68,14 @@ IDENTITY_CHANNEL = {
 }
 
 
-async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) -> Recorded:
+async def record_inbound(
+    conn: AsyncConnection[Any], message: InboundMessage, codes: OtpConfig | None = None
+) -> Recorded:
     """Store one inbound message in its conversation, with its audit record, in one
-    transaction; a delivery seen before stops at the first statement and writes nothing."""
+    transaction; a delivery seen before stops at the first statement and writes nothing.
+    `codes`: the key one-time codes are hashed with, to find the conversation's codes in what
+    a call's parties said (without it, every run of digits that could be a code is masked
+    once the conversation has had one)."""
     message = storable_message(message)
     async with conn.transaction():
         if not await deliveries.claim(
@@ -83,15 +89,8 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
             conn, IDENTITY_CHANNEL[message.channel], message.from_address
         )
         conversation = await _conversation_for(conn, message, customer_id)
-        if message.channel == Channel.VOICE and await auth_sessions.code_awaited(
-            conn, conversation.id
-        ):
-            # The caller may be reading their one-time code out: it must not rest in clear.
-            message = replace(
-                message,
-                body_text=mask_digit_runs(message.body_text),
-                body_json=mask_digit_runs(message.body_json),
-            )
+        if message.channel == Channel.VOICE:
+            message = await _without_codes(conn, message, conversation.id, codes)
         body_text, body_json = masked_body(message)
         message_id = await repository.insert_message_unless_present(
             conn,
@@ -120,6 +119,26 @@ async def record_inbound(conn: AsyncConnection[Any], message: InboundMessage) ->
         return Recorded(False, message_id, conversation.id, conversation.bank_customer_id)
 
 
+async def _without_codes(
+    conn: AsyncConnection[Any],
+    message: InboundMessage,
+    conversation_id: UUID,
+    codes: OtpConfig | None,
+) -> InboundMessage:
+    """The call's one-time codes masked in what its parties said, whatever became of them."""
+    mask = await auth_sessions.code_masker(conn, conversation_id, codes)
+    if mask is None:
+        return message
+    return replace(
+        message,
+        body_text=mask(message.body_text),
+        body_json={
+            key: mask(value) if key in message.spoken_keys else value
+            for key, value in message.body_json.items()
+        },
+    )
+
+
 def masked_body(message: InboundMessage) -> tuple[str | None, dict[str, Any]]:
     """The text and payload to store: card numbers masked to their last four digits."""
     body_text = None if message.body_text is None else mask_card_numbers(message.body_text)
@@ -136,7 +155,7 @@ def received_entry(
         success=True,
         input={
             "channel": message.channel,
-            "provider_message_id": message.provider_message_id,
+            "provider_message_id": Identifier(message.provider_message_id),
             "from": message.from_address,
             "to": message.to_address,
             "body_chars": len(message.body_text or ""),
@@ -248,7 +267,7 @@ def _status_entry(
         success=success,
         error_code=None if success else outcome,
         input={
-            "provider_message_id": report.provider_message_id,
+            "provider_message_id": Identifier(report.provider_message_id),
             "provider_status": report.raw_status,
             "error_code": report.error_code,
             **report.details,

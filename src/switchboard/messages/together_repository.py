@@ -124,11 +124,12 @@ WITH received AS (
     ON CONFLICT (provider, provider_message_id) DO NOTHING
     RETURNING provider_message_id, id
 ), audit AS (
+    -- Each record's time is set by the database as it is inserted (013's trigger).
     INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version, input_redacted,
-        output_redacted, success, conversation_id, bank_customer_id, created_at)
+        output_redacted, success, conversation_id, bank_customer_id)
     SELECT %(actor_type)s, %(actor_id)s, %(event_type)s, %(event_version)s,
         r.audit_input, r.audit_output || jsonb_build_object('message_id', m.id),
-        %(success)s, r.conversation_id, r.bank_customer_id, clock_timestamp()
+        %(success)s, r.conversation_id, r.bank_customer_id
     FROM received AS r JOIN message AS m USING (provider_message_id) ORDER BY r.n
 )
 SELECT provider_message_id, id FROM message

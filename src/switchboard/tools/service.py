@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ from switchboard.conversations import service as conversations
 from switchboard.conversations.models import ConversationRef
 from switchboard.errors import InvalidInput, SwitchboardError, UnknownTool
 from switchboard.identities.service import IdentityChannel, resolve_customer
-from switchboard.privacy import mask_cards_in
+from switchboard.privacy import Identifier, mask_card_numbers
 from switchboard.tools import repository
 from switchboard.tools.catalog import TOOLS, Tool
 from switchboard.tools.context import ToolRun, ToolServices
@@ -72,8 +73,6 @@ async def answer_tool_call(
         )
         if state.answer is not None:
             earlier = state.answer
-            # The id as asked, not as stored: the stored answer had card numbers masked, and an
-            # id may hold a digit run that reads as one; Vapi matches results by this id.
             return Answer(call.id, earlier["name"], earlier.get("result"), earlier.get("error"))
         caller = await _caller(conn, context, services, state, when)
         tool = TOOLS.get(call.name)
@@ -92,10 +91,20 @@ async def answer_tool_call(
             tool_call_id=call.id,
             tool_name=call.name,
             conversation_id=caller.conversation_id,
-            answer=mask_cards_in(answer.for_vapi()),
+            answer=_kept(answer),
         )
         await audit.append(conn, _entry(run, tool, call, outcome, error))
     return answer
+
+
+def _kept(answer: Answer) -> dict[str, str]:
+    """The answer as cc_tool_calls keeps it: card numbers masked in its text, its toolCallId
+    and name exactly as sent (Vapi matches the answer to its call by that id)."""
+    return replace(
+        answer,
+        result=None if answer.result is None else mask_card_numbers(answer.result),
+        error=None if answer.error is None else mask_card_numbers(answer.error),
+    ).for_vapi()
 
 
 async def _caller(
@@ -182,8 +191,8 @@ def _entry(
         event_version=EVENT_VERSION,
         success=outcome.success and error is None,
         input={
-            "tool_call_id": call.id,
-            "call_id": run.context.call_id,
+            "tool_call_id": Identifier(call.id),
+            "call_id": Identifier(run.context.call_id),
             "assurance_level": run.caller.level,
             "arguments": audited_input,
         },
@@ -213,8 +222,8 @@ async def _audit_failure(
                     success=False,
                     error_code="internal_error",
                     input={
-                        "tool_call_id": call.id,
-                        "call_id": context.call_id,
+                        "tool_call_id": Identifier(call.id),
+                        "call_id": Identifier(context.call_id),
                         "arguments": _audited_input(tool, call),
                     },
                     output={"error": answer.error},

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from psycopg import AsyncConnection
 
+from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.calls import service as calls
 from switchboard.calls.models import CallEvent, CallEventType
 from switchboard.conversations.models import Channel, Provider
@@ -106,30 +107,31 @@ async def server_message(
 ) -> dict[str, Any]:
     """tool-calls are answered with their results, in order; every other type with `{}`, as
     Vapi reads no reply for them."""
+    services: ToolServices = request.app.state.tool_services
     if message["type"] == TOOL_CALLS:
         context, calls = tool_calls_of(message, settings.default_phone_region)
-        services: ToolServices = request.app.state.tool_services
         answers = await tools.answer_tool_calls(pool, context, calls, services)
         return {"results": [answer.for_vapi() for answer in answers]}
-    record = _recorder_for(message, settings.default_phone_region)
+    record = _recorder_for(message, settings.default_phone_region, services.otp)
     if record is not None:
         async with pool.connection() as conn:
             await record(conn)
     return {}
 
 
-def _recorder_for(message: Message, region: str) -> Recorder | None:
-    """The one service call this message asks for, or None for a type we do not keep."""
+def _recorder_for(message: Message, region: str, codes: OtpConfig | None) -> Recorder | None:
+    """The one service call this message asks for, or None for a type we do not keep.
+    `codes` finds the call's one-time codes in what was said, to mask them."""
     match message["type"]:
         case Kept.STATUS_UPDATE:
             event = _status_event(message, region)
             return lambda conn: calls.record_call_event(conn, event)
         case Kept.TRANSCRIPT | Kept.FINAL_TRANSCRIPT:
             turn = _transcript_turn(message, region)
-            return None if turn is None else lambda conn: messages.record_inbound(conn, turn)
+            return None if turn is None else lambda conn: messages.record_inbound(conn, turn, codes)
         case Kept.END_OF_CALL_REPORT:
             report = _end_of_call_report(message, region)
-            return lambda conn: calls.record_call_ended(conn, report)
+            return lambda conn: calls.record_call_ended(conn, report, codes)
         case Kept.CONVERSATION_UPDATE:
             update = _conversation_update(message, region)
             return lambda conn: calls.record_call_event(conn, update)
@@ -233,6 +235,7 @@ def _end_of_call_report(message: Message, region: str) -> InboundMessage:
         body_json={name: value for name, value in report.items() if value is not None},
         thread=Thread(key=call_id, one_per_call=True),
         event_type=CallEventType.ENDED,
+        spoken_keys=("summary", "transcript"),
     )
 
 

@@ -60,21 +60,26 @@ def call_id_of(message: Message) -> str:
     return key_part(call_id, "message.call.id")
 
 
-# Calls whose `customer.number` the caller's own browser or client sets: not a number the
-# telephone network vouched for, so never one to recognise a customer by.
-UNVERIFIED_CALL_TYPES = frozenset({"webCall", "vapi.websocketCall"})
+# The calls whose `customer.number` the telephone network vouched for. Every other call (a
+# `webCall` or websocket call, whose number the caller's own client sets; a type Vapi adds
+# later; none at all) is an unknown caller: recognised by an allow-list, never a deny-list.
+PHONE_CALL_TYPES = frozenset({"inboundPhoneCall", "outboundPhoneCall"})
 
 
 def parties_of(message: Message, region: str) -> tuple[str | None, str | None]:
     """(the customer's number, ours): the customer called us, or we called them. None for the
-    customer of a web call, whatever number its client claims."""
-    if text_field(object_field(message, "call"), "type") in UNVERIFIED_CALL_TYPES:
-        return None, phone_of(text_field(object_field(message, "phoneNumber"), "number"), region)
-    customer = text_field(
-        object_field(object_field(message, "call"), "customer"), "number"
-    ) or text_field(object_field(message, "customer"), "number")
-    ours = text_field(object_field(message, "phoneNumber"), "number")
-    return phone_of(customer, region), phone_of(ours, region)
+    customer of any call that is not a phone call, whatever number it claims. The webhooks and
+    the tools both read the caller here."""
+    call = object_field(message, "call")
+    ours = phone_of(text_field(object_field(message, "phoneNumber"), "number"), region)
+    kind = call.get("type")
+    # Checked as a string first: a list or an object is not hashable, so not a set member.
+    if not isinstance(kind, str) or kind not in PHONE_CALL_TYPES:
+        return None, ours
+    customer = text_field(object_field(call, "customer"), "number") or text_field(
+        object_field(message, "customer"), "number"
+    )
+    return phone_of(customer, region), ours
 
 
 def phone_of(raw: str | None, region: str) -> str | None:

@@ -1,0 +1,5 @@
+-- Undo 013: nothing to remove, on purpose. The trigger that sets an audit record's time is a
+-- security measure of the audit trail, which is never rolled back (as 006 keeps its
+-- immutability trigger and 007 its grants): with it gone, any writer could date a record as it
+-- liked. Code from before 013 writes audit rows the same with it in place, and re-applying 013
+-- afterwards changes nothing.
