@@ -44,6 +44,7 @@ def test_upgrade_from_an_empty_database_passes_the_whole_checklist(
         "010",
         "011",
         "012",
+        "016",
     ]
     failed = [r for r in run_checklist(empty_db) if not r.ok]
     assert failed == []

@@ -46,6 +46,7 @@ def test_status_lists_applied_and_pending(pre006_db: str, runner_for: Runner) ->
         ("010", False),
         ("011", False),
         ("012", False),
+        ("016", False),
     ]
 
 
@@ -59,7 +60,7 @@ def test_rollback_to_005_restores_the_legacy_shape_and_keeps_legacy_data(
 
     undone = runner.downgrade("005")
 
-    assert [m.id for m in undone] == ["012", "011", "010", "009", "008", "007", "006"]
+    assert [m.id for m in undone] == ["016", "012", "011", "010", "009", "008", "007", "006"]
     assert "provider_msg_id" in column_names(pre006_db, "cc_messages")
     assert "body_text" not in column_names(pre006_db, "cc_messages")
     assert execute(
@@ -145,7 +146,7 @@ def test_two_concurrent_upgrades_do_not_interleave(empty_db: str, runner_for: Ru
         thread.join()
 
     assert errors == []
-    assert execute(empty_db, "SELECT count(*) FROM switchboard_migrations") == [(12,)]
+    assert execute(empty_db, "SELECT count(*) FROM switchboard_migrations") == [(13,)]
     assert [r for r in run_checklist(empty_db) if not r.ok] == []
 
 
@@ -223,7 +224,7 @@ def test_adopt_records_a_schema_made_elsewhere_then_upgrade_runs_006(
 
     assert [m.id for m in adopted] == ["001", "002", "003", "004", "005"]
     assert all(s.applied and s.applied.adopted for s in runner.status()[:5])
-    assert [m.id for m in applied] == ["006", "007", "008", "009", "010", "011", "012"]
+    assert [m.id for m in applied] == ["006", "007", "008", "009", "010", "011", "012", "016"]
     assert [r for r in run_checklist(empty_db) if not r.ok] == []
 
 
@@ -237,7 +238,7 @@ def test_adopt_refuses_when_the_tables_are_not_there(empty_db: str, runner_for: 
 def test_adopt_refuses_a_database_already_past_that_point(
     migrated_db: str, runner_for: Runner
 ) -> None:
-    with pytest.raises(AdoptionRefused, match="006, 007, 008, 009, 010, 011, 012"):
+    with pytest.raises(AdoptionRefused, match="006, 007, 008, 009, 010, 011, 012, 016"):
         runner_for(migrated_db).adopt("005")
 
 
