@@ -96,8 +96,20 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database answers and is fully migrated")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="The database answers and is fully migrated, and (in production) every secret "
+        "is set",
+    )
     async def readyz(request: Request) -> JSONResponse:
+        # Development generates what is missing; production answers 503 where one is unset,
+        # so a load balancer must not send it traffic yet.
+        missing = settings.missing_secrets() if settings.production else []
+        if missing:
+            return error_json(
+                503, "secret_not_configured", f"settings not set: {', '.join(missing)}"
+            )
         try:
             async with request.app.state.pool.connection(timeout=2) as conn:
                 cursor = await conn.execute(f"SELECT id FROM {LEDGER}")

@@ -6,6 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Literal
 
+import psycopg
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -108,6 +109,18 @@ class Settings(BaseSettings):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
 
+    @field_validator("database_url")
+    @classmethod
+    def _connection_string(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        try:
+            psycopg.conninfo.conninfo_to_dict(value)
+        except psycopg.ProgrammingError:
+            # libpq's reason quotes the string, and with it perhaps the password.
+            raise ValueError("not a PostgreSQL connection string libpq can read") from None
+        return value
+
     @field_validator("default_phone_region")
     @classmethod
     def _region_code(cls, value: str) -> str:
@@ -123,9 +136,13 @@ class Settings(BaseSettings):
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
-            raise ConfigurationError(
-                f"invalid settings: {problems}", hint="see the settings table in README.md"
-            ) from exc
+            hint = "see the settings table in README.md"
+            if any(e["loc"] == ("DATABASE_URL",) for e in exc.errors()):
+                hint = (
+                    "write it as postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode"
+                    " spaces and @ / : in the password), or unset it to use the embedded server"
+                )
+            raise ConfigurationError(f"invalid settings: {problems}", hint=hint) from exc
         if settings.production and settings.outbound_provider is OutboundMode.SANDBOX:
             raise ConfigurationError(
                 "OUTBOUND_PROVIDER=sandbox is refused in production: no customer would receive "
