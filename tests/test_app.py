@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -69,3 +70,72 @@ async def test_development_is_ready_without_secrets(migrated_db: str, tmp_path: 
     response = await get(migrated_db, settings(tmp_path), "/readyz")
 
     assert response.status_code == 200
+
+
+async def test_the_docs_pages_load_only_assets_the_service_serves(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    async for client in serving(migrated_db, settings(tmp_path)):
+        pages = [await client.get("/docs"), await client.get("/redoc")]
+        assets = set()
+        for page in pages:
+            assert page.status_code == 200
+            assert "://" not in page.text  # nothing from another host, no CDN
+            assets |= set(re.findall(r"""(?:src|href)=["']?([^"' >]+)""", page.text))
+            assert "'/openapi.json'" in page.text or '"/openapi.json"' in page.text
+        answers = {asset: await client.get(asset) for asset in sorted(assets)}
+        document = await client.get("/openapi.json")
+
+    assert assets == {
+        "/docs/assets/swagger-ui-bundle.js",
+        "/docs/assets/swagger-ui.css",
+        "/docs/assets/redoc.standalone.js",
+        "/docs/assets/favicon.png",
+    }
+    assert {asset: r.status_code for asset, r in answers.items()} == dict.fromkeys(assets, 200)
+    assert "javascript" in answers["/docs/assets/swagger-ui-bundle.js"].headers["content-type"]
+    assert len(answers["/docs/assets/swagger-ui-bundle.js"].content) > 100_000
+    assert document.status_code == 200
+
+
+async def test_the_document_describes_the_error_answers(migrated_db: str, tmp_path: Path) -> None:
+    document = (await get(migrated_db, settings(tmp_path), "/openapi.json")).json()
+
+    error = document["components"]["schemas"]["ErrorBody"]
+    assert set(error["properties"]) == {"error", "detail"}
+    assert set(error["required"]) == {"error", "detail"}
+    reference = {"$ref": "#/components/schemas/ErrorBody"}
+    for path in (
+        "/webhooks/twilio/messages",
+        "/webhooks/twilio/status",
+        "/webhooks/sendgrid/inbound",
+        "/webhooks/sendgrid/events",
+        "/webhooks/vapi",
+    ):
+        answers = document["paths"][path]["post"]["responses"]
+        for status in ("400", "403", "413", "415", "422", "500", "503"):
+            assert answers[status]["content"]["application/json"]["schema"] == reference, (
+                path,
+                status,
+            )
+    readiness = document["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert readiness["content"]["application/json"]["schema"] == reference
+
+
+@pytest.mark.parametrize(
+    ("values", "served"),
+    [
+        ({"SWITCHBOARD_API_DOCS": "false"}, False),
+        ({"SWITCHBOARD_ENV": "production", **SECRETS}, False),
+        ({"SWITCHBOARD_ENV": "production", "SWITCHBOARD_API_DOCS": "true", **SECRETS}, True),
+    ],
+)
+async def test_the_docs_can_be_turned_off_and_are_off_in_production_unless_asked(
+    migrated_db: str, tmp_path: Path, values: dict[str, str], served: bool
+) -> None:
+    options = settings(tmp_path, OUTBOUND_PROVIDER="live", **values)
+    async for client in serving(migrated_db, options):
+        paths = ["/docs", "/redoc", "/openapi.json", "/docs/assets/swagger-ui-bundle.js"]
+        answers = {path: (await client.get(path)).status_code for path in paths}
+
+    assert answers == dict.fromkeys(paths, 200 if served else 404)

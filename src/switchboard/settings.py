@@ -99,6 +99,9 @@ class Settings(BaseSettings):
     bank_name: str = Field(default="", alias="SWITCHBOARD_BANK_NAME")
     # An emailed code proves the mailbox, not the person: off, it never reaches assurance 2.
     email_otp_level_2: bool = Field(default=False, alias="SWITCHBOARD_EMAIL_OTP_LEVEL_2")
+    # /docs, /redoc and /openapi.json. Unset: served in development, not in production, where
+    # the map of every route is nobody's business but the bank's.
+    api_docs: bool | None = Field(default=None, alias="SWITCHBOARD_API_DOCS")
 
     @field_validator(
         "public_url", "twilio_api_base_url", "sendgrid_api_base_url", "twilio_verify_base_url"
@@ -160,6 +163,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def api_docs_served(self) -> bool:
+        return (not self.production) if self.api_docs is None else self.api_docs
 
     @property
     def outbound_mode(self) -> OutboundMode:
