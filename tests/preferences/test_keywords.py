@@ -57,7 +57,7 @@ def test_a_sentence_with_a_keyword_in_it_is_a_message(body: str | None) -> None:
     ("body", "phrase"),
     [
         ("please stop texting me", "stop texting"),
-        ("Can you STOP sending me these messages?", "stop sending"),
+        ("Can you STOP sending me these messages?", "stop sending me"),
         ("quit messaging me", "quit messaging"),
         ("Don\u2019t text me anymore", "don't text me"),
         ("do not ever contact me again", "do not ever contact me"),
@@ -85,6 +85,7 @@ def test_a_message_asking_in_words_to_stop_is_a_possible_revocation(body: str, p
         "why did you stop texting me?",
         "I didn't stop calling",
         "Please stop the payment to ACME",
+        "stop sending money to John",
         "stop my card, it was stolen",
         "Can you cancel my direct debit",
         "I want to end my loan early",

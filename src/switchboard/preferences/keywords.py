@@ -8,7 +8,8 @@ A message that asks in words to stop ("please stop texting me") is a possible re
 is never applied on its own, but flagged on its conversation for a person to confirm. The
 phrase rules are narrow on purpose, and docs/channels.md lists them:
 
-- a verb of contact after stop, quit or cease ("stop texting", "quit messaging me");
+- a verb of contact after stop, quit or cease ("stop texting", "quit messaging me"), sending
+  only with what or whom ("stop sending me these", not "stop sending money to John");
 - a verb of contact after don't, do not or never, followed by me ("don't text me anymore",
   "please do not ever contact me");
 - unsubscribe, opt out, optout, revoke, "remove me from", "take me off", "no more texts";
@@ -67,9 +68,10 @@ def keyword_in(body: str | None) -> tuple[str, KeywordAction] | None:
     return None if action is None else (word, action)
 
 
+# "Sending" only with what is sent to whom: "stop sending money to John" is a payment.
 _CONTACTING = (
-    "texting|txting|messaging|msging|sending|contacting|calling|ringing|phoning|emailing"
-    "|e-mailing|spamming|bothering|writing"
+    "texting|txting|messaging|msging|contacting|calling|ringing|phoning|emailing|e-mailing"
+    "|spamming|bothering|writing|sending\\s+(?:me|us|these|those|this|them|texts|messages|emails)"
 )
 _CONTACT = "text|txt|message|msg|contact|call|ring|phone|email|e-mail|spam|bother|write to|send"
 _OPTIONAL_WORD = r"(?:(?:ever|even|again|please|any\s?more)\s+)?"
