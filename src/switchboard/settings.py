@@ -7,6 +7,7 @@ from ipaddress import ip_network
 from pathlib import Path
 from typing import Any, Literal
 
+import psycopg
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -103,6 +104,9 @@ class Settings(BaseSettings):
     bank_name: str = Field(default="", alias="SWITCHBOARD_BANK_NAME")
     # An emailed code proves the mailbox, not the person: off, it never reaches assurance 2.
     email_otp_level_2: bool = Field(default=False, alias="SWITCHBOARD_EMAIL_OTP_LEVEL_2")
+    # /docs, /redoc and /openapi.json. Unset: served in development, not in production, where
+    # the map of every route is nobody's business but the bank's.
+    api_docs: bool | None = Field(default=None, alias="SWITCHBOARD_API_DOCS")
 
     @field_validator(
         "public_url", "twilio_api_base_url", "sendgrid_api_base_url", "twilio_verify_base_url"
@@ -123,6 +127,17 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{entry!r} is not an IP address or network") from exc
         return ",".join(entries)
+    @field_validator("database_url")
+    @classmethod
+    def _connection_string(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        try:
+            psycopg.conninfo.conninfo_to_dict(value)
+        except psycopg.ProgrammingError:
+            # libpq's reason quotes the string, and with it perhaps the password.
+            raise ValueError("not a PostgreSQL connection string libpq can read") from None
+        return value
 
     @field_validator("default_phone_region")
     @classmethod
@@ -139,9 +154,13 @@ class Settings(BaseSettings):
             problems = "; ".join(
                 f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
             )
-            raise ConfigurationError(
-                f"invalid settings: {problems}", hint="see the settings table in README.md"
-            ) from exc
+            hint = "see the settings table in README.md"
+            if any(e["loc"] == ("DATABASE_URL",) for e in exc.errors()):
+                hint = (
+                    "write it as postgresql://USER:PASSWORD@HOST:5432/DBNAME (percent-encode"
+                    " spaces and @ / : in the password), or unset it to use the embedded server"
+                )
+            raise ConfigurationError(f"invalid settings: {problems}", hint=hint) from exc
         if settings.production and settings.outbound_provider is OutboundMode.SANDBOX:
             raise ConfigurationError(
                 "OUTBOUND_PROVIDER=sandbox is refused in production: no customer would receive "
@@ -159,6 +178,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.env is Environment.PRODUCTION
+
+    @property
+    def api_docs_served(self) -> bool:
+        return (not self.production) if self.api_docs is None else self.api_docs
 
     @property
     def outbound_mode(self) -> OutboundMode:

@@ -322,6 +322,21 @@ async def test_a_keyword_is_recorded_alone_and_heeded(
     ) == [(1,)]
 
 
+async def test_a_request_in_words_is_recorded_alone_and_flagged(
+    pool: AsyncConnectionPool[Any], migrated_db: str
+) -> None:
+    link_customer(migrated_db, phone=ANN, email="ann@example.com")
+
+    async with InboundTexts(pool) as texts:
+        result = await texts.record(text("SM1", ANN, "don't text me anymore"))
+
+    assert not result.duplicate
+    assert texts.groups == 0
+    assert execute(
+        migrated_db, "SELECT conversation_id, message_id, phrase FROM cc_possible_revocations"
+    ) == [(result.conversation_id, result.message_id, "don't text me")]
+
+
 async def test_a_text_whose_webhook_went_away_is_stored_all_the_same(
     pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:

@@ -9,7 +9,12 @@ from psycopg import AsyncConnection
 
 from switchboard.audit.models import Actor, ActorType
 from switchboard.preferences import service
-from switchboard.preferences.keywords import KeywordAction, keyword_in
+from switchboard.preferences.keywords import (
+    KeywordAction,
+    PossibleRevocation,
+    keyword_in,
+    possible_revocation_in,
+)
 from switchboard.preferences.models import ContactChannel
 from tests.builders import execute, link_customer
 
@@ -24,8 +29,15 @@ from tests.builders import execute, link_customer
         ("Cancel", ("CANCEL", KeywordAction.OPT_OUT)),
         ("END", ("END", KeywordAction.OPT_OUT)),
         ("quit!", ("QUIT", KeywordAction.OPT_OUT)),
+        ("REVOKE", ("REVOKE", KeywordAction.OPT_OUT)),
+        ("opt out", ("OPT OUT", KeywordAction.OPT_OUT)),
+        ("Opt  Out!", ("OPT OUT", KeywordAction.OPT_OUT)),
+        ("opt-out", ("OPT-OUT", KeywordAction.OPT_OUT)),
+        ("OptOut", ("OPTOUT", KeywordAction.OPT_OUT)),
+        ("stopall", ("STOPALL", KeywordAction.OPT_OUT)),
         ("START", ("START", KeywordAction.OPT_IN)),
         ("unstop", ("UNSTOP", KeywordAction.OPT_IN)),
+        ("Yes.", ("YES", KeywordAction.OPT_IN_IF_OFF)),
     ],
 )
 def test_a_message_that_is_only_a_keyword_is_one(
@@ -39,6 +51,54 @@ def test_a_message_that_is_only_a_keyword_is_one(
 )
 def test_a_sentence_with_a_keyword_in_it_is_a_message(body: str | None) -> None:
     assert keyword_in(body) is None
+
+
+@pytest.mark.parametrize(
+    ("body", "phrase"),
+    [
+        ("please stop texting me", "stop texting"),
+        ("Can you STOP sending me these messages?", "stop sending me"),
+        ("quit messaging me", "quit messaging"),
+        ("Don\u2019t text me anymore", "don't text me"),
+        ("do not ever contact me again", "do not ever contact me"),
+        ("please never call me", "never call me"),
+        ("unsubscribe me please", "unsubscribe"),
+        ("I want to opt out of these", "opt out"),
+        ("I revoke my consent", "revoke"),
+        ("Remove me from your list", "remove me from"),
+        ("take me off this list now", "take me off"),
+        ("no more texts thanks", "no more texts"),
+        ("STOP please", "stop please"),
+        ("stop it!!", "stop it"),
+        ("please stop.", "please stop"),
+    ],
+)
+def test_a_message_asking_in_words_to_stop_is_a_possible_revocation(body: str, phrase: str) -> None:
+    assert possible_revocation_in(body) == PossibleRevocation(phrase)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "don't stop helping me",
+        "Please don't stop texting me the updates",
+        "why did you stop texting me?",
+        "I didn't stop calling",
+        "Please stop the payment to ACME",
+        "stop sending money to John",
+        "stop my card, it was stolen",
+        "Can you cancel my direct debit",
+        "I want to end my loan early",
+        "text me when it is sent",
+        "don't you text me back?",
+        "STOP",  # a keyword: applied as such, never merely flagged
+        "yes",
+        "",
+        None,
+    ],
+)
+def test_other_messages_are_not_possible_revocations(body: str | None) -> None:
+    assert possible_revocation_in(body) is None
 
 
 @pytest.mark.anyio

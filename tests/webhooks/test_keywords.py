@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
+from switchboard.preferences import service as preferences
 from tests.builders import execute
 from tests.webhooks.conftest import fixture, twilio_post_args
 
@@ -48,11 +49,14 @@ async def test_stop_takes_sms_away_and_start_gives_it_back(client: httpx.AsyncCl
     assert execute(url, "SELECT count(*) FROM cc_messages")[0][0] == 2
 
 
-@pytest.mark.parametrize("body", ["unsubscribe", "Cancel", "END", "quit.", "stop "])
+@pytest.mark.parametrize(
+    "body",
+    ["unsubscribe", "Cancel", "END", "quit.", "stop ", "REVOKE", "opt out", "OPTOUT", "StopAll"],
+)
 async def test_every_opt_out_word_opts_out(client: httpx.AsyncClient, body: str) -> None:
     await text(client, body, 1)
 
-    assert "sms" not in allowed_channels(db_url(client))
+    assert allowed_channels(db_url(client)) == ["email", "voice", "whatsapp"]
 
 
 async def test_a_sentence_with_stop_in_it_changes_nothing(client: httpx.AsyncClient) -> None:
@@ -100,3 +104,55 @@ async def test_stop_is_applied_even_beside_a_channel_value_switchboard_does_not_
     await text(client, "STOP", 1)
 
     assert allowed_channels(url) == []
+
+
+async def test_yes_opts_back_in_only_where_the_channel_is_off(client: httpx.AsyncClient) -> None:
+    url = db_url(client)
+
+    await text(client, "Yes", 1)  # an answer: nothing is off, nothing changes
+    assert execute(url, "SELECT count(*) FROM cc_comm_preferences")[0][0] == 0
+    await text(client, "STOP", 2)
+    await text(client, "yes", 3)
+
+    assert allowed_channels(url) == ["email", "sms", "voice", "whatsapp"]
+    assert execute(
+        url,
+        "SELECT input_redacted->>'keyword' FROM cc_audit_logs"
+        " WHERE event_type = 'preferences.updated' ORDER BY created_at",
+    ) == [("STOP",), ("YES",)]
+
+
+async def test_a_request_in_words_is_flagged_on_its_conversation_not_applied(
+    client: httpx.AsyncClient,
+) -> None:
+    url = db_url(client)
+
+    await text(client, "please stop texting me", 1)
+
+    assert execute(url, "SELECT count(*) FROM cc_comm_preferences")[0][0] == 0
+    [(conversation_id, message_id)] = execute(url, "SELECT conversation_id, id FROM cc_messages")
+    async with client._transport.app.state.pool.connection() as conn:  # type: ignore[attr-defined]
+        [flag] = await preferences.possible_revocations(conn, conversation_id)
+    assert (flag.message_id, flag.channel, flag.phrase) == (message_id, "sms", "stop texting")
+    assert flag.bank_customer_id is not None
+    assert execute(
+        url,
+        "SELECT actor_type, success, input_redacted->>'phrase', output_redacted->>'flag_id'"
+        " FROM cc_audit_logs WHERE event_type = 'preferences.possible_revocation'",
+    ) == [("customer", True, "stop texting", str(flag.id))]
+
+
+async def test_a_redelivered_request_in_words_is_flagged_once(client: httpx.AsyncClient) -> None:
+    await text(client, "unsubscribe me please", 1)
+    await text(client, "unsubscribe me please", 1)
+
+    assert execute(db_url(client), "SELECT count(*) FROM cc_possible_revocations") == [(1,)]
+
+
+@pytest.mark.parametrize(
+    "body", ["don't stop helping me", "Please stop the payment to ACME", "STOP"]
+)
+async def test_other_texts_flag_nothing(client: httpx.AsyncClient, body: str) -> None:
+    await text(client, body, 1)
+
+    assert execute(db_url(client), "SELECT count(*) FROM cc_possible_revocations") == [(0,)]

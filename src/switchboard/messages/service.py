@@ -109,12 +109,13 @@ async def record_inbound(
             return Recorded(duplicate=True)
         await audit.append(conn, received_entry(message, message_id, conversation))
         if message.direction == Direction.INBOUND and message.channel in _OPT_OUT_CHANNELS:
-            await preferences.heed_keyword(
+            await preferences.heed_inbound_text(
                 conn,
                 channel=_OPT_OUT_CHANNELS[message.channel],
                 body=message.body_text,
                 bank_customer_id=customer_id,  # the sender's own, not the thread's
                 conversation_id=conversation.id,
+                message_id=message_id,
             )
         return Recorded(False, message_id, conversation.id, conversation.bank_customer_id)
 

@@ -28,21 +28,21 @@ from switchboard.messages.service import (
     storable_message,
 )
 from switchboard.messages.together_repository import Arrival, LookedUp, Received
-from switchboard.preferences.keywords import keyword_in
+from switchboard.preferences.keywords import heeded
 
 _TEXT_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 _DUPLICATE = Recorded(duplicate=True)
 
 
 def groupable(message: InboundMessage) -> bool:
-    """An inbound SMS or WhatsApp text on the thread of its own key that is not an opt-out
-    keyword (a keyword changes the customer's preferences too)."""
+    """An inbound SMS or WhatsApp text on the thread of its own key that asks nothing of its
+    sender's preferences (a keyword changes them, a possible revocation is flagged)."""
     return (
         message.direction == Direction.INBOUND
         and message.channel in _TEXT_CHANNELS
         and not message.thread.replies_to
         and not message.thread.one_per_call
-        and keyword_in(message.body_text) is None
+        and not heeded(message.body_text)
     )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import time
+from datetime import datetime, time
 from enum import StrEnum
 from uuid import UUID
 
@@ -43,3 +43,16 @@ class Verdict:
     allowed: bool
     rule: str | None = None  # the rule that refused it, for the audit trail
     detail: str | None = None
+
+
+@dataclass(frozen=True)
+class RevocationFlag:
+    """A text that may ask to stop being contacted, waiting for a person to confirm it."""
+
+    id: UUID
+    conversation_id: UUID
+    message_id: UUID
+    bank_customer_id: UUID | None
+    channel: ContactChannel
+    phrase: str  # the words that asked
+    created_at: datetime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -42,3 +43,37 @@ async def upsert_preferences(
             timezone,
         ),
     )
+
+
+async def insert_revocation_flag(
+    conn: AsyncConnection[Any],
+    *,
+    conversation_id: UUID,
+    message_id: UUID,
+    bank_customer_id: UUID | None,
+    channel: str,
+    phrase: str,
+) -> UUID:
+    cursor = await conn.execute(
+        "INSERT INTO cc_possible_revocations (conversation_id, message_id, bank_customer_id,"
+        " channel, phrase) VALUES (%s, %s, %s, %s, %s) RETURNING id",
+        (conversation_id, message_id, bank_customer_id, channel, phrase),
+    )
+    row = await cursor.fetchone()
+    if row is None:  # INSERT ... RETURNING always returns the row it wrote
+        raise RuntimeError("cc_possible_revocations insert returned no row")
+    return UUID(str(row[0]))
+
+
+FlagRow = tuple[UUID, UUID, UUID, UUID | None, str, str, datetime]
+
+
+async def select_revocation_flags(
+    conn: AsyncConnection[Any], conversation_id: UUID
+) -> list[FlagRow]:
+    cursor = await conn.execute(
+        "SELECT id, conversation_id, message_id, bank_customer_id, channel, phrase, created_at"
+        " FROM cc_possible_revocations WHERE conversation_id = %s ORDER BY created_at, id",
+        (conversation_id,),
+    )
+    return list(await cursor.fetchall())

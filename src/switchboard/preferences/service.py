@@ -13,8 +13,18 @@ from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.db import within_transaction
 from switchboard.errors import InvalidInput
 from switchboard.preferences import repository
-from switchboard.preferences.keywords import KeywordAction, keyword_in
-from switchboard.preferences.models import DEFAULT_TIMEZONE, ContactChannel, Preferences
+from switchboard.preferences.keywords import (
+    KeywordAction,
+    PossibleRevocation,
+    keyword_in,
+    possible_revocation_in,
+)
+from switchboard.preferences.models import (
+    DEFAULT_TIMEZONE,
+    ContactChannel,
+    Preferences,
+    RevocationFlag,
+)
 
 _UNCHANGED: Any = object()
 
@@ -84,13 +94,17 @@ async def apply_keyword(
     keyword: str,
     action: KeywordAction,
 ) -> Preferences:
-    """STOP takes the channel off the customer's allowed channels; START puts it back. Every
-    other channel keeps its setting, and do_not_contact is the customer's separate choice."""
+    """STOP takes the channel off the customer's allowed channels; START puts it back, and so
+    does YES where the channel is off (where it is on, YES answers something else and changes
+    nothing). Every other channel keeps its setting, and do_not_contact is the customer's
+    separate choice."""
     async with conn.transaction():
         current = _preferences(
             bank_customer_id, await repository.lock_preferences(conn, bank_customer_id)
         )
         allowed = current.allowed_channels
+        if action is KeywordAction.OPT_IN_IF_OFF and (allowed is None or channel in allowed):
+            return current
         channels: set[ContactChannel] | None
         if action is KeywordAction.OPT_OUT:
             channels = set(ContactChannel) if allowed is None else set(allowed)
@@ -106,23 +120,39 @@ async def apply_keyword(
         )
 
 
-async def heed_keyword(
+async def heed_inbound_text(
     conn: AsyncConnection[Any],
     *,
     channel: ContactChannel,
     body: str | None,
     bank_customer_id: UUID | None,
-    conversation_id: UUID | None,
-) -> bool:
-    """If an inbound message is only STOP, START or their synonyms, apply it for the sender's
-    customer on that channel (audited as the customer's own change). A keyword from a number
-    linked to no customer changes nothing, but the audit trail says it came and was not
-    applied. True if the message was a keyword."""
+    conversation_id: UUID,
+    message_id: UUID,
+) -> None:
+    """What an inbound text asks of its sender's preferences, heeded in the caller's
+    transaction (the one that stores the message).
+
+    A keyword is applied for the sender's customer on that channel (audited as the
+    customer's own change); from a number linked to no customer it changes nothing, but the
+    audit trail says it came and was not applied. A message that asks in words to stop is
+    flagged on its conversation as a possible revocation, for a person to confirm."""
     found = keyword_in(body)
     if found is None:
-        return False
+        flagged = possible_revocation_in(body)
+        if flagged is not None:
+            await _flag_possible_revocation(
+                conn,
+                flagged,
+                channel=channel,
+                bank_customer_id=bank_customer_id,
+                conversation_id=conversation_id,
+                message_id=message_id,
+            )
+        return
     word, action = found
     if bank_customer_id is None:
+        if action is KeywordAction.OPT_IN_IF_OFF:
+            return  # no channel of anyone's is off: an ordinary "yes"
         await audit.append(
             conn,
             AuditEntry(
@@ -135,10 +165,52 @@ async def heed_keyword(
                 conversation_id=conversation_id,
             ),
         )
-        return True
+        return
     actor = Actor(ActorType.CUSTOMER, str(bank_customer_id))
     await apply_keyword(conn, actor, bank_customer_id, channel=channel, keyword=word, action=action)
-    return True
+
+
+async def possible_revocations(
+    conn: AsyncConnection[Any], conversation_id: UUID
+) -> list[RevocationFlag]:
+    """The texts of a conversation flagged as possible revocations, oldest first."""
+    rows = await repository.select_revocation_flags(conn, conversation_id)
+    return [
+        RevocationFlag(flag_id, conv_id, message_id, customer_id, ContactChannel(ch), phrase, at)
+        for flag_id, conv_id, message_id, customer_id, ch, phrase, at in rows
+    ]
+
+
+async def _flag_possible_revocation(
+    conn: AsyncConnection[Any],
+    flagged: PossibleRevocation,
+    *,
+    channel: ContactChannel,
+    bank_customer_id: UUID | None,
+    conversation_id: UUID,
+    message_id: UUID,
+) -> None:
+    flag_id = await repository.insert_revocation_flag(
+        conn,
+        conversation_id=conversation_id,
+        message_id=message_id,
+        bank_customer_id=bank_customer_id,
+        channel=channel,
+        phrase=flagged.phrase,
+    )
+    await audit.append(
+        conn,
+        AuditEntry(
+            actor_type=ActorType.CUSTOMER,
+            actor_id="unlinked-sender" if bank_customer_id is None else str(bank_customer_id),
+            event_type="preferences.possible_revocation",
+            success=True,
+            input={"channel": channel, "phrase": flagged.phrase, "message_id": message_id},
+            output={"flag_id": flag_id, "applied": False},
+            conversation_id=conversation_id,
+            bank_customer_id=bank_customer_id,
+        ),
+    )
 
 
 def _preferences(bank_customer_id: UUID, row: repository.Row | None) -> Preferences:

@@ -22,6 +22,7 @@ from sendgrid.helpers.eventwebhook import EventWebhook, EventWebhookHeader
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from switchboard.api_docs import WEBHOOK_ERRORS
 from switchboard.conversations.models import Provider
 from switchboard.errors import (
     InvalidSignature,
@@ -46,7 +47,7 @@ from switchboard.webhooks.common import (
 )
 from switchboard.webhooks.inbound_email import PostedEmail, read_email
 
-router = APIRouter(prefix="/webhooks/sendgrid", tags=["sendgrid"])
+router = APIRouter(prefix="/webhooks/sendgrid", tags=["sendgrid"], responses=WEBHOOK_ERRORS)
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _REQUIRED_EVENT_FIELDS = ("sg_event_id", "event", "sg_message_id")
 _KEPT_EVENT_FIELDS = ("event", "reason", "type", "bounce_classification", "timestamp", "smtp-id")

@@ -17,6 +17,7 @@ from urllib.parse import unquote_plus
 from fastapi import APIRouter, Request, Response
 from twilio.request_validator import RequestValidator
 
+from switchboard.api_docs import WEBHOOK_ERRORS
 from switchboard.conversations.models import Channel, Provider
 from switchboard.errors import InvalidSignature, MalformedBody, MissingField, WebhookRejected
 from switchboard.identities.normalize import WHATSAPP_PREFIX, normalize_phone
@@ -34,7 +35,7 @@ from switchboard.webhooks.common import (
     settings_of,
 )
 
-router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
+router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"], responses=WEBHOOK_ERRORS)
 MAX_MEDIA = 10  # Twilio's own limit per message
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
 # Payload fields worth keeping beside the message text.

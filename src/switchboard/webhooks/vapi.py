@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Request
 from psycopg import AsyncConnection
 
 from switchboard.auth_sessions.codes import OtpConfig
+from switchboard.api_docs import WEBHOOK_ERRORS
 from switchboard.calls import service as calls
 from switchboard.calls.models import CallEvent, CallEventType
 from switchboard.conversations.models import Channel, Provider
@@ -53,7 +54,7 @@ from switchboard.webhooks.vapi_fields import (
 )
 from switchboard.webhooks.vapi_tools import TOOL_CALLS, tool_calls_of
 
-router = APIRouter(prefix="/webhooks", tags=["vapi"])
+router = APIRouter(prefix="/webhooks", tags=["vapi"], responses=WEBHOOK_ERRORS)
 
 
 class Kept(StrEnum):
