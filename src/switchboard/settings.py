@@ -127,6 +127,7 @@ class Settings(BaseSettings):
             except ValueError as exc:
                 raise ValueError(f"{entry!r} is not an IP address or network") from exc
         return ",".join(entries)
+
     @field_validator("database_url")
     @classmethod
     def _connection_string(cls, value: str | None) -> str | None:

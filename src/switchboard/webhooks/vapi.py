@@ -15,8 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from psycopg import AsyncConnection
 
-from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.api_docs import WEBHOOK_ERRORS
+from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.calls import service as calls
 from switchboard.calls.models import CallEvent, CallEventType
 from switchboard.conversations.models import Channel, Provider
