@@ -7,16 +7,15 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
+from switchboard.db import connection_pool
 from switchboard.errors import SwitchboardError
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
@@ -48,14 +47,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         exits = contextlib.AsyncExitStack()
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        pool = connection_pool(
             database_url,
+            name="switchboard-api",
             min_size=2,
             max_size=pool_size,
-            open=False,
-            kwargs={"autocommit": True, "application_name": "switchboard-api"},
+            wait_seconds=settings.db_wait_seconds,
         )
-        await pool.open(wait=True, timeout=30)
+        # No longer than a request would wait: the pool stops trying by then (db.py).
+        await pool.open(wait=True, timeout=settings.db_wait_seconds)
         app.state.pool = pool
         # Left before the pool closes (below): the groups being written use it to fall back.
         app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool))
@@ -121,6 +121,10 @@ def create_app(
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_json(exc.status_code, code, str(exc.detail))
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        return error_response(request, exc)  # answered here, not re-raised to the server's log
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

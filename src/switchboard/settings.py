@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     vapi_secret: str = Field(default="", alias="VAPI_SECRET")
     default_phone_region: str = Field(default="GB", alias="DEFAULT_PHONE_REGION")
     max_body_bytes: int = Field(default=1_048_576, alias="SWITCHBOARD_MAX_BODY_BYTES", gt=0)
+    # How long a request waits for a database connection before it is answered 503
+    # database_unavailable (with Retry-After): a provider's own timeout is 10 to 20 s.
+    db_wait_seconds: float = Field(default=5.0, alias="SWITCHBOARD_DB_WAIT_SECONDS", gt=0, le=60)
     # Event Webhook deliveries signed longer ago than this are refused as replays.
     sendgrid_max_age_seconds: int = Field(default=300, alias="SENDGRID_MAX_AGE_SECONDS", gt=0)
     # The key everything Switchboard seals or hashes derives its own subkey from (HKDF): job

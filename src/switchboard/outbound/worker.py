@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 from procrastinate import PsycopgConnector
-from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.db import connection_pool
 from switchboard.errors import ConfigurationError
 from switchboard.heap import startup_objects_frozen
 from switchboard.outbound import config as outbound_config
@@ -86,23 +86,17 @@ def senders_for(
     return {"sms": twilio, "whatsapp": twilio, "email": sendgrid}
 
 
-async def _autocommit(conn: AsyncConnection[Any]) -> None:
-    # Like the API's connections: every use case opens its own transaction.
-    await conn.set_autocommit(True)
-
-
 @asynccontextmanager
 async def delivery_context(settings: Settings, database_url: str) -> AsyncIterator[DeliveryContext]:
     """Everything the send task needs, open for as long as the block runs."""
     check_live_settings(settings)
     outbound_config.install(settings)
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+    pool = connection_pool(
         database_url,
+        name="switchboard-worker",
         min_size=1,
         max_size=CONCURRENCY + 2,  # the jobs, procrastinate's own queries, its listener
-        open=False,
-        configure=_autocommit,
-        kwargs={"application_name": "switchboard-worker"},
+        wait_seconds=settings.db_wait_seconds,
     )
     await pool.open(wait=True, timeout=30)
     try:
