@@ -21,7 +21,7 @@ from psycopg import errors
 from psycopg_pool import PoolTimeout
 
 from switchboard.app import create_app
-from switchboard.db import database_fault
+from switchboard.db import connection_pool, database_fault
 from switchboard.errors import DatabaseUnavailable, ProviderUnavailable
 from switchboard.settings import Settings
 from tests.builders import execute, link_customer
@@ -211,3 +211,27 @@ def test_a_driver_error_wrapped_by_the_queue_is_still_seen() -> None:
         _raised_in_the_queue(errors.AdminShutdown("terminating connection"))
 
     assert isinstance(database_fault(wrapped.value), DatabaseUnavailable)
+
+
+async def test_the_pool_hands_out_no_connection_the_server_closed_and_waits_for_none(
+    migrated_db: str,
+) -> None:
+    pool = connection_pool(migrated_db, name="test-pool", min_size=3, max_size=3, wait_seconds=5)
+    await pool.open(wait=True)
+    try:
+        terminate = (
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE application_name = 'test-pool' AND datname = current_database()"
+        )
+        assert execute(migrated_db, terminate) == [(3,)]  # as a restart ends every session
+        while execute(migrated_db, terminate) != [(0,)]:
+            await asyncio.sleep(0.01)
+
+        started = time.monotonic()
+        async with pool.connection() as conn:
+            cursor = await conn.execute("SELECT 1")
+            assert await cursor.fetchone() == (1,)
+        # psycopg_pool's own check would find the dead ones too, sleeping a second after each.
+        assert time.monotonic() - started < 0.5
+    finally:
+        await pool.close()

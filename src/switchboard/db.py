@@ -96,7 +96,12 @@ class ConnectionPool(AsyncConnectionPool[Any]):
             if left <= 0:
                 raise PoolTimeout(f"couldn't get a live connection after {wait:.2f} sec")
             conn = await super().getconn(timeout=left)
-            if not await _closed_by_server(conn):
+            try:
+                closed = await _closed_by_server(conn)
+            except BaseException:  # cancelled mid-check: the connection goes back all the same
+                await self.putconn(conn)
+                raise
+            if not closed:
                 return conn
             await self.putconn(conn)  # a broken connection is closed and replaced by the pool
 
