@@ -155,3 +155,35 @@ def test_a_job_of_a_worker_killed_mid_send_is_sent_by_another_within_the_bound(
     # worker sent it again (the duplicate window, README's outbound section).
     assert [r.form["To"] for r in twilio.received] == [PHONE, PHONE]
     assert execute(migrated_db, "SELECT count(*) FROM procrastinate_jobs") == [(0,)]
+
+
+@pytest.mark.usefixtures("live_settings")  # what queue_sms queues with: Twilio, live
+def test_a_send_the_database_went_away_under_is_given_back_when_it_returns(
+    private_server: PrivateServer, tmp_path: Path, twilio: TwilioServer
+) -> None:
+    url = private_server.url
+    # Long: only the worker giving its own jobs back can run this one again within the test.
+    env = live_environment(tmp_path, url, twilio) | {
+        "OUTBOUND_STALLED_SECONDS": "600",
+        "SWITCHBOARD_DB_WAIT_SECONDS": "1",
+    }
+    twilio.hold(1)
+    with worker_process(env) as worker:
+        wait_for("the worker registers", lambda: workers(url) == 1, 15)
+        message_id = asyncio.run(queue_sms(url))
+        wait_for("the worker sends", lambda: len(twilio.received) == 1, 15)
+
+        private_server.stop()
+        twilio.release()  # Twilio takes it; the worker cannot record that it did
+        time.sleep(3)
+        private_server.start()
+
+        wait_for("the send is run again", lambda: status_of(url, message_id) == "sent", 15)
+        assert worker.poll() is None
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, worker.communicate()[1]
+
+    # The duplicate window: Twilio took the first, which the worker could not record.
+    assert [r.form["To"] for r in twilio.received] == [PHONE, PHONE]
+    assert workers(url) == 0
+    assert execute(url, "SELECT count(*) FROM procrastinate_jobs") == [(0,)]
