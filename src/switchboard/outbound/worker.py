@@ -217,6 +217,9 @@ async def _work_until_stopped(
                         break
                     log.warning("the outbound worker stopped on a lost connection; restarting")
                 lost = worker.worker_id or lost  # set while it could not unregister itself
+                # Not at once: a worker that stops for a reason that lasts would spin.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), RECONNECT_SECONDS)
     finally:
         sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
