@@ -33,6 +33,7 @@ fmt: setup
 bench: setup
 	$(BIN)/python bench/migrate_large.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/pool_check.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

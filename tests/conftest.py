@@ -15,6 +15,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ from psycopg import AsyncConnection, sql
 from switchboard.db import embedded_database_url
 from switchboard.migrations.files import Migration, load_migrations
 from switchboard.migrations.runner import MigrationRunner
+from tests.private_postgres import PrivateServer, stop_embedded_server
 from tests.providers.servers import SendGridServer, TwilioServer, serving
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[1] / "migrations"
@@ -47,7 +49,7 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     data_dir = tmp_path_factory.mktemp("embedded")
     yield embedded_database_url(data_dir)
-    # The server stops when this process exits (the last handle); its data goes with it.
+    stop_embedded_server(data_dir / "pgdata")
     shutil.rmtree(data_dir, ignore_errors=True)
 
 
@@ -120,6 +122,21 @@ def pre006_db(empty_db: str, migrations: list[Migration]) -> str:
     """A database at 005: the legacy schema, no rows."""
     MigrationRunner(empty_db, migrations).upgrade("005")
     return empty_db
+
+
+@pytest.fixture
+def private_server(migrations: list[Migration]) -> Iterator[PrivateServer]:
+    """A migrated PostgreSQL of the test's own (not the one other tests share), for tests that
+    restart or stop it; stopped and deleted after the test. Its folder is not under pytest's
+    base folder, which another pytest run starting on the machine makes private again."""
+    folder = Path(tempfile.mkdtemp(prefix="switchboard-pg-"))
+    server = PrivateServer(folder)
+    try:
+        MigrationRunner(server.url, migrations).upgrade()
+        yield server
+    finally:
+        server.remove()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture

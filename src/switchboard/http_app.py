@@ -22,6 +22,7 @@ from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from switchboard.db import database_fault
 from switchboard.errors import SwitchboardError
 
 log = logging.getLogger("switchboard")
@@ -88,9 +89,22 @@ class SwitchboardApp(FastAPI):
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:
     """The answer to a request that failed with `exc`: its stable code for a SwitchboardError,
-    and for anything else a 500 that gives nothing away (the error goes to the log)."""
+    503 database_unavailable (with Retry-After) while the database cannot serve, and for
+    anything else a 500 that gives nothing away (the error goes to the log)."""
+    fault = database_fault(exc)
+    if fault is not None and fault is not exc:
+        log.warning(
+            "database unavailable on %s %s: %s",
+            request.method,
+            request.scope["path"],
+            str(exc).strip(),
+        )
+        exc = fault
     if isinstance(exc, SwitchboardError):
-        return error_json(exc.http_status, exc.code, exc.message)
+        response = error_json(exc.http_status, exc.code, exc.message)
+        if exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     log.error("unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc)
     return error_json(500, "internal_error", "something went wrong; nothing was stored")
 

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     # (comma-separated addresses or networks). None by default: the client recorded is the
     # connection's, since any local process could otherwise claim to be any client.
     trusted_proxies: str = Field(default="", alias="SWITCHBOARD_TRUSTED_PROXIES")
+    # How long a request waits for a database connection before it is answered 503
+    # database_unavailable (with Retry-After): a provider's own timeout is 10 to 20 s.
+    db_wait_seconds: float = Field(default=5.0, alias="SWITCHBOARD_DB_WAIT_SECONDS", gt=0, le=60)
     # Event Webhook deliveries signed longer ago than this are refused as replays.
     sendgrid_max_age_seconds: int = Field(default=300, alias="SENDGRID_MAX_AGE_SECONDS", gt=0)
     # The key everything Switchboard seals or hashes derives its own subkey from (HKDF): job
@@ -91,6 +94,11 @@ class Settings(BaseSettings):
     )
     outbound_timeout_seconds: float = Field(
         default=10.0, alias="OUTBOUND_TIMEOUT_SECONDS", gt=0, le=300
+    )
+    # A worker silent this long (no heartbeat: killed, machine lost) is taken for dead, and
+    # the others run its jobs again; workers beat and look every third of it.
+    outbound_stalled_seconds: float = Field(
+        default=15.0, alias="OUTBOUND_STALLED_SECONDS", ge=1, le=3600
     )
 
     twilio_verify_service_sid: str = Field(default="", alias="TWILIO_VERIFY_SERVICE_SID")

@@ -8,6 +8,7 @@ the provider's error body for it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import secrets
 import socket
@@ -58,6 +59,8 @@ class ProviderServer:
     def __init__(self) -> None:
         self.received: list[Received] = []
         self._script: list[int] = []
+        self._held = 0
+        self._released = threading.Event()
         self._lock = threading.Lock()
         self.base_url = ""
 
@@ -66,9 +69,27 @@ class ProviderServer:
         with self._lock:
             self._script.extend(statuses)
 
+    def hold(self, requests: int = 1) -> None:
+        """The next `requests` are received (and recorded) but not answered until release():
+        a sender caught mid-send."""
+        with self._lock:
+            self._held += requests
+            self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
+
     def _next_status(self) -> int | None:
         with self._lock:
             return self._script.pop(0) if self._script else None
+
+    async def _wait_if_held(self) -> None:
+        with self._lock:
+            held = self._held > 0
+            if held:
+                self._held -= 1
+        while held and not self._released.is_set():
+            await asyncio.sleep(0.02)
 
     def app(self) -> Starlette:
         raise NotImplementedError
@@ -86,6 +107,7 @@ class TwilioServer(ProviderServer):
         body = (await request.body()).decode()
         form = dict(parse_qsl(body, keep_blank_values=True))
         self.received.append(Received(request.url.path, dict(request.headers), form=form))
+        await self._wait_if_held()
         sid = request.path_params["sid"]
         expected = "Basic " + base64.b64encode(f"{ACCOUNT_SID}:{AUTH_TOKEN}".encode()).decode()
         if sid != ACCOUNT_SID or request.headers.get("authorization") != expected:
@@ -189,6 +211,7 @@ def serving(server: ProviderServer) -> Iterator[ProviderServer]:
     try:
         yield server
     finally:
+        server.release()
         runner.should_exit = True
         thread.join(timeout=10)
         sock.close()

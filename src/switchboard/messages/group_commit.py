@@ -19,6 +19,7 @@ from typing import Any
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.db import connection_pool, database_fault
 from switchboard.messages.models import InboundMessage, Recorded
 from switchboard.messages.service import record_inbound
 from switchboard.messages.together import groupable, record_inbound_together
@@ -50,17 +51,16 @@ class InboundTexts:
         self._pool = pool  # for the texts written one by one
         # Added to what the URL may already set (a search_path, say), not in its place.
         conninfo = pool.conninfo
-        options = conninfo_to_dict(conninfo).get("options") if isinstance(conninfo, str) else None
-        self._group_pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        if not isinstance(conninfo, str):
+            raise TypeError("the texts' pool is built from the API pool's URL")
+        options = conninfo_to_dict(conninfo).get("options")
+        self._group_pool = connection_pool(
             conninfo,
+            name="switchboard-texts",
             min_size=0,
             max_size=writers,
-            open=False,
-            kwargs={
-                "autocommit": True,
-                "application_name": "switchboard-texts",
-                "options": f"{options or ''} -c lock_timeout={GROUP_LOCK_TIMEOUT_MS}".strip(),
-            },
+            wait_seconds=pool.timeout,
+            options=f"{options or ''} -c lock_timeout={GROUP_LOCK_TIMEOUT_MS}".strip(),
         )
         self._max_group = max_group
         self._writers = writers
@@ -133,7 +133,14 @@ class InboundTexts:
         try:
             async with self._group_pool.connection() as conn:
                 results = await record_inbound_together(conn, [message for message, _ in group])
-        except Exception:
+        except Exception as exc:
+            if database_fault(exc) is not None:
+                # The database failed, not a text: written alone, each would wait as long for
+                # the same answer.
+                for _, future in group:
+                    if not future.done():
+                        future.set_exception(database_fault(exc) or exc)
+                return
             log.warning(
                 "a group of %d inbound texts was not written; writing each alone",
                 len(group),

@@ -7,15 +7,20 @@ process, beside the API (app.py), and stops it with the server.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-from procrastinate import PsycopgConnector
-from psycopg import AsyncConnection
+from procrastinate import App, PsycopgConnector, signals
+from procrastinate.exceptions import ConnectorException
+from procrastinate.worker import Worker
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.db import connection_pool, database_fault
 from switchboard.errors import ConfigurationError
 from switchboard.heap import startup_objects_frozen
 from switchboard.outbound import config as outbound_config
@@ -29,9 +34,8 @@ from switchboard.settings import OutboundMode, Settings
 
 CONCURRENCY = 4  # sends in flight at once; each mostly waits on the provider
 POLL_SECONDS = 1.0  # how often a waiting worker looks for jobs due for a retry
-HEARTBEAT_SECONDS = 10.0
-# A worker silent this long has died (killed, machine lost): its jobs are run again.
-STALLED_SECONDS = 30.0
+RECONNECT_SECONDS = 1.0  # how often a worker that lost the database asks for it again
+log = logging.getLogger(__name__)
 
 
 def check_live_settings(settings: Settings) -> None:
@@ -86,25 +90,19 @@ def senders_for(
     return {"sms": twilio, "whatsapp": twilio, "email": sendgrid}
 
 
-async def _autocommit(conn: AsyncConnection[Any]) -> None:
-    # Like the API's connections: every use case opens its own transaction.
-    await conn.set_autocommit(True)
-
-
 @asynccontextmanager
 async def delivery_context(settings: Settings, database_url: str) -> AsyncIterator[DeliveryContext]:
     """Everything the send task needs, open for as long as the block runs."""
     check_live_settings(settings)
     outbound_config.install(settings)
-    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+    pool = connection_pool(
         database_url,
+        name="switchboard-worker",
         min_size=1,
         max_size=CONCURRENCY + 2,  # the jobs, procrastinate's own queries, its listener
-        open=False,
-        configure=_autocommit,
-        kwargs={"application_name": "switchboard-worker"},
+        wait_seconds=settings.db_wait_seconds,
     )
-    await pool.open(wait=True, timeout=30)
+    await pool.open()  # not waiting: a worker started before the database waits for it
     try:
         async with httpx.AsyncClient(timeout=settings.outbound_timeout_seconds) as client:
             yield DeliveryContext(
@@ -126,30 +124,153 @@ async def run_worker(
     install_signal_handlers: bool = True,
 ) -> None:
     """Send queued messages until stopped (SIGINT/SIGTERM, or cancelled), or with `burst`
-    until none is due."""
+    until none is due.
+
+    Losing the database does not stop a waiting worker: it waits for the database to answer,
+    then works on as a new procrastinate worker, and the jobs it was running when it lost the
+    database are run again at once. Jobs of a worker that died (killed, machine lost) are run
+    again by the others once it has been silent for OUTBOUND_STALLED_SECONDS (stalled_bound).
+    """
     async with delivery_context(settings, database_url) as context:
         # A connector of its own for this run: procrastinate keeps the pool it was opened
         # with, so the module's App lends its connector slot only while the worker runs.
         with queue.replace_connector(PsycopgConnector()) as app:
             async with app.open_async(context.pool):
-                # A job a dead worker left running would wait forever: run it again (its
-                # message is sent unless it already has a status; see delivery.py).
-                for job in await app.job_manager.get_stalled_jobs(
-                    queue=QUEUE, seconds_since_heartbeat=STALLED_SECONDS
-                ):
-                    await app.job_manager.retry_job(job)
                 with startup_objects_frozen():
-                    await app.run_worker_async(
-                        queues=[QUEUE],
-                        name=QUEUE,
-                        wait=not burst,
-                        concurrency=CONCURRENCY,
-                        fetch_job_polling_interval=POLL_SECONDS,
-                        listen_notify=not burst,
-                        delete_jobs="successful",
-                        additional_context={CONTEXT_KEY: context},
-                        install_signal_handlers=install_signal_handlers,
-                        shutdown_graceful_timeout=settings.outbound_timeout_seconds + 5,
-                        update_heartbeat_interval=HEARTBEAT_SECONDS,
-                        stalled_worker_timeout=STALLED_SECONDS,
-                    )
+                    if burst:
+                        await _retry_stalled_jobs(app, settings)
+                        await _worker(app, context, settings, burst=True).run()
+                        return
+                    stop_on_signals = install_signal_handlers
+                    await _work_until_stopped(app, context, settings, stop_on_signals)
+
+
+def stalled_bound(settings: Settings) -> float:
+    """At most how long after a worker dies its jobs are run again by another: silent for
+    OUTBOUND_STALLED_SECONDS since its last heartbeat, found by the next look for stalled
+    jobs, then fetched at the next poll."""
+    stalled = settings.outbound_stalled_seconds
+    return stalled + _every(settings) + POLL_SECONDS
+
+
+def _every(settings: Settings) -> float:
+    # How often a worker beats and looks for stalled jobs: a third of the silence that
+    # makes a worker dead, so one late heartbeat is not taken for a death.
+    return settings.outbound_stalled_seconds / 3
+
+
+def _worker(app: App, context: DeliveryContext, settings: Settings, *, burst: bool) -> Worker:
+    # Built here, not by app.run_worker_async, to read its worker_id after a lost database.
+    return Worker(
+        app,
+        queues=[QUEUE],
+        name=QUEUE,
+        wait=not burst,
+        concurrency=CONCURRENCY,
+        fetch_job_polling_interval=POLL_SECONDS,
+        listen_notify=not burst,
+        delete_jobs="successful",
+        additional_context={CONTEXT_KEY: context},
+        install_signal_handlers=False,  # the signals stop _work_until_stopped's loop
+        shutdown_graceful_timeout=settings.outbound_timeout_seconds + 5,
+        update_heartbeat_interval=_every(settings),
+        stalled_worker_timeout=settings.outbound_stalled_seconds,
+    )
+
+
+async def _work_until_stopped(
+    app: App, context: DeliveryContext, settings: Settings, stop_on_signals: bool
+) -> None:
+    """procrastinate's worker stops, or raises, when the database goes away (a failed fetch,
+    heartbeat or listener): run a new one each time the database answers again."""
+    stopping = asyncio.Event()
+    running: list[Worker] = []
+
+    def stop() -> None:
+        stopping.set()
+        for worker in running:
+            worker.stop()  # stops fetching; the sends in flight end
+
+    sweeper = asyncio.create_task(_retry_stalled_jobs_every(app, settings), name="stalled jobs")
+    try:
+        with signals.on_stop(stop) if stop_on_signals else contextlib.nullcontext():
+            lost: int | None = None  # the id of a worker that lost the database
+            while not stopping.is_set():
+                await _until_the_database_answers(context.pool, stopping)
+                worker = _worker(app, context, settings, burst=False)
+                running[:] = [worker]
+                try:
+                    if lost is not None:
+                        # Its jobs lose their worker and are stalled: run again below, now.
+                        await app.job_manager.unregister_worker(lost)
+                        lost = None
+                    await _retry_stalled_jobs(app, settings)
+                    if stopping.is_set():  # no await from here to run() clearing its stop
+                        break
+                    await worker.run()
+                except Exception as exc:
+                    if database_fault(exc) is None:
+                        raise
+                    log.warning("the outbound worker lost the database: %s", _first_line(exc))
+                else:
+                    if stopping.is_set():
+                        break
+                    log.warning("the outbound worker stopped on a lost connection; restarting")
+                lost = worker.worker_id or lost  # set while it could not unregister itself
+                # Not at once: a worker that stops for a reason that lasts would spin.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), RECONNECT_SECONDS)
+    finally:
+        sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeper
+
+
+async def _until_the_database_answers(
+    pool: AsyncConnectionPool[Any], stopping: asyncio.Event
+) -> None:
+    told = False
+    while not stopping.is_set():
+        try:
+            async with pool.connection(timeout=RECONNECT_SECONDS) as conn:
+                await AsyncConnectionPool.check_connection(conn)
+        except Exception as exc:
+            if database_fault(exc) is None:
+                raise
+            if not told:
+                log.warning("waiting for the database: %s", _first_line(exc))
+                told = True
+        else:
+            if told:
+                log.warning("the database answers again")
+            return
+
+
+async def _retry_stalled_jobs_every(app: App, settings: Settings) -> None:
+    while True:
+        await asyncio.sleep(_every(settings))
+        try:
+            await _retry_stalled_jobs(app, settings)
+        except Exception as exc:
+            if database_fault(exc) is None:
+                log.exception("could not look for stalled jobs")
+            # else: the worker's loop is waiting for the database too
+
+
+async def _retry_stalled_jobs(app: App, settings: Settings) -> None:
+    """Run again the jobs of workers silent for OUTBOUND_STALLED_SECONDS (or gone): a message
+    already recorded as sent is not sent again (delivery.py)."""
+    seconds = settings.outbound_stalled_seconds
+    for job in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=seconds):
+        try:
+            await app.job_manager.retry_job(job)
+        except ConnectorException as exc:
+            if database_fault(exc) is not None:
+                raise
+            continue  # another worker ran it again first
+        log.warning("job %s of a worker silent for %.0f s or more is run again", job.id, seconds)
+
+
+def _first_line(exc: BaseException) -> str:
+    cause = exc.__cause__ or exc
+    return (str(cause).strip().splitlines() or [type(cause).__name__])[0]

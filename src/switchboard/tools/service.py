@@ -17,6 +17,7 @@ from switchboard.auth_sessions import service as auth_sessions
 from switchboard.auth_sessions.models import ASSURANCE_WINDOW
 from switchboard.conversations import service as conversations
 from switchboard.conversations.models import ConversationRef
+from switchboard.db import database_fault
 from switchboard.errors import InvalidInput, SwitchboardError, UnknownTool
 from switchboard.identities.service import IdentityChannel, resolve_customer
 from switchboard.privacy import Identifier, mask_card_numbers
@@ -31,6 +32,8 @@ INTERNAL_ERROR = (
     "internal_error: the bank's system could not complete this; try once more, or offer "
     "transfer_to_human"
 )
+# The database is away for a moment (a restart): the same call will likely work shortly.
+UNAVAILABLE_HINT = "try the same tool again in a few seconds, or offer transfer_to_human"
 log = logging.getLogger(__name__)
 
 
@@ -43,16 +46,33 @@ async def answer_tool_calls(
     """One answer per call, in the order asked. A call that fails unexpectedly still gets an
     answer (Vapi drops the whole reply unless it is a 200), and the others still run."""
     answers: list[Answer] = []
-    async with pool.connection() as conn:
-        for call in calls:
-            try:
-                answers.append(await answer_tool_call(conn, context, call, services))
-            except Exception:
-                log.exception("tool call %s (%s) failed", call.id, call.name)
-                answer = Answer(call.id, call.name, error=INTERNAL_ERROR)
-                await _audit_failure(conn, context, call, answer)
-                answers.append(answer)
+    try:
+        async with pool.connection() as conn:
+            for call in calls:
+                try:
+                    answers.append(await answer_tool_call(conn, context, call, services))
+                except Exception as exc:
+                    answer, code = _failed(call, exc)
+                    if not conn.broken:
+                        await _audit_failure(conn, context, call, answer, code)
+                    answers.append(answer)
+    except Exception as exc:  # no connection to be had
+        if database_fault(exc) is None:
+            raise
+        answers += [_failed(call, exc)[0] for call in calls[len(answers) :]]
     return answers
+
+
+def _failed(call: ToolCall, exc: Exception) -> tuple[Answer, str]:
+    """The answer to a tool call that failed unexpectedly, and its error code: to be tried
+    again shortly while the database is unavailable, internal_error (logged) otherwise."""
+    fault = database_fault(exc)
+    if fault is not None:
+        log.warning("tool call %s (%s): %s", call.id, call.name, str(exc).strip())
+        error = _error_text(fault, hint=UNAVAILABLE_HINT)
+        return Answer(call.id, call.name, error=error), fault.code
+    log.error("tool call %s (%s) failed", call.id, call.name, exc_info=exc)
+    return Answer(call.id, call.name, error=INTERNAL_ERROR), "internal_error"
 
 
 async def answer_tool_call(
@@ -162,8 +182,14 @@ async def _outcome(run: ToolRun, tool: Tool | None, call: ToolCall) -> tuple[Out
             ) from None
         return await tool.handler(run, arguments), None
     except SwitchboardError as exc:
-        text = f"{exc.code}: {exc.message}" + (f". {exc.hint}" if exc.hint else "")
-        return Outcome({}, success=False, error_code=exc.code), " ".join(text.split())
+        return Outcome({}, success=False, error_code=exc.code), _error_text(exc)
+
+
+def _error_text(exc: SwitchboardError, *, hint: str | None = None) -> str:
+    """`<code>: <what>. <hint>` on one line, as Vapi requires."""
+    hint = hint or exc.hint
+    text = f"{exc.code}: {exc.message}" + (f". {hint}" if hint else "")
+    return " ".join(text.split())
 
 
 def _problems(exc: ValidationError) -> str:
@@ -205,7 +231,7 @@ def _entry(
 
 
 async def _audit_failure(
-    conn: AsyncConnection[Any], context: CallContext, call: ToolCall, answer: Answer
+    conn: AsyncConnection[Any], context: CallContext, call: ToolCall, answer: Answer, code: str
 ) -> None:
     """The tool call's one audit record when its transaction failed and rolled back: nothing
     it did is kept (so a redelivery runs it again), but the attempt is on record."""
@@ -220,7 +246,7 @@ async def _audit_failure(
                     event_type=f"tool.{tool.name}" if tool is not None else "tool.unknown",
                     event_version=EVENT_VERSION,
                     success=False,
-                    error_code="internal_error",
+                    error_code=code,
                     input={
                         "tool_call_id": Identifier(call.id),
                         "call_id": Identifier(context.call_id),
