@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -348,7 +349,8 @@ async def test_card_numbers_in_an_email_are_masked_before_they_are_stored(
         ("Please block •••• •••• •••• 1111 today.", "Card ••••-••••-••••-1111")
     ]
     everything = execute(url, "SELECT string_agg(to_jsonb(a)::text, '') FROM cc_audit_logs a")
-    assert "4111" not in everything[0][0]
+    # The number, not "4111" alone: a random uuid in the rows may hold those four digits.
+    assert not re.search(r"4111\D{0,3}1111\D{0,3}1111", everything[0][0])
 
 
 async def test_the_secret_may_come_as_the_basic_auth_password(client: httpx.AsyncClient) -> None:
@@ -857,6 +859,11 @@ HOSTILE_EMAILS = {
         "from": "ada@example.com",
         "html": "<![" * 50_000,
     },
+    "a-text-of-digits-to-mask": {
+        "headers": "Message-ID: <digits@mail.example.com>\nTo: support@parse.bank.example\n",
+        "from": "ada@example.com",
+        "text": "1 " * 450_000,
+    },
     "mime-nested-a-thousand-deep": nested_mime(1_000),
     "messages-nested-a-thousand-deep": raw_email(
         "From: ada@example.com\r\n" + "Content-Type: message/rfc822\r\n\r\n" * 1_000
@@ -886,7 +893,6 @@ async def test_a_hostile_email_is_answered_within_2_s_while_other_requests_are_s
 
     (response, took), waits = await asyncio.gather(timed_post(), healthz_waits())
 
-    print("DBG", response.status_code, round(took, 3), round(max(waits), 3), response.text[:150])
     assert took < 2.0
     assert response.status_code in (200, 400), response.text
     assert max(waits) < 0.5

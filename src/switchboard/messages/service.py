@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+import anyio
 from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
@@ -89,9 +91,12 @@ async def record_inbound(
             conn, IDENTITY_CHANNEL[message.channel], message.from_address
         )
         conversation = await _conversation_for(conn, message, customer_id)
-        if message.channel == Channel.VOICE:
-            message = await _without_codes(conn, message, conversation.id, codes)
-        body_text, body_json = masked_body(message)
+        mask_codes = None
+        if message.channel == Channel.VOICE:  # what a call's parties said may hold its codes
+            mask_codes = await auth_sessions.code_masker(conn, conversation.id, codes)
+        # Masking is linear, but a megabyte of digits (an email anyone can send) would still
+        # hold the event loop and every other request: it runs in a worker thread.
+        body_text, body_json = await anyio.to_thread.run_sync(masked_body, message, mask_codes)
         message_id = await repository.insert_message_unless_present(
             conn,
             conversation_id=conversation.id,
@@ -120,30 +125,21 @@ async def record_inbound(
         return Recorded(False, message_id, conversation.id, conversation.bank_customer_id)
 
 
-async def _without_codes(
-    conn: AsyncConnection[Any],
-    message: InboundMessage,
-    conversation_id: UUID,
-    codes: OtpConfig | None,
-) -> InboundMessage:
-    """The call's one-time codes masked in what its parties said, whatever became of them."""
-    mask = await auth_sessions.code_masker(conn, conversation_id, codes)
-    if mask is None:
-        return message
-    return replace(
-        message,
-        body_text=mask(message.body_text),
-        body_json={
-            key: mask(value) if key in message.spoken_keys else value
-            for key, value in message.body_json.items()
-        },
-    )
-
-
-def masked_body(message: InboundMessage) -> tuple[str | None, dict[str, Any]]:
-    """The text and payload to store: card numbers masked to their last four digits."""
-    body_text = None if message.body_text is None else mask_card_numbers(message.body_text)
-    return body_text, mask_cards_in(message.body_json)
+def masked_body(
+    message: InboundMessage, mask_codes: Callable[[Any], Any] | None = None
+) -> tuple[str | None, dict[str, Any]]:
+    """The text and payload to store: card numbers masked to their last four digits, and
+    with `mask_codes` (auth_sessions.code_masker) the one-time codes in what was said,
+    whatever became of them."""
+    body_text, body_json = message.body_text, message.body_json
+    if mask_codes is not None:
+        body_text = mask_codes(body_text)
+        body_json = {
+            key: mask_codes(value) if key in message.spoken_keys else value
+            for key, value in body_json.items()
+        }
+    masked_text = None if body_text is None else mask_card_numbers(body_text)
+    return masked_text, mask_cards_in(body_json)
 
 
 def received_entry(
