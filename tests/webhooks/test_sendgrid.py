@@ -900,6 +900,21 @@ async def test_a_hostile_email_is_answered_within_2_s_while_other_requests_are_s
     assert stored == (1 if response.status_code == 200 else 0)
 
 
+@pytest.mark.parametrize("name", ["from", "to", "cc", "subject"])
+async def test_a_parsed_mode_header_field_over_the_bound_is_refused_like_its_raw_header(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    # SendGrid posts these headers as fields of their own: read as the header is, so bounded.
+    fields = {**fixture("sendgrid", "inbound_parsed.json"), name: "a" * 9_000 + "@example.com"}
+
+    response = await post_email(client, fields)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_body"
+    assert f"the {name} header" in response.json()["detail"]
+    assert count(db_url(client), "cc_messages") == 0
+
+
 def delivered_with(name: str, number: str) -> bytes:
     """A batch of the delivered event with `name` set to `number`, written as sent."""
     (event,) = fixture_events("delivered")

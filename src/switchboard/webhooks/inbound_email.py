@@ -18,6 +18,7 @@ import codecs
 import hashlib
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
@@ -113,6 +114,7 @@ def inbound_message(posted: PostedEmail, budget: _Budget) -> InboundMessage:
         header_block = fields["headers"]
         email = HeaderParser(policy=compat32).parsestr(header_block)
         _check_headers(email)
+        _check_lengths(fields.items())  # From, To, Cc and Subject come as fields of their own
         body_text = fields.get("text") or _html_text(fields.get("html", ""))
         attachments = _posted_attachments(posted, _json_object(fields.get("attachment-info")))
     else:
@@ -199,7 +201,11 @@ def _check_headers(part: Message) -> None:
     """Refuse a header that is read but too long to read: no real one comes near the bound,
     and decoding costs more than the length. Headers never read (a long antispam report) are
     left alone."""
-    for name, value in part.raw_items():
+    _check_lengths(part.raw_items())
+
+
+def _check_lengths(headers: Iterable[tuple[str, str]]) -> None:
+    for name, value in headers:
         if len(value) > MAX_HEADER_CHARS and name.lower() in _READ_HEADERS:
             raise MalformedBody(
                 f"the {name} header is {len(value)} characters long; "
