@@ -232,6 +232,22 @@ async def test_a_raw_mode_email_without_a_text_part_keeps_the_text_of_its_html(
     ]
 
 
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode"])
+async def test_a_raw_mode_part_in_a_charset_that_cannot_decode_it_is_read_as_utf8(
+    client: httpx.AsyncClient, charset: str
+) -> None:
+    # Codecs that exist but refuse these bytes, or the "replace" handler, raise UnicodeError.
+    email = (
+        "From: ada@example.com\r\nTo: support@parse.bank.example\r\n"
+        f"Message-ID: <{charset}@mail.example.com>\r\n"
+        f"Content-Type: text/plain; charset={charset}\r\n\r\nCaf\u00e9 limit\r\n"
+    )
+
+    assert (await post_email(client, {"email": email})).status_code == 200
+
+    assert execute(db_url(client), "SELECT body_text FROM cc_messages") == [("Caf\u00e9 limit\n",)]
+
+
 async def test_a_parsed_mode_field_is_read_in_the_charset_sendgrid_declares(
     client: httpx.AsyncClient,
 ) -> None:

@@ -224,9 +224,11 @@ def _leaves(email: Message, budget: _Budget) -> list[Message]:
         part = pending.pop()
         budget.check()
         _check_headers(part)
-        payload = part.get_payload()
-        if part.get_content_maintype() == "multipart" and isinstance(payload, list):
-            pending.extend(child for child in reversed(payload) if isinstance(child, Message))
+        # is_multipart, not get_payload(): that decodes a leaf's text in its declared charset,
+        # and raises where the codec refuses (charset=idna, punycode, undefined).
+        children = part.get_payload() if part.is_multipart() else None
+        if part.get_content_maintype() == "multipart" and isinstance(children, list):
+            pending.extend(child for child in reversed(children) if isinstance(child, Message))
         else:
             leaves.append(part)
     return leaves
@@ -307,14 +309,15 @@ def _header(email: Message, name: str) -> str | None:
 
 
 def _part_text(part: Message) -> str:
-    """The part's text, decoded with its charset; an unknown charset is read as UTF-8."""
+    """The part's text, decoded with its charset; a charset unknown, or that cannot decode
+    it (a codec such as idna or punycode refuses the "replace" handler), is read as UTF-8."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
     charset = part.get_content_charset() or "utf-8"
     try:
         text = payload.decode(charset, "replace")
-    except LookupError:
+    except (LookupError, UnicodeError):
         text = payload.decode("utf-8", "replace")
     return text.replace("\r\n", "\n")  # SMTP line endings, stored like parsed-mode text
 
