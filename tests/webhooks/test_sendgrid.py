@@ -248,6 +248,25 @@ async def test_a_raw_mode_part_in_a_charset_that_cannot_decode_it_is_read_as_utf
     assert execute(db_url(client), "SELECT body_text FROM cc_messages") == [("Caf\u00e9 limit\n",)]
 
 
+async def test_an_attachment_named_in_a_charset_that_refuses_its_bytes_is_still_listed(
+    client: httpx.AsyncClient,
+) -> None:
+    email = (
+        "From: ada@example.com\r\nTo: support@parse.bank.example\r\n"
+        "Message-ID: <rfc2231@mail.example.com>\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nSee the receipt.\r\n"
+        "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-Disposition: attachment; filename*=idna''%ff%41.pdf\r\n\r\nQUJD\r\n--b--\r\n"
+    )
+
+    assert (await post_email(client, {"email": email})).status_code == 200
+
+    assert execute(db_url(client), "SELECT body_json->'attachments' FROM cc_messages") == [
+        ([{"filename": "\ufffdA.pdf", "type": "application/pdf", "size": 3}],)
+    ]
+
+
 async def test_a_parsed_mode_field_is_read_in_the_charset_sendgrid_declares(
     client: httpx.AsyncClient,
 ) -> None:

@@ -25,7 +25,7 @@ from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
+from email.utils import collapse_rfc2231_value, getaddresses
 from html import unescape
 from typing import Any
 
@@ -322,11 +322,23 @@ def _part_text(part: Message) -> str:
     return text.replace("\r\n", "\n")  # SMTP line endings, stored like parsed-mode text
 
 
+def _filename(part: Message) -> str | None:
+    """The part's file name; one in an RFC 2231 charset that refuses its bytes (idna,
+    undefined), which the email package lets out as a UnicodeError, is read as UTF-8."""
+    try:
+        return part.get_filename()
+    except (LookupError, UnicodeError):
+        raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
+        if isinstance(raw, tuple):
+            raw = ("utf-8", raw[1], raw[2])
+        return None if raw is None else collapse_rfc2231_value(raw)
+
+
 def _mime_attachments(leaves: list[Message], body: Message | None) -> list[dict[str, Any]]:
     """Every part but the body and its other renderings (a text part without a file name)."""
     found = []
     for part in leaves:
-        filename = part.get_filename()
+        filename = _filename(part)
         if part is body or (
             part.get_content_maintype() == "text"
             and filename is None
