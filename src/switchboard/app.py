@@ -95,7 +95,8 @@ def create_app(
     app.include_router(twilio.router)
     app.include_router(sendgrid.router)
     app.include_router(vapi.router)
-    # Every inbound text comes this way: FastAPI's layers would cost it a fifth of its CPU.
+    # Every inbound text comes this way: FastAPI's layers cost it a good part of its CPU
+    # (docs/benchmarks.md, inbound SMS webhooks).
     app.serve_directly(twilio.router, twilio.inbound_message)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")

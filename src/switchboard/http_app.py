@@ -3,12 +3,12 @@ error answers every route shares.
 
 A request through FastAPI passes a dozen ASGI layers before its endpoint runs (telemetry,
 error and exception middleware, an exit stack for dependencies, a body limit, router and
-route matching, dependency solving): a fifth of the service's CPU per inbound text at peak
-load, measured with py-spy. An endpoint that takes nothing but the Request and needs none of
-that (no dependencies, no response model, its own body limit) can be `serve_directly`-ed:
-its POSTs are handed to it straight from the application's entry, with the same error
-answers, while the route stays registered with FastAPI for everything else (the OpenAPI
-document, a wrong method's 405, a root path).
+route matching, dependency solving): a good part of the service's CPU per inbound text at
+peak load (docs/benchmarks.md, "Served directly"). An endpoint that takes nothing but the
+Request and needs none of that (no dependencies, no response model, its own body limit) can
+be `serve_directly`-ed: its POSTs are handed to it straight from the application's entry,
+with the same error answers, while the route stays registered with FastAPI for everything
+else (the OpenAPI document, a wrong method's 405, a root path).
 """
 
 from __future__ import annotations

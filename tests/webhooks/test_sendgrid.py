@@ -232,6 +232,41 @@ async def test_a_raw_mode_email_without_a_text_part_keeps_the_text_of_its_html(
     ]
 
 
+@pytest.mark.parametrize("charset", ["undefined", "idna", "punycode"])
+async def test_a_raw_mode_part_in_a_charset_that_cannot_decode_it_is_read_as_utf8(
+    client: httpx.AsyncClient, charset: str
+) -> None:
+    # Codecs that exist but refuse these bytes, or the "replace" handler, raise UnicodeError.
+    email = (
+        "From: ada@example.com\r\nTo: support@parse.bank.example\r\n"
+        f"Message-ID: <{charset}@mail.example.com>\r\n"
+        f"Content-Type: text/plain; charset={charset}\r\n\r\nCaf\u00e9 limit\r\n"
+    )
+
+    assert (await post_email(client, {"email": email})).status_code == 200
+
+    assert execute(db_url(client), "SELECT body_text FROM cc_messages") == [("Caf\u00e9 limit\n",)]
+
+
+async def test_an_attachment_named_in_a_charset_that_refuses_its_bytes_is_still_listed(
+    client: httpx.AsyncClient,
+) -> None:
+    email = (
+        "From: ada@example.com\r\nTo: support@parse.bank.example\r\n"
+        "Message-ID: <rfc2231@mail.example.com>\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain\r\n\r\nSee the receipt.\r\n"
+        "--b\r\nContent-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-Disposition: attachment; filename*=idna''%ff%41.pdf\r\n\r\nQUJD\r\n--b--\r\n"
+    )
+
+    assert (await post_email(client, {"email": email})).status_code == 200
+
+    assert execute(db_url(client), "SELECT body_json->'attachments' FROM cc_messages") == [
+        ([{"filename": "\ufffdA.pdf", "type": "application/pdf", "size": 3}],)
+    ]
+
+
 async def test_a_parsed_mode_field_is_read_in_the_charset_sendgrid_declares(
     client: httpx.AsyncClient,
 ) -> None:
@@ -898,6 +933,21 @@ async def test_a_hostile_email_is_answered_within_2_s_while_other_requests_are_s
     assert max(waits) < 0.5
     stored = count(db_url(client), "cc_messages")
     assert stored == (1 if response.status_code == 200 else 0)
+
+
+@pytest.mark.parametrize("name", ["from", "to", "cc", "subject"])
+async def test_a_parsed_mode_header_field_over_the_bound_is_refused_like_its_raw_header(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    # SendGrid posts these headers as fields of their own: read as the header is, so bounded.
+    fields = {**fixture("sendgrid", "inbound_parsed.json"), name: "a" * 9_000 + "@example.com"}
+
+    response = await post_email(client, fields)
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed_body"
+    assert f"the {name} header" in response.json()["detail"]
+    assert count(db_url(client), "cc_messages") == 0
 
 
 def delivered_with(name: str, number: str) -> bytes:

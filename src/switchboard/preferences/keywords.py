@@ -23,6 +23,7 @@ by anything but a verb of contact ("stop the payment to ACME", "stop my card").
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -90,6 +91,7 @@ _ONLY_POLITENESS = re.compile(
     r"^(?:please\s+|pls\s+|plz\s+)?(?:stop|quit|end|cancel|unsubscribe|stopall)"
     r"(?:\s+(?:it|now|please|pls|plz|thanks|thank\s+you|all|asap))*$"
 )
+_WORD = re.compile(r"[\w']+")
 # Words that, among the three before a trigger, turn a request into its opposite or into a
 # question about the past.
 _NEGATIONS = frozenset(
@@ -107,8 +109,15 @@ def possible_revocation_in(body: str | None) -> PossibleRevocation | None:
     bare = text.strip(" .!?,")
     if _ONLY_POLITENESS.match(bare):
         return PossibleRevocation(bare)
+    words: list[re.Match[str]] = []
+    starts: list[int] = []
     for match in _PHRASES.finditer(text):
-        before = re.findall(r"[\w']+", text[: match.start()])[-3:]
+        if not starts:  # the words read once, not again from the start for every phrase
+            words = list(_WORD.finditer(text))
+            starts = [word.start() for word in words]
+        # The three words before the phrase; one running into it is cut where it starts.
+        first = bisect_left(starts, match.start())
+        before = [w.group()[: match.start() - w.start()] for w in words[max(0, first - 3) : first]]
         # "Don't text me" carries its own negation: only the others can be turned around.
         negated_already = match.group(0).split()[0] in {"don't", "dont", "do", "never"}
         if not negated_already and _NEGATIONS.intersection(before):

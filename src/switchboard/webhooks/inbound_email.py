@@ -18,13 +18,14 @@ import codecs
 import hashlib
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from email.feedparser import BytesFeedParser
 from email.header import decode_header, make_header
 from email.message import Message
 from email.parser import HeaderParser
 from email.policy import compat32
-from email.utils import getaddresses
+from email.utils import collapse_rfc2231_value, getaddresses
 from html import unescape
 from typing import Any
 
@@ -113,6 +114,7 @@ def inbound_message(posted: PostedEmail, budget: _Budget) -> InboundMessage:
         header_block = fields["headers"]
         email = HeaderParser(policy=compat32).parsestr(header_block)
         _check_headers(email)
+        _check_lengths(fields.items())  # From, To, Cc and Subject come as fields of their own
         body_text = fields.get("text") or _html_text(fields.get("html", ""))
         attachments = _posted_attachments(posted, _json_object(fields.get("attachment-info")))
     else:
@@ -199,7 +201,11 @@ def _check_headers(part: Message) -> None:
     """Refuse a header that is read but too long to read: no real one comes near the bound,
     and decoding costs more than the length. Headers never read (a long antispam report) are
     left alone."""
-    for name, value in part.raw_items():
+    _check_lengths(part.raw_items())
+
+
+def _check_lengths(headers: Iterable[tuple[str, str]]) -> None:
+    for name, value in headers:
         if len(value) > MAX_HEADER_CHARS and name.lower() in _READ_HEADERS:
             raise MalformedBody(
                 f"the {name} header is {len(value)} characters long; "
@@ -218,9 +224,11 @@ def _leaves(email: Message, budget: _Budget) -> list[Message]:
         part = pending.pop()
         budget.check()
         _check_headers(part)
-        payload = part.get_payload()
-        if part.get_content_maintype() == "multipart" and isinstance(payload, list):
-            pending.extend(child for child in reversed(payload) if isinstance(child, Message))
+        # is_multipart, not get_payload(): that decodes a leaf's text in its declared charset,
+        # and raises where the codec refuses (charset=idna, punycode, undefined).
+        children = part.get_payload() if part.is_multipart() else None
+        if part.get_content_maintype() == "multipart" and isinstance(children, list):
+            pending.extend(child for child in reversed(children) if isinstance(child, Message))
         else:
             leaves.append(part)
     return leaves
@@ -301,23 +309,36 @@ def _header(email: Message, name: str) -> str | None:
 
 
 def _part_text(part: Message) -> str:
-    """The part's text, decoded with its charset; an unknown charset is read as UTF-8."""
+    """The part's text, decoded with its charset; a charset unknown, or that cannot decode
+    it (a codec such as idna or punycode refuses the "replace" handler), is read as UTF-8."""
     payload = part.get_payload(decode=True)
     if not isinstance(payload, bytes):
         return ""
     charset = part.get_content_charset() or "utf-8"
     try:
         text = payload.decode(charset, "replace")
-    except LookupError:
+    except (LookupError, UnicodeError):
         text = payload.decode("utf-8", "replace")
     return text.replace("\r\n", "\n")  # SMTP line endings, stored like parsed-mode text
+
+
+def _filename(part: Message) -> str | None:
+    """The part's file name; one in an RFC 2231 charset that refuses its bytes (idna,
+    undefined), which the email package lets out as a UnicodeError, is read as UTF-8."""
+    try:
+        return part.get_filename()
+    except (LookupError, UnicodeError):
+        raw = part.get_param("filename", header="content-disposition") or part.get_param("name")
+        if isinstance(raw, tuple):
+            raw = ("utf-8", raw[1], raw[2])
+        return None if raw is None else collapse_rfc2231_value(raw)
 
 
 def _mime_attachments(leaves: list[Message], body: Message | None) -> list[dict[str, Any]]:
     """Every part but the body and its other renderings (a text part without a file name)."""
     found = []
     for part in leaves:
-        filename = part.get_filename()
+        filename = _filename(part)
         if part is body or (
             part.get_content_maintype() == "text"
             and filename is None
