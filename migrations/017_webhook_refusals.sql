@@ -29,7 +29,8 @@ BEGIN
         CREATE POLICY cc_webhook_refusals_service_role_all ON cc_webhook_refusals
             AS PERMISSIVE FOR ALL TO service_role USING (true) WITH CHECK (true);
     END IF;
-    REVOKE ALL ON cc_webhook_refusals FROM PUBLIC, anon, authenticated, service_role;
+    REVOKE ALL ON cc_webhook_refusals
+        FROM PUBLIC, anon, authenticated, service_role, switchboard_app;
     -- A counter: incremented (UPDATE) and deleted once audited in summary.
     GRANT SELECT, INSERT, UPDATE, DELETE ON cc_webhook_refusals TO service_role;
 END

@@ -12,7 +12,6 @@ worker thread under a time budget (read_email).
 
 from __future__ import annotations
 
-import asyncio
 import binascii
 import codecs
 import hashlib
@@ -28,6 +27,8 @@ from email.policy import compat32
 from email.utils import collapse_rfc2231_value, getaddresses
 from html import unescape
 from typing import Any
+
+import anyio
 
 from switchboard.conversations.models import Channel, Provider
 from switchboard.errors import MalformedBody, MissingField
@@ -84,9 +85,10 @@ async def read_email(posted: PostedEmail) -> InboundMessage:
     try:
         # The thread stops itself at the budget (between steps, each bounded); the wait is the
         # guard for a step that would not.
-        return await asyncio.wait_for(
-            asyncio.to_thread(inbound_message, posted, budget), READ_SECONDS + 0.3
-        )
+        with anyio.fail_after(READ_SECONDS + 0.3):
+            return await anyio.to_thread.run_sync(
+                inbound_message, posted, budget, abandon_on_cancel=True
+            )
     except TimeoutError as exc:
         raise budget.exceeded() from exc
 
