@@ -125,3 +125,18 @@ def test_the_app_role_does_not_start_migrating_an_empty_database(
         runner.upgrade()
 
     assert execute(empty_db, "SELECT to_regclass(%s)", (LEDGER,)) == [(None,)]
+
+
+def test_the_app_role_told_not_to_migrate_is_sent_to_the_owner_not_to_itself(
+    migrated_db: str, migrations: list[Migration], tmp_path: Path
+) -> None:
+    execute(migrated_db, f"DELETE FROM {LEDGER} WHERE id = %s", (migrations[-1].id,))
+
+    result = switchboard("serve", "--no-migrate", env=environment(tmp_path, as_app(migrated_db)))
+
+    said = " ".join(result.stderr.split())  # as wrapped for the terminal
+    assert result.returncode == 1
+    assert "database_behind" in said
+    owner = owner_of_the_tables(migrated_db)
+    assert f"run `switchboard db upgrade` with DATABASE_URL connecting as {owner}" in said
+    assert "start without --no-migrate" not in said  # as the app role, that fails too

@@ -290,9 +290,13 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     url, runner = _runner()
     pending = [s.migration.label for s in runner.status() if s.applied is None]
     if pending and not migrate:
+        owner = runner.owner_if_not_permitted()
         raise DatabaseBehind(
             f"the database is behind: pending {', '.join(pending)}",
-            hint="run `switchboard db upgrade`, or start without --no-migrate",
+            hint="run `switchboard db upgrade`, or start without --no-migrate"
+            if owner is None
+            else "the owner migrates, the app role serves: run `switchboard db upgrade` with "
+            f"DATABASE_URL connecting as {owner}, then start this command again",
         )
     if pending:
         runner.upgrade()

@@ -96,6 +96,17 @@ class MigrationRunner:
             applied = _read_ledger(conn)
         return [MigrationState(m, applied.get(m.id)) for m in self._migrations]
 
+    def owner_if_not_permitted(self) -> str | None:
+        """The role that owns the ledger, when the connected role may not act as it (the app
+        role): the one to run `switchboard db upgrade`; None when this role may migrate."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT pg_has_role(c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)"
+                " FROM pg_class AS c WHERE c.oid = to_regclass(%s)",
+                (LEDGER,),
+            ).fetchone()
+        return str(row[1]) if row is not None and not row[0] else None
+
     def upgrade(self, to: str | None = None) -> list[Migration]:
         target = find(self._migrations, to).id if to else self._migrations[-1].id
 
