@@ -140,3 +140,24 @@ def test_the_app_role_told_not_to_migrate_is_sent_to_the_owner_not_to_itself(
     owner = owner_of_the_tables(migrated_db)
     assert f"run `switchboard db upgrade` with DATABASE_URL connecting as {owner}" in said
     assert "start without --no-migrate" not in said  # as the app role, that fails too
+
+
+def test_a_grant_the_worker_needs_missing_is_a_database_error_not_a_traceback(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    # A grant lost (a DBA's REVOKE, a restore without privileges): procrastinate wraps the
+    # database's answer in its own exception.
+    execute(
+        migrated_db,
+        "REVOKE EXECUTE ON FUNCTION procrastinate_fetch_job_v2(character varying[], bigint)"
+        " FROM service_role",
+    )
+
+    result = switchboard("worker", "--burst", env=environment(tmp_path, as_app(migrated_db)))
+
+    said = " ".join(result.stderr.split())  # as wrapped for the terminal
+    assert result.returncode == 1
+    assert "Traceback" not in said
+    assert "error (database_error): permission denied for function procrastinate_fetch_job_v2" in (
+        said
+    )

@@ -10,10 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import psycopg
 import typer
+from procrastinate.exceptions import ConnectorException
 from rich.console import Console
 from rich.table import Table
 
@@ -442,9 +443,18 @@ def main() -> None:
         sys.exit(130)
     except psycopg.Error as exc:
         # Anything the packages did not translate is still a database answer, not a crash.
-        err.print("[red]error[/] (database_error): ", end="")
-        err.print(str(exc).strip(), markup=False)
-        sys.exit(1)
+        _database_error(exc)
+    except ConnectorException as exc:
+        # procrastinate's wrapping of one (the worker's queries: a grant lost, say).
+        if not isinstance(exc.__cause__, psycopg.Error):
+            raise
+        _database_error(exc.__cause__)
+
+
+def _database_error(exc: psycopg.Error) -> NoReturn:
+    err.print("[red]error[/] (database_error): ", end="")
+    err.print(str(exc).strip(), markup=False)
+    sys.exit(1)
 
 
 if __name__ == "__main__":
