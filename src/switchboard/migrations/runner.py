@@ -10,6 +10,7 @@ lock is a session advisory lock that PostgreSQL releases when the process dies.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -330,6 +331,14 @@ def _translate(script: SqlScript, statement: Statement, exc: psycopg.Error) -> M
         diag.sqlstate == "23505" and "index" in primary
     ):
         hint = hint or "a duplicate row blocks a unique index; remove it and run again"
+    granting = re.match(r'permission denied to grant role "(.+)"', primary)
+    if isinstance(exc, pg_errors.InsufficientPrivilege) and granting and not hint:
+        # PostgreSQL 16+: CREATEROLE alone no longer grants a role; the owner is already here.
+        hint = (
+            f"only a superuser or a role with the ADMIN option on {granting[1]} may grant it: "
+            f"ask a superuser to run the statement at {where} (or to grant this role the "
+            f"ADMIN option on {granting[1]}), then run the command again"
+        )
     if isinstance(exc, pg_errors.InsufficientPrivilege):
         hint = hint or "run migrations as the role that owns the cc_ tables"
     if not hint:
