@@ -161,3 +161,19 @@ def test_a_grant_the_worker_needs_missing_is_a_database_error_not_a_traceback(
     assert "error (database_error): permission denied for function procrastinate_fetch_job_v2" in (
         said
     )
+
+
+def test_the_app_role_without_its_login_role_setting_is_told_so(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    # As if `ALTER ROLE switchboard_app RESET role` had run (the app role may run it on itself):
+    # the session then acts as switchboard_app, which holds no privilege of its own.
+    url = psycopg.conninfo.make_conninfo(as_app(migrated_db), options="-c role=switchboard_app")
+
+    result = switchboard("db", "status", env=environment(tmp_path, url))
+
+    said = " ".join(result.stderr.split())  # as wrapped for the terminal
+    assert result.returncode == 1
+    assert "Traceback" not in said
+    assert "does not act as service_role" in said
+    assert "ALTER ROLE switchboard_app SET role = 'service_role'" in said

@@ -379,6 +379,14 @@ def _read_ledger(conn: Conn) -> dict[str, AppliedMigration]:
                 f"SELECT id, name, checksum, applied_at, duration_ms, adopted FROM {LEDGER}"
             ).fetchall()
     except pg_errors.InsufficientPrivilege as exc:
+        if _service_role_not_taken(conn):
+            raise MigrationNotPermitted(
+                f"{_who(conn)} does not act as service_role, so it may read no table: its "
+                "login setting `role = service_role` is gone",
+                hint="the app role takes service_role's rights at login; a superuser (or the "
+                "role that manages it) runs: ALTER ROLE switchboard_app SET role = "
+                "'service_role'; then start again",
+            ) from exc
         raise MigrationNotPermitted(
             f"{_who(conn)} may not read the migration ledger ({LEDGER})",
             hint="the database predates the app role's read access to it: run `switchboard db "
@@ -386,6 +394,21 @@ def _read_ledger(conn: Conn) -> dict[str, AppliedMigration]:
             "then start again",
         ) from exc
     return {str(row["id"]): AppliedMigration(**row) for row in rows}
+
+
+def _service_role_not_taken(conn: Conn) -> bool:
+    """A member of service_role that cannot use its rights without SET ROLE (switchboard_app,
+    NOINHERIT) and has not taken it: its `role` setting at login is missing."""
+    return bool(
+        scalar(
+            conn,
+            # CASE: pg_has_role raises on a role that does not exist.
+            "SELECT CASE WHEN current_user = session_user"
+            " AND EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role')"
+            " THEN pg_has_role(session_user, 'service_role', 'MEMBER')"
+            " AND NOT pg_has_role(session_user, 'service_role', 'USAGE') ELSE false END",
+        )
+    )
 
 
 # Whatever default privileges the schema has (Supabase grants every new table to anon,
