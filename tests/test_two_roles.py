@@ -125,3 +125,55 @@ def test_the_app_role_does_not_start_migrating_an_empty_database(
         runner.upgrade()
 
     assert execute(empty_db, "SELECT to_regclass(%s)", (LEDGER,)) == [(None,)]
+
+
+def test_the_app_role_told_not_to_migrate_is_sent_to_the_owner_not_to_itself(
+    migrated_db: str, migrations: list[Migration], tmp_path: Path
+) -> None:
+    execute(migrated_db, f"DELETE FROM {LEDGER} WHERE id = %s", (migrations[-1].id,))
+
+    result = switchboard("serve", "--no-migrate", env=environment(tmp_path, as_app(migrated_db)))
+
+    said = " ".join(result.stderr.split())  # as wrapped for the terminal
+    assert result.returncode == 1
+    assert "database_behind" in said
+    owner = owner_of_the_tables(migrated_db)
+    assert f"run `switchboard db upgrade` with DATABASE_URL connecting as {owner}" in said
+    assert "start without --no-migrate" not in said  # as the app role, that fails too
+
+
+def test_a_grant_the_worker_needs_missing_is_a_database_error_not_a_traceback(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    # A grant lost (a DBA's REVOKE, a restore without privileges): procrastinate wraps the
+    # database's answer in its own exception.
+    execute(
+        migrated_db,
+        "REVOKE EXECUTE ON FUNCTION procrastinate_fetch_job_v2(character varying[], bigint)"
+        " FROM service_role",
+    )
+
+    result = switchboard("worker", "--burst", env=environment(tmp_path, as_app(migrated_db)))
+
+    said = " ".join(result.stderr.split())  # as wrapped for the terminal
+    assert result.returncode == 1
+    assert "Traceback" not in said
+    assert "error (database_error): permission denied for function procrastinate_fetch_job_v2" in (
+        said
+    )
+
+
+def test_the_app_role_without_its_login_role_setting_is_told_so(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    # As if `ALTER ROLE switchboard_app RESET role` had run (the app role may run it on itself):
+    # the session then acts as switchboard_app, which holds no privilege of its own.
+    url = psycopg.conninfo.make_conninfo(as_app(migrated_db), options="-c role=switchboard_app")
+
+    result = switchboard("db", "status", env=environment(tmp_path, url))
+
+    said = " ".join(result.stderr.split())  # as wrapped for the terminal
+    assert result.returncode == 1
+    assert "Traceback" not in said
+    assert "does not act as service_role" in said
+    assert "ALTER ROLE switchboard_app SET role = 'service_role'" in said

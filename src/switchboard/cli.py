@@ -10,10 +10,11 @@ import signal
 import socket
 import subprocess
 import sys
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import psycopg
 import typer
+from procrastinate.exceptions import ConnectorException
 from rich.console import Console
 from rich.table import Table
 
@@ -290,9 +291,13 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     url, runner = _runner()
     pending = [s.migration.label for s in runner.status() if s.applied is None]
     if pending and not migrate:
+        owner = runner.owner_if_not_permitted()
         raise DatabaseBehind(
             f"the database is behind: pending {', '.join(pending)}",
-            hint="run `switchboard db upgrade`, or start without --no-migrate",
+            hint="run `switchboard db upgrade`, or start without --no-migrate"
+            if owner is None
+            else "the owner migrates, the app role serves: run `switchboard db upgrade` with "
+            f"DATABASE_URL connecting as {owner}, then start this command again",
         )
     if pending:
         runner.upgrade()
@@ -438,9 +443,18 @@ def main() -> None:
         sys.exit(130)
     except psycopg.Error as exc:
         # Anything the packages did not translate is still a database answer, not a crash.
-        err.print("[red]error[/] (database_error): ", end="")
-        err.print(str(exc).strip(), markup=False)
-        sys.exit(1)
+        _database_error(exc)
+    except ConnectorException as exc:
+        # procrastinate's wrapping of one (the worker's queries: a grant lost, say).
+        if not isinstance(exc.__cause__, psycopg.Error):
+            raise
+        _database_error(exc.__cause__)
+
+
+def _database_error(exc: psycopg.Error) -> NoReturn:
+    err.print("[red]error[/] (database_error): ", end="")
+    err.print(str(exc).strip(), markup=False)
+    sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -183,3 +185,31 @@ def test_verify_fills_what_a_banks_own_customer_table_requires(
     runner_for(pre006_db).upgrade()  # type: ignore[operator]
 
     assert failures(pre006_db) == []
+
+
+def test_the_service_role_rows_are_not_passed_on_a_refused_set_role(migrated_db: str) -> None:
+    # An owner that is not a member of service_role (plain PostgreSQL, not Supabase) cannot
+    # SET ROLE service_role: that refusal is no evidence that the audit log refuses the role.
+    role = f"sbtest_nonmember_{uuid.uuid4().hex[:12]}"
+    execute(migrated_db, f"CREATE ROLE {role} LOGIN BYPASSRLS")
+    try:
+        execute(migrated_db, f"GRANT SELECT, INSERT ON cc_audit_logs TO {role}")
+        execute(migrated_db, "GRANT UPDATE, DELETE ON cc_audit_logs TO service_role")
+        execute(migrated_db, "ALTER TABLE cc_audit_logs DISABLE TRIGGER cc_audit_logs_immutable")
+        as_role = psycopg.conninfo.make_conninfo(migrated_db, user=role)
+
+        rows = {(r.check, r.target): r for r in run_checklist(as_role)}
+
+        for operation in ("UPDATE", "DELETE"):
+            row = rows[(f"audit {operation} fails", "cc_audit_logs as service_role")]
+            assert not row.ok, row
+            assert "set role" not in row.evidence
+            assert f"service_role holds {operation}" in row.evidence
+        truncate = rows[("audit TRUNCATE fails", "cc_audit_logs as service_role")]
+        assert truncate.ok, truncate
+        assert "not probed" in truncate.evidence
+        service = rows[("service role reads and writes", "service_role")]
+        assert "switchboard_app" in service.evidence
+    finally:
+        execute(migrated_db, f"DROP OWNED BY {role}")
+        execute(migrated_db, f"DROP ROLE {role}")

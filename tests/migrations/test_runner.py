@@ -8,14 +8,16 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import psycopg
 import pytest
 
-from switchboard.errors import AdoptionRefused, MigrationLockTimeout
+from switchboard.errors import AdoptionRefused, MigrationError, MigrationLockTimeout
 from switchboard.migrations.checklist import run_checklist
-from switchboard.migrations.files import Migration
+from switchboard.migrations.files import Migration, load_migrations
 from switchboard.migrations.runner import MigrationRunner
 from tests.builders import (
     column_names,
@@ -251,3 +253,32 @@ def test_rows_written_after_006_survive_the_second_run(migrated_db: str) -> None
 
     assert result.returncode == 0, result.stderr
     assert rows(migrated_db, "cc_bank_customers") == before
+
+
+def test_a_role_grant_refused_for_want_of_the_admin_option_asks_a_superuser(
+    empty_db: str, tmp_path: Path
+) -> None:
+    # PostgreSQL 16 and later: CREATEROLE no longer lets a non-superuser owner grant a role it
+    # lacks the ADMIN option on (007 grants service_role to switchboard_app): the owner of the
+    # tables is the one running it, so "run it as the owner" is no help.
+    suffix = uuid.uuid4().hex[:10]
+    owner, granted, member = (f"sbtest_{n}_{suffix}" for n in ("owner", "granted", "member"))
+    execute(empty_db, f"CREATE ROLE {granted} NOLOGIN; CREATE ROLE {member} NOLOGIN")
+    execute(empty_db, f"CREATE ROLE {owner} LOGIN CREATEROLE")
+    execute(empty_db, f"GRANT CREATE ON SCHEMA public TO {owner}")
+    try:
+        (tmp_path / "001_grant.sql").write_text(f"GRANT {granted} TO {member};\n")
+        (tmp_path / "001_grant.rollback.sql").write_text(f"REVOKE {granted} FROM {member};\n")
+        as_owner = psycopg.conninfo.make_conninfo(empty_db, user=owner)
+
+        with pytest.raises(MigrationError) as raised:
+            MigrationRunner(as_owner, load_migrations(tmp_path)).upgrade()
+
+        assert f'permission denied to grant role "{granted}"' in raised.value.message
+        hint = raised.value.hint or ""
+        assert "superuser" in hint
+        assert f"ADMIN option on {granted}" in hint
+        assert "owns the cc_ tables" not in hint
+    finally:
+        execute(empty_db, f"DROP OWNED BY {owner}")
+        execute(empty_db, f"DROP ROLE {owner}; DROP ROLE {member}; DROP ROLE {granted}")

@@ -315,6 +315,9 @@ def _expect_refusal(
     params: tuple[object, ...],
 ) -> CheckResult:
     check, target = f"audit {operation} fails", f"cc_audit_logs as {role}"
+    if role != user and not scalar(conn, "SELECT pg_has_role(%s, 'MEMBER')", (role,)):
+        # SET ROLE would be refused, and that refusal says nothing about the audit log.
+        return _refusal_from_catalog(conn, operation=operation, role=role, user=user)
     try:
         with _savepoint(conn):
             if role != user:
@@ -339,6 +342,26 @@ def _expect_refusal(
     except psycopg.Error as exc:
         return CheckResult(check, target, False, f"could not test: {_why(exc)}")
     return CheckResult(check, target, False, f"{operation} succeeded ({changed} rows; rolled back)")
+
+
+def _refusal_from_catalog(conn: Conn, *, operation: str, role: str, user: str) -> CheckResult:
+    """What the catalog says of a role this connection may not act as: the role is refused
+    when it lacks the privilege, or when a trigger that always fires blocks the operation."""
+    held = scalar(conn, "SELECT has_table_privilege(%s, 'cc_audit_logs', %s)", (role, operation))
+    guards = _audit_guards(conn)[operation]
+    prefix = f"not probed ({user} cannot SET ROLE {role}); "
+    if not held:
+        evidence = f"{role} lacks the {operation} privilege"
+    elif guards:
+        evidence = f"{role} holds {operation}; blocked by {', '.join(guards)}"
+    else:
+        evidence = f"{role} holds {operation} and no trigger blocks it"
+    return CheckResult(
+        f"audit {operation} fails",
+        f"cc_audit_logs as {role}",
+        not held or bool(guards),
+        prefix + evidence,
+    )
 
 
 # -- 5. RLS is enabled --------------------------------------------------------------------
@@ -382,8 +405,9 @@ def _check_service_role(conn: Conn) -> Iterator[CheckResult]:
             "service role reads and writes",
             SERVICE_ROLE,
             False,
-            "this connection's user cannot SET ROLE service_role; connect as a "
-            "member (the migration owner) to run this check",
+            "this connection's user cannot SET ROLE service_role; run `switchboard db "
+            "verify` as switchboard_app (it acts as service_role), or as a member of "
+            "service_role, to run this check",
         )
         return
     with _savepoint(conn):

@@ -10,6 +10,7 @@ lock is a session advisory lock that PostgreSQL releases when the process dies.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -95,6 +96,17 @@ class MigrationRunner:
         with self._connection() as conn:
             applied = _read_ledger(conn)
         return [MigrationState(m, applied.get(m.id)) for m in self._migrations]
+
+    def owner_if_not_permitted(self) -> str | None:
+        """The role that owns the ledger, when the connected role may not act as it (the app
+        role): the one to run `switchboard db upgrade`; None when this role may migrate."""
+        with self._connection() as conn:
+            row = conn.execute(
+                "SELECT pg_has_role(c.relowner, 'USAGE'), pg_get_userbyid(c.relowner)"
+                " FROM pg_class AS c WHERE c.oid = to_regclass(%s)",
+                (LEDGER,),
+            ).fetchone()
+        return str(row[1]) if row is not None and not row[0] else None
 
     def upgrade(self, to: str | None = None) -> list[Migration]:
         target = find(self._migrations, to).id if to else self._migrations[-1].id
@@ -319,6 +331,14 @@ def _translate(script: SqlScript, statement: Statement, exc: psycopg.Error) -> M
         diag.sqlstate == "23505" and "index" in primary
     ):
         hint = hint or "a duplicate row blocks a unique index; remove it and run again"
+    granting = re.match(r'permission denied to grant role "(.+)"', primary)
+    if isinstance(exc, pg_errors.InsufficientPrivilege) and granting and not hint:
+        # PostgreSQL 16+: CREATEROLE alone no longer grants a role; the owner is already here.
+        hint = (
+            f"only a superuser or a role with the ADMIN option on {granting[1]} may grant it: "
+            f"ask a superuser to run the statement at {where} (or to grant this role the "
+            f"ADMIN option on {granting[1]}), then run the command again"
+        )
     if isinstance(exc, pg_errors.InsufficientPrivilege):
         hint = hint or "run migrations as the role that owns the cc_ tables"
     if not hint:
@@ -359,6 +379,14 @@ def _read_ledger(conn: Conn) -> dict[str, AppliedMigration]:
                 f"SELECT id, name, checksum, applied_at, duration_ms, adopted FROM {LEDGER}"
             ).fetchall()
     except pg_errors.InsufficientPrivilege as exc:
+        if _service_role_not_taken(conn):
+            raise MigrationNotPermitted(
+                f"{_who(conn)} does not act as service_role, so it may read no table: its "
+                "login setting `role = service_role` is gone",
+                hint="the app role takes service_role's rights at login; a superuser (or the "
+                "role that manages it) runs: ALTER ROLE switchboard_app SET role = "
+                "'service_role'; then start again",
+            ) from exc
         raise MigrationNotPermitted(
             f"{_who(conn)} may not read the migration ledger ({LEDGER})",
             hint="the database predates the app role's read access to it: run `switchboard db "
@@ -366,6 +394,21 @@ def _read_ledger(conn: Conn) -> dict[str, AppliedMigration]:
             "then start again",
         ) from exc
     return {str(row["id"]): AppliedMigration(**row) for row in rows}
+
+
+def _service_role_not_taken(conn: Conn) -> bool:
+    """A member of service_role that cannot use its rights without SET ROLE (switchboard_app,
+    NOINHERIT) and has not taken it: its `role` setting at login is missing."""
+    return bool(
+        scalar(
+            conn,
+            # CASE: pg_has_role raises on a role that does not exist.
+            "SELECT CASE WHEN current_user = session_user"
+            " AND EXISTS (SELECT FROM pg_roles WHERE rolname = 'service_role')"
+            " THEN pg_has_role(session_user, 'service_role', 'MEMBER')"
+            " AND NOT pg_has_role(session_user, 'service_role', 'USAGE') ELSE false END",
+        )
+    )
 
 
 # Whatever default privileges the schema has (Supabase grants every new table to anon,
