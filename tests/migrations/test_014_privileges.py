@@ -12,38 +12,14 @@ from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
+from switchboard.migrations.checklist import run_checklist
+from switchboard.migrations.expected import SERVICE_ROLE_TABLES, TABLE_PRIVILEGES
+from switchboard.migrations.files import Migration
 from switchboard.migrations.runner import LEDGER, MigrationRunner
 from tests.builders import execute
 
 Runner = Callable[..., MigrationRunner]
 
-READ_WRITE = {"SELECT", "INSERT", "UPDATE", "DELETE"}
-APPEND_ONLY = {"SELECT", "INSERT"}
-# What service_role (and so switchboard_app) may do with each table of the schema. A table
-# that is not listed fails the test: its migration must set its privileges and list it here.
-SERVICE_ROLE: dict[str, set[str]] = {
-    "cc_bank_customers": READ_WRITE,
-    "cc_conversations": READ_WRITE,
-    "cc_messages": READ_WRITE,
-    "cc_cases": READ_WRITE,
-    "cc_auth_sessions": READ_WRITE,
-    "cc_identity_links": READ_WRITE,
-    "cc_comm_preferences": READ_WRITE,
-    "cc_assignments": READ_WRITE,
-    "cc_audit_logs": APPEND_ONLY,
-    "cc_case_notes": APPEND_ONLY,
-    "cc_tool_calls": APPEND_ONLY,
-    "cc_webhook_events": APPEND_ONLY,
-    "cc_sandbox_outbox": APPEND_ONLY,
-    "cc_webhook_refusals": READ_WRITE,  # counters: upserted, and deleted once summarised
-    "cc_possible_revocations": APPEND_ONLY,
-    "procrastinate_jobs": READ_WRITE,
-    "procrastinate_events": READ_WRITE,
-    "procrastinate_periodic_defers": READ_WRITE,
-    "procrastinate_workers": READ_WRITE,
-    LEDGER: {"SELECT"},
-    "switchboard_migration_changes": set(),
-}
 # Roles that get nothing of their own: no policy is written for anon or authenticated yet, and
 # switchboard_app has its rights only by acting as service_role.
 NOTHING = ("anon", "authenticated", "switchboard_app")
@@ -55,7 +31,7 @@ SUPABASE_DEFAULTS = [
     for kind in ("TABLES", "SEQUENCES", "FUNCTIONS")
 ]
 
-_TABLE_PRIVILEGES = "{SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER}"
+_TABLE_PRIVILEGES = "{" + ",".join(TABLE_PRIVILEGES) + "}"
 _GRANTED = f"""
 SELECT 'table', c.relname::text, r.rolname::text,
        array(SELECT p FROM unnest('{_TABLE_PRIVILEGES}'::text[]) AS p
@@ -92,7 +68,7 @@ def privilege_problems(url: str) -> list[str]:
         if role in NOTHING:
             expected: set[str] = set()
         elif kind == "table":
-            expected = SERVICE_ROLE.get(name, {"(not listed in SERVICE_ROLE)"})
+            expected = set(SERVICE_ROLE_TABLES.get(name, {"(not listed in SERVICE_ROLE_TABLES)"}))
         elif kind == "sequence":
             expected = {"USAGE", "SELECT"}  # nextval for the inserts of the table behind it
         elif kind == "function":
@@ -196,3 +172,33 @@ async def test_the_app_role_appends_to_a_bigserial_audit_log_of_a_pre006_databas
 
     assert audit_id == 2
     assert privilege_problems(pre006_db) == []
+
+
+def test_verify_names_a_grant_the_service_needs_or_one_too_many(migrated_db: str) -> None:
+    execute(migrated_db, "REVOKE INSERT ON cc_tool_calls FROM service_role")
+    execute(migrated_db, "GRANT UPDATE ON cc_audit_logs TO service_role")
+    fetch = execute(
+        migrated_db,
+        "SELECT oid::regprocedure::text FROM pg_proc WHERE proname = 'procrastinate_fetch_job_v2'",
+    )[0][0]
+    execute(migrated_db, f"REVOKE EXECUTE ON FUNCTION {fetch} FROM service_role")
+
+    failed = {r.target: r.evidence for r in run_checklist(migrated_db) if not r.ok}
+
+    assert failed == {
+        "cc_tool_calls": "missing INSERT",
+        "cc_audit_logs": "has UPDATE beyond what it needs",
+        "functions and sequences": f"no EXECUTE or USAGE on {fetch}",
+    }
+
+
+def test_verify_names_the_migrations_pending(migrated_db: str, migrations: list[Migration]) -> None:
+    ids = [m.id for m in migrations]
+    execute(migrated_db, f"DELETE FROM {LEDGER} WHERE id = %s", (ids[-1],))
+
+    failed = [r for r in run_checklist(migrated_db, ids) if not r.ok]
+
+    assert [(r.check, r.evidence) for r in failed] == [
+        ("migrations applied", f"pending: {ids[-1]} (the owner runs `switchboard db upgrade`)")
+    ]
+    assert all(r.ok for r in run_checklist(migrated_db, ids[:-1]))

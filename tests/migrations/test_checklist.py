@@ -21,7 +21,10 @@ def test_a_migrated_database_passes_every_check(migrated_db: str) -> None:
 
     assert [r for r in results if not r.ok] == []
     checks = {r.check for r in results if r.section == SPECIFICATION}
-    assert {r.check for r in results if r.section == SERVICE} == {"service can use"}
+    assert {r.check for r in results if r.section == SERVICE} == {
+        "service can use",
+        "service role privileges",
+    }
     assert checks == {
         "columns exist",
         "index valid",
@@ -120,9 +123,11 @@ def test_a_revoked_grant_fails_the_service_role_row(migrated_db: str) -> None:
     failed = failures(migrated_db)
 
     assert [(r.check, r.target) for r in failed] == [
-        ("service role reads and writes", "cc_assignments as service_role")
+        ("service role reads and writes", "cc_assignments as service_role"),
+        ("service role privileges", "cc_assignments"),  # the service's section says it too
     ]
     assert "permission denied" in failed[0].evidence
+    assert failed[1].evidence == "missing INSERT"
 
 
 def test_a_legacy_column_left_behind_fails_the_columns_row(migrated_db: str) -> None:

@@ -344,4 +344,10 @@ def test_adopt_upgrade_and_verify_as_commands_on_a_foreign_database(empty_db: st
         True,
         True,
     )
-    assert {c["target"] for c in report["service"]["checks"]} == set(SERVICE_COLUMNS)
+    usable = {c["target"] for c in report["service"]["checks"] if c["check"] == "service can use"}
+    assert usable == set(SERVICE_COLUMNS)
+    assert {c["check"] for c in report["service"]["checks"]} == {
+        "service can use",
+        "service role privileges",
+        "migrations applied",
+    }

@@ -10,7 +10,7 @@ savepoint so that the others go on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -27,6 +27,8 @@ from switchboard.migrations.expected import (
     RENAMED_TABLES,
     SERVICE_COLUMNS,
     SERVICE_ROLE,
+    SERVICE_ROLE_TABLES,
+    TABLE_PRIVILEGES,
     TABLES,
     same_type,
 )
@@ -38,6 +40,7 @@ from switchboard.migrations.probes import (
     insert_audit,
     insert_parents,
 )
+from switchboard.migrations.runner import LEDGER
 
 SPECIFICATION = "specification"
 SERVICE = "service"
@@ -55,7 +58,9 @@ class CheckResult:
         return asdict(self)
 
 
-def run_checklist(url: str) -> list[CheckResult]:
+def run_checklist(url: str, migration_ids: Sequence[str] = ()) -> list[CheckResult]:
+    """Every check, in order; `migration_ids` (the migration files there are) adds the check
+    that none of them is pending."""
     with connect(url) as conn:
         try:
             conn.execute("SET LOCAL lock_timeout = '2s'")
@@ -69,6 +74,8 @@ def run_checklist(url: str) -> list[CheckResult]:
                 *_check_service_role(conn),
                 *_check_new_tables(conn),
                 *_check_service_needs(conn),
+                *_check_service_privileges(conn),
+                *_check_nothing_pending(conn, migration_ids),
             ]
         finally:
             conn.rollback()
@@ -142,6 +149,92 @@ def _check_service_needs(conn: Conn) -> Iterator[CheckResult]:
             else f"its {len(columns)} columns with the types and defaults the service needs",
             SERVICE,
         )
+
+
+def _check_service_privileges(conn: Conn) -> Iterator[CheckResult]:
+    """What service_role may do with each table, exactly (a grant missing breaks a flow, one
+    too many lets the app role rewrite what must only grow), and what the outbound worker
+    calls and counts with."""
+    if not _role_exists(conn, SERVICE_ROLE):
+        return  # the specification's section says so already
+    for table, expected in SERVICE_ROLE_TABLES.items():
+        if not relation_exists(conn, table):
+            continue  # the columns check names a missing table of the specification
+        granted = {
+            privilege
+            for privilege in TABLE_PRIVILEGES
+            if scalar(
+                conn, "SELECT has_table_privilege(%s, %s, %s)", (SERVICE_ROLE, table, privilege)
+            )
+        }
+        missing, extra = sorted(expected - granted), sorted(granted - expected)
+        problems = [f"missing {', '.join(missing)}"] * bool(missing) + [
+            f"has {', '.join(extra)} beyond what it needs"
+        ] * bool(extra)
+        yield CheckResult(
+            "service role privileges",
+            table,
+            not problems,
+            "; ".join(problems) or f"{', '.join(sorted(expected)) or 'nothing'}, exactly",
+            SERVICE,
+        )
+    refused = [
+        str(name)
+        for (name,) in conn.execute(
+            _REFUSED_FUNCTIONS_AND_SEQUENCES,
+            (SERVICE_ROLE, list(SERVICE_ROLE_TABLES), SERVICE_ROLE),
+        ).fetchall()
+    ]
+    yield CheckResult(
+        "service role privileges",
+        "functions and sequences",
+        not refused,
+        f"no EXECUTE or USAGE on {', '.join(refused)}"
+        if refused
+        else "EXECUTE on the queue's functions, USAGE on every sequence",
+        SERVICE,
+    )
+
+
+# The queue's functions the worker calls, and the sequences behind the listed tables' columns
+# (owned by them, or named in their defaults), that service_role may not use. CASE: the planner
+# may test a row before the relkind that rules it out.
+_REFUSED_FUNCTIONS_AND_SEQUENCES = """
+SELECT f.oid::regprocedure::text FROM pg_proc AS f
+WHERE f.pronamespace = 'public'::regnamespace AND f.proname LIKE 'procrastinate%%'
+  AND f.prorettype <> 'trigger'::regtype AND NOT has_function_privilege(%s, f.oid, 'EXECUTE')
+UNION
+SELECT c.oid::regclass::text
+FROM unnest(%s::text[]) AS t (name)
+JOIN pg_depend AS d ON d.refobjid = to_regclass(t.name) OR d.objid IN (
+    SELECT a.oid FROM pg_attrdef AS a WHERE a.adrelid = to_regclass(t.name))
+JOIN pg_class AS c ON c.oid = CASE WHEN d.refobjid = to_regclass(t.name) THEN d.objid
+                                   ELSE d.refobjid END
+WHERE d.classid IN ('pg_class'::regclass, 'pg_attrdef'::regclass)
+  AND d.refclassid = 'pg_class'::regclass
+  AND CASE WHEN c.relkind = 'S' THEN NOT has_sequence_privilege(%s, c.oid, 'USAGE') END
+ORDER BY 1
+"""
+
+
+def _check_nothing_pending(conn: Conn, migration_ids: Sequence[str]) -> Iterator[CheckResult]:
+    if not migration_ids:
+        return
+    applied = (
+        {str(row[0]) for row in conn.execute(f"SELECT id FROM {LEDGER}").fetchall()}
+        if relation_exists(conn, LEDGER)
+        else set()
+    )
+    pending = [m for m in migration_ids if m not in applied]
+    yield CheckResult(
+        "migrations applied",
+        LEDGER,
+        not pending,
+        f"pending: {', '.join(pending)} (the owner runs `switchboard db upgrade`)"
+        if pending
+        else f"all {len(migration_ids)} applied",
+        SERVICE,
+    )
 
 
 # -- 2. Indexes are created and functional ------------------------------------------------

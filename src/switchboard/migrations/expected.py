@@ -76,6 +76,36 @@ COLUMNS: dict[str, dict[str, str | None]] = {
 
 TABLES: tuple[str, ...] = tuple(COLUMNS)
 
+_READ_WRITE = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
+_APPEND_ONLY = frozenset({"SELECT", "INSERT"})
+# What service_role (and so switchboard_app, which acts as it) may do with each table, exactly:
+# what 014 and each later migration grant. `db verify` checks it, and a test holds every table
+# of the schema to it, so a table that is not listed here fails that test.
+SERVICE_ROLE_TABLES: dict[str, frozenset[str]] = {
+    "cc_bank_customers": _READ_WRITE,
+    "cc_conversations": _READ_WRITE,
+    "cc_messages": _READ_WRITE,
+    "cc_cases": _READ_WRITE,
+    "cc_auth_sessions": _READ_WRITE,
+    "cc_identity_links": _READ_WRITE,
+    "cc_comm_preferences": _READ_WRITE,
+    "cc_assignments": _READ_WRITE,
+    "cc_audit_logs": _APPEND_ONLY,
+    "cc_case_notes": _APPEND_ONLY,
+    "cc_tool_calls": _APPEND_ONLY,
+    "cc_webhook_events": _APPEND_ONLY,
+    "cc_sandbox_outbox": _APPEND_ONLY,
+    "cc_webhook_refusals": _READ_WRITE,  # counters: upserted, and deleted once summarised
+    "cc_possible_revocations": _APPEND_ONLY,
+    "procrastinate_jobs": _READ_WRITE,
+    "procrastinate_events": _READ_WRITE,
+    "procrastinate_periodic_defers": _READ_WRITE,
+    "procrastinate_workers": _READ_WRITE,
+    "switchboard_migrations": frozenset({"SELECT"}),  # the app role can tell it is up to date
+    "switchboard_migration_changes": frozenset(),
+}
+TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
+
 # Names the specification renames; after 006 only the new name may remain.
 RENAMED_COLUMNS: dict[str, dict[str, str]] = {
     "cc_messages": {"provider_msg_id": "provider_message_id", "text": "body_text"},
