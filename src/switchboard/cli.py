@@ -373,7 +373,10 @@ def _serve(
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     """How uvicorn serves the app. X-Forwarded-For is believed only from the proxies
     SWITCHBOARD_TRUSTED_PROXIES lists: uvicorn's own default believes it from 127.0.0.1, so
-    that any local process could name any client in the audit trail."""
+    that any local process could name any client in the audit trail. A request's head is
+    bounded before httptools parses it (http_limits.py)."""
+    from switchboard.http_limits import BoundedHeadProtocol  # noqa: PLC0415 - uvicorn's
+
     return {
         "host": host,
         "port": port,
@@ -381,6 +384,7 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "access_log": False,
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,
+        "http": BoundedHeadProtocol,
     }
 
 

@@ -11,8 +11,10 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 from psycopg_pool import AsyncConnectionPool
+from starlette.requests import ClientDisconnect
 
 from switchboard.errors import (
+    MalformedBody,
     PayloadTooLarge,
     SecretNotConfigured,
     UnsupportedMediaType,
@@ -56,11 +58,16 @@ async def read_body(request: Request, limit: int) -> bytes:
         raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the {limit}-byte limit")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"body is over the {limit}-byte limit")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        # Anyone can hang up mid-body: answered (to no one) like a broken body, rather than
+        # logged as an unhandled error with its traceback, twice, per request.
+        raise MalformedBody(f"the sender disconnected after {size} bytes of the body") from exc
     body = b"".join(chunks)
     request._body = body  # Starlette's own cache, so that request.form() can parse it
     return body
