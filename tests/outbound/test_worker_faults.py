@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from psycopg import AsyncConnection
 
@@ -187,3 +188,44 @@ def test_a_send_the_database_went_away_under_is_given_back_when_it_returns(
     assert [r.form["To"] for r in twilio.received] == [PHONE, PHONE]
     assert workers(url) == 0
     assert execute(url, "SELECT count(*) FROM procrastinate_jobs") == [(0,)]
+
+
+@pytest.mark.usefixtures("live_settings")  # what queue_sms queues with: Twilio, live
+def test_a_send_whose_connection_is_lost_mid_statement_is_run_again(
+    migrated_db: str, tmp_path: Path, twilio: TwilioServer
+) -> None:
+    """The database answers again before the job's end is written (a restart of half a
+    second, a connection ended): the job is run again, not marked failed with its message
+    pending for ever."""
+    env = live_environment(tmp_path, migrated_db, twilio) | {"OUTBOUND_STALLED_SECONDS": "600"}
+    twilio.hold(1)
+    with worker_process(env) as worker, psycopg.connect(migrated_db) as blocker:
+        wait_for("the worker registers", lambda: workers(migrated_db) == 1, 15)
+        message_id = asyncio.run(queue_sms(migrated_db))
+        wait_for("the worker sends", lambda: len(twilio.received) == 1, 15)
+        # The worker's write of the outcome waits on this lock, and its connection is ended
+        # in the middle of that statement, as a restart ends it.
+        blocker.execute("SELECT 1 FROM cc_messages WHERE id = %s FOR UPDATE", (message_id,))
+        twilio.release()
+        wait_for("the outcome's write waits", lambda: len(waiting_on_a_lock(migrated_db)) == 1, 15)
+        (waiting,) = waiting_on_a_lock(migrated_db)
+        execute(migrated_db, "SELECT pg_terminate_backend(%s)", (waiting,))
+        blocker.rollback()
+
+        wait_for("the send is run again", lambda: status_of(migrated_db, message_id) == "sent", 15)
+        assert worker.poll() is None
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, worker.communicate()[1]
+
+    # The duplicate window: Twilio took the first, which the worker could not record.
+    assert [r.form["To"] for r in twilio.received] == [PHONE, PHONE]
+    assert execute(migrated_db, "SELECT count(*) FROM procrastinate_jobs") == [(0,)]
+
+
+def waiting_on_a_lock(url: str) -> list[int]:
+    rows = execute(
+        url,
+        "SELECT pid FROM pg_stat_activity"
+        " WHERE application_name = 'switchboard-worker' AND wait_event_type = 'Lock'",
+    )
+    return [row[0] for row in rows]

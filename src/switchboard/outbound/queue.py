@@ -16,23 +16,31 @@ from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, 
 from procrastinate.jobs import Job
 from psycopg import AsyncConnection
 
+from switchboard.db import database_fault
 from switchboard.outbound.delivery import DeliveryContext, RetryLater, deliver
 
 QUEUE = "outbound"
 TASK = "switchboard.outbound.send_message"
 CONTEXT_KEY = "outbound"  # where the worker puts its DeliveryContext in additional_context
+DATABASE_RETRY_SECONDS = 1  # a send the database went away under is run again after this
 
 
 class _RetryWhenAsked(BaseRetryStrategy):
-    """Retry exactly when the task says so, after the delay it computed (from the settings).
+    """Retry when the task says so, after the delay it computed (from the settings), and when
+    the database went away under it: a connection ended mid-statement by a restart that is
+    over by the time the job's end is written would otherwise fail the job, and leave its
+    message pending for ever, unsent or sent unrecorded. Run again, a message whose send the
+    provider took is sent twice: the duplicate window of the README.
 
-    Anything else the task raises is a bug or a database outage: the job fails and the
-    message keeps status NULL (provider_status pending or retrying), visible to operators.
+    Anything else the task raises is a bug: the job fails and the message keeps status NULL
+    (provider_status pending or retrying), visible to operators.
     """
 
     def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
         if isinstance(exception, RetryLater):
             return RetryDecision(retry_in={"milliseconds": max(1, round(exception.seconds * 1000))})
+        if database_fault(exception) is not None:
+            return RetryDecision(retry_in={"seconds": DATABASE_RETRY_SECONDS})
         return None
 
 
