@@ -2,14 +2,14 @@
 
 uvicorn reads HTTP with httptools, which sets no limit on the size of a header or of the URL
 and joins the pieces of one as they arrive by concatenating bytes: a cost that grows with the
-square of its length. One request with a 100 MB header, sent by anyone, kept the event loop
-busy for seconds at a time (16 s to answer it; `/healthz` waited up to 6 s). So the bytes of
-each request's head are counted as they arrive, and a head over MAX_HEAD_BYTES is answered
-431 and its connection closed before they reach the parser.
+square of its length: one request with a header of many megabytes, sent by anyone, kept the
+event loop busy for seconds (docs/channels.md, "Errors"). So the bytes of each request's head
+are counted as they arrive, and a head over MAX_HEAD_BYTES is answered 431 and its connection
+closed before they reach the parser.
 
 Counting is by what each read brings while a head is being read: the read that ends a head may
-also hold the start of its body (a read is at most 256 KiB), so a head is refused only well
-past any real one; a head of up to MAX_HEAD_BYTES - 256 KiB is always read.
+also hold the start of its body (a read is at most uvicorn's buffer), so a head is refused
+only well past any real one.
 """
 
 from __future__ import annotations
