@@ -347,7 +347,8 @@ def _serve(
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
 
     host, port = listening.getsockname()[:2]
-    out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
+    docs = " (API docs at /docs)" if settings.api_docs_served else ""
+    out.print(f"serving on http://{host}:{port}{docs}; Ctrl-C stops")
     # What uvicorn.run does, on the socket bound above.
     options = uvicorn_options(settings, host, port)
     if workers == 1:
