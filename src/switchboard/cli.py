@@ -304,6 +304,13 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
         )
     if pending:
         runner.upgrade()
+    if settings.production and runner.owner_if_not_permitted() is None:
+        err.print(
+            "warning: this role may act as the owner of the tables (or is a superuser), so it "
+            "could switch the audit log's triggers off; in production serve as switchboard_app "
+            "(README: Deploying)",
+            markup=False,
+        )
     return settings, url
 
 
