@@ -158,6 +158,7 @@ async def test_an_idle_restart_costs_no_request_and_an_outage_answers_503(
     assert len(errors) == 6
     assert all(e.startswith("database_unavailable: ") for e in errors), errors
     assert ready.status_code == 503
+    assert int(ready.headers["retry-after"]) > 0  # a load balancer's next probe, not at once
     # Each group of texts waits once for a connection, not once more for each of its texts.
     assert waited < 4 * WAIT_SECONDS
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from switchboard import __version__
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
 from switchboard.db import connection_pool
-from switchboard.errors import SwitchboardError
+from switchboard.errors import DatabaseUnavailable, SwitchboardError
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
 from switchboard.messages.group_commit import InboundTexts
@@ -118,7 +118,8 @@ def create_app(
                 cursor = await conn.execute(f"SELECT id FROM {LEDGER}")
                 applied = {str(row[0]) for row in await cursor.fetchall()}
         except (psycopg.Error, TimeoutError) as exc:
-            return error_json(503, "database_unavailable", f"the database did not answer: {exc}")
+            unavailable = DatabaseUnavailable(f"the database did not answer: {exc}")
+            return error_response(request, unavailable)  # with its Retry-After
         pending = sorted(latest - applied)
         if pending:
             return error_json(503, "database_behind", f"migrations pending: {', '.join(pending)}")
