@@ -375,3 +375,45 @@ def test_production_start_up_names_each_missing_secret_and_its_webhook_answers_5
         " SENDGRID_INBOUND_SECRET, SWITCHBOARD_SECRET_KEY",
     }
     assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_run_refuses_production_before_it_migrates_or_loads_demo_customers(
+    empty_db: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {
+        "DATABASE_URL": empty_db,
+        "SWITCHBOARD_ENV": "production",
+        "SWITCHBOARD_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", "run", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "error (configuration_error)" in result.stderr
+    assert "hint: run `switchboard serve` and `switchboard worker`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "demo data" not in result.stdout
+    with psycopg.connect(empty_db) as conn:  # neither migrated nor given made-up customers
+        assert conn.execute("SELECT to_regclass('cc_bank_customers')").fetchone() == (None,)
+
+
+def test_the_serving_line_names_the_api_docs_only_where_they_are_served() -> None:
+    from switchboard.cli import serving_line  # noqa: PLC0415
+    from switchboard.settings import Settings  # noqa: PLC0415
+
+    development = Settings(SWITCHBOARD_ENV="development")
+    production = Settings(SWITCHBOARD_ENV="production")
+
+    assert "API docs at /docs" in serving_line(development, "127.0.0.1", 8000)
+    assert "/docs" not in serving_line(production, "127.0.0.1", 8000)
+    assert serving_line(production, "127.0.0.1", 8000).startswith(
+        "serving on http://127.0.0.1:8000"
+    )

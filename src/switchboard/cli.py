@@ -20,7 +20,7 @@ from rich.table import Table
 from switchboard.db import database_url, embedded_tool, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
-from switchboard.errors import DatabaseBehind, PortInUse, SwitchboardError
+from switchboard.errors import ConfigurationError, DatabaseBehind, PortInUse, SwitchboardError
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
@@ -232,6 +232,12 @@ def serve(
 def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """What `make run` runs: the service on the embedded database (unless DATABASE_URL is
     set), migrated, with demo customers and identity links."""
+    if Settings.from_env().production:
+        raise ConfigurationError(
+            "run loads made-up demo customers and their identity links; it refuses to run with"
+            " SWITCHBOARD_ENV=production",
+            hint="run `switchboard serve` and `switchboard worker` (see Deploying in README.md)",
+        )
     listening = _listen(host, port)
     settings, url = _prepare(migrate=True)
     counts = load_demo_data(url)
@@ -339,7 +345,7 @@ def _serve(
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
 
     host, port = listening.getsockname()[:2]
-    out.print(f"serving on http://{host}:{port} (API docs at /docs); Ctrl-C stops")
+    out.print(serving_line(settings, host, port), markup=False)
     # What uvicorn.run does, on the socket bound above.
     options = uvicorn_options(settings, host, port)
     if workers == 1:
@@ -360,6 +366,12 @@ def _serve(
     )
     with contextlib.suppress(KeyboardInterrupt):
         Multiprocess(config, sockets=[listening]).run()
+
+
+def serving_line(settings: Settings, host: str, port: int) -> str:
+    """What a serving command prints once it listens; /docs only where it is served."""
+    docs = " (API docs at /docs)" if settings.api_docs_served else ""
+    return f"serving on http://{host}:{port}{docs}; Ctrl-C stops"
 
 
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
