@@ -236,6 +236,7 @@ def test_run_on_a_busy_port_stops_before_starting_anything(tmp_path: Path) -> No
         result = switchboard("run", "--port", str(port), url=None, data_dir=tmp_path)
 
     assert_port_in_use(result, port)
+    assert "make run RUN_ARGS='--port 8001'" in result.stderr  # `make run` takes a port too
     assert not (tmp_path / "pgdata").exists()  # no embedded server was started for it
 
 

@@ -320,7 +320,7 @@ def _listen(host: str, port: int) -> socket.socket:
             raise PortInUse(
                 f"port {port} on {host} is in use: another process listens there",
                 hint="stop it (another `make run` or `switchboard serve`?), or pass --port with"
-                " a free port",
+                " a free port (`make run RUN_ARGS='--port 8001'`)",
             ) from None
         raise PortInUse(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
