@@ -418,3 +418,14 @@ def test_the_serving_line_names_the_api_docs_only_where_they_are_served() -> Non
     assert serving_line(production, "127.0.0.1", 8000).startswith(
         "serving on http://127.0.0.1:8000"
     )
+
+
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    for command in ("serve", "run"):
+        for port in ("99999", "-1", "0"):
+            result = switchboard(command, "--port", port, url=None, data_dir=tmp_path)
+
+            assert result.returncode == 2, (command, port, result.stderr)
+            assert "Traceback" not in result.stderr
+            assert "Invalid value for '--port'" in result.stderr
+    assert not (tmp_path / "pgdata").exists()

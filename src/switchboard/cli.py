@@ -207,7 +207,7 @@ def shell(ctx: typer.Context) -> None:
 
 
 Host = Annotated[str, typer.Option(help="address to listen on")]
-Port = Annotated[int, typer.Option(help="port to listen on")]
+Port = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
 
 
 Workers = Annotated[int, typer.Option(min=1, help="worker processes (one per core helps)")]
