@@ -429,3 +429,24 @@ def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path: Path) ->
             assert "Traceback" not in result.stderr
             assert "Invalid value for '--port'" in result.stderr
     assert not (tmp_path / "pgdata").exists()
+
+
+def test_simulate_checks_where_its_json_goes_before_it_sends_anything(tmp_path: Path) -> None:
+    nowhere = tmp_path / "missing-folder" / "summary.json"
+
+    result = switchboard(
+        "simulate",
+        "--url",
+        f"http://127.0.0.1:{free_port()}",
+        "--duration",
+        "1",
+        "--json",
+        str(nowhere),
+        url=None,
+        data_dir=tmp_path,
+    )
+
+    assert result.returncode == 1
+    assert f"error (configuration_error): cannot write {nowhere}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "sending" not in result.stdout

@@ -404,6 +404,14 @@ def simulate(
     request is answered 2xx."""
     from switchboard.simulate import simulate as send_traffic  # noqa: PLC0415 - httpx etc.
 
+    if json_path:  # a summary with nowhere to go is found out before any traffic is sent
+        try:
+            open(json_path, "a", encoding="utf-8").close()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write {json_path}: {exc.strerror or exc}",
+                hint="pass --json a file in a folder that exists and you may write to",
+            ) from None
     summary = send_traffic(
         Settings.from_env(),
         url=url,
