@@ -241,7 +241,8 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     listening = _listen(host, port)
     settings, url = _prepare(migrate=True)
     counts = load_demo_data(url)
-    out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    held = ", ".join(f"{n} {table}" for table, n in counts.items())
+    out.print(f"demo data: in place; the database holds {held}")
     # soft_wrap: a connection string broken across lines cannot be pasted.
     out.print(f"database: {redact_url(url)}", soft_wrap=True, markup=False)
     out.print("look:     .venv/bin/switchboard db shell   (psql on it)", markup=False)
