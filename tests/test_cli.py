@@ -452,3 +452,29 @@ def test_simulate_checks_where_its_json_goes_before_it_sends_anything(tmp_path: 
     assert f"error (configuration_error): cannot write {nowhere}" in result.stderr
     assert "Traceback" not in result.stderr
     assert "sending" not in result.stdout
+
+
+def test_an_embedded_server_without_its_database_says_to_start_afresh(tmp_path: Path) -> None:
+    """What a Ctrl-C during the very first start can leave: initdb stopped before it made
+    the `postgres` database. DATABASE_URL is not set, so the hint must not be about it."""
+    socket_dir = (tmp_path / "pgdata").resolve()
+    dropped = switchboard(
+        "db",
+        "shell",
+        "--",
+        "-d",
+        f"dbname=template1 user=postgres host={socket_dir}",
+        "-c",
+        "DROP DATABASE postgres",
+        url=None,
+        data_dir=tmp_path,
+    )
+    assert dropped.returncode == 0, dropped.stderr
+
+    result = switchboard("db", "status", url=None, data_dir=tmp_path)
+
+    assert result.returncode == 1
+    assert "error (database_unavailable)" in result.stderr
+    assert f"remove {tmp_path / 'pgdata'}" in result.stderr
+    assert "check DATABASE_URL" not in result.stderr
+    assert "Traceback" not in result.stderr
