@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+RUN_ARGS ?=
 
 .PHONY: setup run test lint fmt bench clean
 
@@ -15,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: setup
-	$(BIN)/switchboard run
+	$(BIN)/switchboard run $(RUN_ARGS)
 
 test: setup
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -190,6 +190,8 @@ def test_run_serves_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) 
 
     assert ready == {"status": "ready", "migrations": len(MIGRATIONS)}
     assert any("3 cc_bank_customers" in line for line in lines), lines
+    # What the tables hold, not what was loaded: a second run reports the same line and more.
+    assert any(line.startswith("demo data: in place; the database holds") for line in lines)
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
     assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0
 
@@ -236,6 +238,7 @@ def test_run_on_a_busy_port_stops_before_starting_anything(tmp_path: Path) -> No
         result = switchboard("run", "--port", str(port), url=None, data_dir=tmp_path)
 
     assert_port_in_use(result, port)
+    assert "make run RUN_ARGS='--port 8001'" in result.stderr  # `make run` takes a port too
     assert not (tmp_path / "pgdata").exists()  # no embedded server was started for it
 
 
@@ -378,3 +381,103 @@ def test_production_start_up_names_each_missing_secret_and_its_webhook_answers_5
         " SENDGRID_INBOUND_SECRET, SWITCHBOARD_SECRET_KEY",
     }
     assert not (tmp_path / "dev-secrets.json").exists()
+
+
+def test_run_refuses_production_before_it_migrates_or_loads_demo_customers(
+    empty_db: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env |= {
+        "DATABASE_URL": empty_db,
+        "SWITCHBOARD_ENV": "production",
+        "SWITCHBOARD_DATA_DIR": str(tmp_path),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "switchboard.cli", "run", "--port", str(free_port())],
+        capture_output=True,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "error (configuration_error)" in result.stderr
+    assert "hint: run `switchboard serve` and `switchboard worker`" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "demo data" not in result.stdout
+    with psycopg.connect(empty_db) as conn:  # neither migrated nor given made-up customers
+        assert conn.execute("SELECT to_regclass('cc_bank_customers')").fetchone() == (None,)
+
+
+def test_the_serving_line_names_the_api_docs_only_where_they_are_served() -> None:
+    from switchboard.cli import serving_line  # noqa: PLC0415
+    from switchboard.settings import Settings  # noqa: PLC0415
+
+    development = Settings(SWITCHBOARD_ENV="development")
+    production = Settings(SWITCHBOARD_ENV="production")
+
+    assert "API docs at /docs" in serving_line(development, "127.0.0.1", 8000)
+    assert "/docs" not in serving_line(production, "127.0.0.1", 8000)
+    assert serving_line(production, "127.0.0.1", 8000).startswith(
+        "serving on http://127.0.0.1:8000"
+    )
+
+
+def test_a_port_out_of_range_is_a_usage_error_not_a_traceback(tmp_path: Path) -> None:
+    for command in ("serve", "run"):
+        for port in ("99999", "-1", "0"):
+            result = switchboard(command, "--port", port, url=None, data_dir=tmp_path)
+
+            assert result.returncode == 2, (command, port, result.stderr)
+            assert "Traceback" not in result.stderr
+            assert "Invalid value for '--port'" in result.stderr
+    assert not (tmp_path / "pgdata").exists()
+
+
+def test_simulate_checks_where_its_json_goes_before_it_sends_anything(tmp_path: Path) -> None:
+    nowhere = tmp_path / "missing-folder" / "summary.json"
+
+    result = switchboard(
+        "simulate",
+        "--url",
+        f"http://127.0.0.1:{free_port()}",
+        "--duration",
+        "1",
+        "--json",
+        str(nowhere),
+        url=None,
+        data_dir=tmp_path,
+    )
+
+    assert result.returncode == 1
+    assert f"error (configuration_error): cannot write {nowhere}" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "sending" not in result.stdout
+
+
+def test_an_embedded_server_without_its_database_says_to_start_afresh(tmp_path: Path) -> None:
+    """What a Ctrl-C during the very first start can leave: initdb stopped before it made
+    the `postgres` database. DATABASE_URL is not set, so the hint must not be about it."""
+    socket_dir = (tmp_path / "pgdata").resolve()
+    dropped = switchboard(
+        "db",
+        "shell",
+        "--",
+        "-d",
+        f"dbname=template1 user=postgres host={socket_dir}",
+        "-c",
+        "DROP DATABASE postgres",
+        url=None,
+        data_dir=tmp_path,
+    )
+    assert dropped.returncode == 0, dropped.stderr
+
+    result = switchboard("db", "status", url=None, data_dir=tmp_path)
+
+    assert result.returncode == 1
+    assert "error (database_unavailable)" in result.stderr
+    assert f"remove {tmp_path / 'pgdata'}" in result.stderr
+    assert "check DATABASE_URL" not in result.stderr
+    assert "Traceback" not in result.stderr

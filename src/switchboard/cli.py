@@ -21,7 +21,7 @@ from rich.table import Table
 from switchboard.db import database_url, embedded_tool, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
-from switchboard.errors import DatabaseBehind, PortInUse, SwitchboardError
+from switchboard.errors import ConfigurationError, DatabaseBehind, PortInUse, SwitchboardError
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
@@ -211,7 +211,7 @@ def shell(ctx: typer.Context) -> None:
 
 
 Host = Annotated[str, typer.Option(help="address to listen on")]
-Port = Annotated[int, typer.Option(help="port to listen on")]
+Port = Annotated[int, typer.Option(min=1, max=65535, help="port to listen on")]
 
 
 Workers = Annotated[int, typer.Option(min=1, help="worker processes (one per core helps)")]
@@ -236,10 +236,17 @@ def serve(
 def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     """What `make run` runs: the service on the embedded database (unless DATABASE_URL is
     set), migrated, with demo customers and identity links."""
+    if Settings.from_env().production:
+        raise ConfigurationError(
+            "run loads made-up demo customers and their identity links; it refuses to run with"
+            " SWITCHBOARD_ENV=production",
+            hint="run `switchboard serve` and `switchboard worker` (see Deploying in README.md)",
+        )
     listening = _listen(host, port)
     settings, url = _prepare(migrate=True)
     counts = load_demo_data(url)
-    out.print("demo data: " + ", ".join(f"{n} {table}" for table, n in counts.items()))
+    held = ", ".join(f"{n} {table}" for table, n in counts.items())
+    out.print(f"demo data: in place; the database holds {held}")
     # soft_wrap: a connection string broken across lines cannot be pasted.
     out.print(f"database: {redact_url(url)}", soft_wrap=True, markup=False)
     out.print("look:     .venv/bin/switchboard db shell   (psql on it)", markup=False)
@@ -329,7 +336,7 @@ def _listen(host: str, port: int) -> socket.socket:
             raise PortInUse(
                 f"port {port} on {host} is in use: another process listens there",
                 hint="stop it (another `make run` or `switchboard serve`?), or pass --port with"
-                " a free port",
+                " a free port (`make run RUN_ARGS='--port 8001'`)",
             ) from None
         raise PortInUse(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",
@@ -354,8 +361,7 @@ def _serve(
     from switchboard.app import create_app  # noqa: PLC0415 - nor the web stack
 
     host, port = listening.getsockname()[:2]
-    docs = " (API docs at /docs)" if settings.api_docs_served else ""
-    out.print(f"serving on http://{host}:{port}{docs}; Ctrl-C stops")
+    out.print(serving_line(settings, host, port), markup=False)
     # What uvicorn.run does, on the socket bound above.
     options = uvicorn_options(settings, host, port)
     if workers == 1:
@@ -376,6 +382,12 @@ def _serve(
     )
     with contextlib.suppress(KeyboardInterrupt):
         Multiprocess(config, sockets=[listening]).run()
+
+
+def serving_line(settings: Settings, host: str, port: int) -> str:
+    """What a serving command prints once it listens; /docs only where it is served."""
+    docs = " (API docs at /docs)" if settings.api_docs_served else ""
+    return f"serving on http://{host}:{port}{docs}; Ctrl-C stops"
 
 
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
@@ -412,6 +424,14 @@ def simulate(
     request is answered 2xx."""
     from switchboard.simulate import simulate as send_traffic  # noqa: PLC0415 - httpx etc.
 
+    if json_path:  # a summary with nowhere to go is found out before any traffic is sent
+        try:
+            open(json_path, "a", encoding="utf-8").close()
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot write {json_path}: {exc.strerror or exc}",
+                hint="pass --json a file in a folder that exists and you may write to",
+            ) from None
     summary = send_traffic(
         Settings.from_env(),
         url=url,

@@ -57,7 +57,18 @@ def embedded_database_url(data_dir: Path) -> str:
             f"could not start the embedded PostgreSQL under {data_dir}: {exc}",
             hint=f"see {data_dir / 'pgdata' / 'log'}, or set DATABASE_URL to use a server",
         ) from exc
-    return str(server.get_uri())
+    url = str(server.get_uri())
+    try:  # a first start stopped half-way (Ctrl-C in initdb) leaves a server without its database
+        psycopg.connect(url).close()
+    except psycopg.OperationalError as exc:
+        raise DatabaseUnavailable(
+            f"the embedded PostgreSQL under {data_dir} started but cannot be used: "
+            f"{str(exc).strip()}",
+            hint=f"its data looks incomplete (a first start interrupted?): remove"
+            f" {data_dir / 'pgdata'} to start afresh (what it holds is lost), or set DATABASE_URL"
+            " to use a server",
+        ) from exc
+    return url
 
 
 def database_url(settings: Settings) -> str:
