@@ -348,11 +348,12 @@ def test_production_start_up_names_each_missing_secret_and_its_webhook_answers_5
     ) as process:
         assert process.stderr is not None
         warnings = []
-        as_owner = False
+        as_owner = local_url = False
         for line in process.stderr:
             if "is not set" in line:
                 warnings.append(line.split()[1])
             as_owner = as_owner or "may act as the owner of the tables" in line
+            local_url = local_url or "SWITCHBOARD_PUBLIC_URL is http://127.0.0.1:8000" in line
             if "Uvicorn running" in line or "Application startup complete" in line:
                 break
         wait_until_ready(f"http://127.0.0.1:{port}/healthz")
@@ -366,6 +367,7 @@ def test_production_start_up_names_each_missing_secret_and_its_webhook_answers_5
         process.wait(timeout=30)
 
     assert as_owner  # the tests' databases belong to the server's superuser
+    assert local_url  # the default, which no provider can call
     assert warnings == [
         "TWILIO_AUTH_TOKEN",
         "SENDGRID_EVENT_PUBLIC_KEY",

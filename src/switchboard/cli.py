@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from typing import Annotated, Any, NoReturn
+from urllib.parse import urlsplit
 
 import psycopg
 import typer
@@ -291,6 +292,9 @@ _UNSET_SECRET_EFFECT = {
 }
 
 
+_LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
 def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     # SIGTERM must end the process through a normal exit, so the embedded server is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -311,6 +315,12 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
         )
     if pending:
         runner.upgrade()
+    if settings.production and urlsplit(settings.public_url).hostname in _LOOPBACK:
+        err.print(
+            f"warning: SWITCHBOARD_PUBLIC_URL is {settings.public_url}; Twilio signs the URL "
+            "it calls, so every Twilio webhook is refused until it is set to the public one",
+            markup=False,
+        )
     if settings.production and runner.owner_if_not_permitted() is None:
         err.print(
             "warning: this role may act as the owner of the tables (or is a superuser), so it "
