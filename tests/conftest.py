@@ -42,12 +42,15 @@ def service_url(url: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """An admin connection URL to the server the tests create their databases on."""
+def server_url() -> Iterator[str]:
+    """An admin connection URL to the server the tests create their databases on.
+
+    The embedded server's folder is not under pytest's base folder: another pytest run on the
+    machine prunes old base folders, and PostgreSQL shuts down once its data folder is gone."""
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    data_dir = tmp_path_factory.mktemp("embedded")
+    data_dir = Path(tempfile.mkdtemp(prefix="switchboard-tests-pg-"))
     yield embedded_database_url(data_dir)
     stop_embedded_server(data_dir / "pgdata")
     shutil.rmtree(data_dir, ignore_errors=True)
