@@ -31,14 +31,12 @@ from switchboard.settings import Settings
 from tests.builders import column_names, execute
 from tests.outbound.conftest import drain, make_settings
 from tests.providers.servers import (
-    ACCOUNT_SID,
     AUTH_TOKEN,
-    SENDGRID_KEY,
     SendGridServer,
     TwilioServer,
 )
 from tests.test_cli import switchboard
-from tests.tools.conftest import KNOWN_NUMBER, Caller
+from tests.tools.conftest import KNOWN_NUMBER, Caller, tool_settings
 from tests.webhooks.conftest import VAPI_SECRET, fixture, running, twilio_post_args
 
 FOREIGN = Path(__file__).resolve().parent / "foreign"
@@ -113,15 +111,7 @@ def test_what_the_seed_did_not_ask_to_change_is_left_as_it_was(
 
 @pytest.fixture
 def settings(tmp_path: Path, twilio: TwilioServer, sendgrid: SendGridServer) -> Settings:
-    return make_settings(
-        tmp_path,
-        VAPI_SECRET=VAPI_SECRET,
-        OUTBOUND_PROVIDER="live",
-        TWILIO_ACCOUNT_SID=ACCOUNT_SID,
-        TWILIO_API_BASE_URL=twilio.base_url,
-        SENDGRID_API_KEY=SENDGRID_KEY,
-        SENDGRID_API_BASE_URL=sendgrid.base_url,
-    )
+    return tool_settings(tmp_path, twilio, sendgrid)
 
 
 @pytest.mark.anyio

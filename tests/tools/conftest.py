@@ -45,8 +45,13 @@ def anyio_backend() -> str:
 
 @pytest.fixture
 def settings(tmp_path: Path, twilio: TwilioServer, sendgrid: SendGridServer) -> Settings:
+    return tool_settings(tmp_path, twilio, sendgrid)
+
+
+def tool_settings(data_dir: Path, twilio: TwilioServer, sendgrid: SendGridServer) -> Settings:
+    """The assistant's settings, sending live through the local Twilio and SendGrid."""
     return make_settings(
-        tmp_path,
+        data_dir,
         VAPI_SECRET=VAPI_SECRET,
         OUTBOUND_PROVIDER="live",
         TWILIO_ACCOUNT_SID=ACCOUNT_SID,
