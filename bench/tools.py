@@ -61,7 +61,7 @@ from bench_support import KeepAlive, LongWaits, scratch_database, server, settle
 from ingest import _wait_until_ready as wait_until_ready
 from ingest import free_port, scalar
 from switchboard.dev_secrets import load_or_create, with_dev_secrets
-from switchboard.outbound import config as outbound_config
+from switchboard.outbound.config import outbound_for
 from switchboard.settings import SECRET_SETTINGS, Settings
 from switchboard.tools import service as tools
 from switchboard.tools.context import tool_services
@@ -374,39 +374,41 @@ async def trace_one_path(url: str, env: dict[str, str], number: str) -> dict[str
     """Each tool's statements, recorded while the service functions run one path."""
     os.environ.update({k: v for k, v in env.items() if k not in ("DATABASE_URL",)})
     settings = with_dev_secrets(Settings.from_env())
-    outbound_config.install(settings)
     phone_code: dict[str, str] = {}
     statements: dict[str, list[Any]] = {}
     context = CallContext(str(uuid.uuid4()), ASSISTANT_ID, number, OUR_NUMBER)
-    async with (
-        tool_services(settings) as services,
-        await AsyncConnection.connect(url, autocommit=True, cursor_factory=TracingCursor) as conn,
-    ):
+    with outbound_for(settings) as outbound:
+        async with (
+            tool_services(settings, outbound) as services,
+            await AsyncConnection.connect(
+                url, autocommit=True, cursor_factory=TracingCursor
+            ) as conn,
+        ):
 
-        async def send_and_keep(conn: AsyncConnection[Any], actor: Any, **kw: Any) -> bool:
-            phone_code[kw["to_address"]] = CODE.search(kw["text"]).group(1)  # type: ignore[union-attr]
-            return await services.send_code(conn, actor, **kw)
+            async def send_and_keep(conn: AsyncConnection[Any], actor: Any, **kw: Any) -> bool:
+                phone_code[kw["to_address"]] = CODE.search(kw["text"]).group(1)  # type: ignore[union-attr]
+                return await services.send_code(conn, actor, **kw)
 
-        traced = type(services)(services.settings, services.otp, send_and_keep, None)
-        arguments = {
-            "identify_caller": {},
-            "start_verification": {"channel": "sms"},
-            "check_verification": {"code": "<code>"},
-            "create_case": {"case_type": "cards", "summary": "Card declined abroad"},
-        }
-        # Inside one transaction that is rolled back: the database is left as it was, so the
-        # replay below meets the state each statement met here.
-        async with conn.transaction(force_rollback=True):
-            for name in TOOLS:
-                args = {k: phone_code.get(number, v) if v == "<code>" else v
-                        for k, v in arguments[name].items()}  # fmt: skip
-                TracingCursor.log = statements.setdefault(name, [])
-                call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", name, args)
-                answer = await tools.answer_tool_call(conn, context, call, traced)
-                TracingCursor.log = None
-                if answer.error is not None:
-                    raise RuntimeError(f"tracing {name}: {answer.error}")
-    return statements
+            traced = dataclasses.replace(services, send_code=send_and_keep, verify=None)
+            arguments = {
+                "identify_caller": {},
+                "start_verification": {"channel": "sms"},
+                "check_verification": {"code": "<code>"},
+                "create_case": {"case_type": "cards", "summary": "Card declined abroad"},
+            }
+            # Inside one transaction that is rolled back: the database is left as it was, so the
+            # replay below meets the state each statement met here.
+            async with conn.transaction(force_rollback=True):
+                for name in TOOLS:
+                    args = {k: phone_code.get(number, v) if v == "<code>" else v
+                            for k, v in arguments[name].items()}  # fmt: skip
+                    TracingCursor.log = statements.setdefault(name, [])
+                    call = ToolCall(f"call_{uuid.uuid4().hex[:24]}", name, args)
+                    answer = await tools.answer_tool_call(conn, context, call, traced)
+                    TracingCursor.log = None
+                    if answer.error is not None:
+                        raise RuntimeError(f"tracing {name}: {answer.error}")
+        return statements
 
 
 async def replay(url: str, statements: dict[str, list[Any]]) -> dict[str, list[float]]:

@@ -23,7 +23,7 @@ from switchboard.http_app import SwitchboardApp, error_json, error_response
 from switchboard.messages.group_commit import InboundTexts
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import LEDGER
-from switchboard.outbound import config as outbound_config
+from switchboard.outbound.config import outbound_for
 from switchboard.outbound.worker import check_live_settings, run_worker
 from switchboard.settings import Settings
 from switchboard.tools.context import tool_services
@@ -41,7 +41,6 @@ def create_app(
     it starts after the API's pool and stops, letting sends in flight finish, before it.
     """
     latest = {m.id for m in load_migrations(settings.migrations_dir)}
-    outbound_config.install(settings)
     if with_worker:
         check_live_settings(settings)  # refuse to start, rather than start without it
 
@@ -60,7 +59,8 @@ def create_app(
         app.state.pool = pool
         # Left before the pool closes (below): the groups being written use it to fall back.
         app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool))
-        app.state.tool_services = await exits.enter_async_context(tool_services(settings))
+        outbound = exits.enter_context(outbound_for(settings))
+        app.state.tool_services = await exits.enter_async_context(tool_services(settings, outbound))
         exits.enter_context(startup_objects_frozen())
         worker = None
         if with_worker:

@@ -24,6 +24,7 @@ from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checkli
 from switchboard.migrations.expected import SERVICE_COLUMNS
 from switchboard.migrations.files import Migration
 from switchboard.migrations.runner import MigrationRunner
+from switchboard.outbound.config import outbound_for
 from switchboard.outbound.models import OutboundRequest
 from switchboard.outbound.service import queue_message
 from switchboard.preferences.models import ContactChannel, Purpose
@@ -163,11 +164,13 @@ async def test_the_whole_service_runs_on_an_adopted_database(
     async with await AsyncConnection.connect(app_url, autocommit=True) as conn:
         moved = await move_case(conn, AGENT, uuid.UUID(case["case"]["case_id"]), "triage")
         assert moved.updated_at > moved.created_at
-        queued = await queue_message(
-            conn,
-            AGENT,
-            OutboundRequest(ContactChannel.SMS, KNOWN_NUMBER, Purpose.FRAUD_ALERT, "Call us"),
-        )
+        with outbound_for(sandbox) as outbound:
+            queued = await queue_message(
+                conn,
+                AGENT,
+                OutboundRequest(ContactChannel.SMS, KNOWN_NUMBER, Purpose.FRAUD_ALERT, "Call us"),
+                outbound=outbound,
+            )
     assert queued.allowed
     await drain(sandbox, app_url)
 

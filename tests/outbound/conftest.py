@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from switchboard.audit.models import Actor, ActorType
-from switchboard.outbound import config as outbound_config
+from switchboard.outbound.config import Outbound, outbound_for
 from switchboard.outbound.worker import run_worker
 from switchboard.settings import Settings
 from tests.builders import execute
@@ -46,14 +47,21 @@ def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
         "OUTBOUND_TIMEOUT_SECONDS": 5,
     }
     values.update(overrides)
-    settings = Settings(**values)
-    outbound_config.install(settings)
-    return settings
+    return Settings(**values)
 
 
 @pytest.fixture
 def sandbox_settings(tmp_path: Path) -> Settings:
     return make_settings(tmp_path, OUTBOUND_PROVIDER="sandbox")
+
+
+@pytest.fixture
+def outbound(request: pytest.FixtureRequest) -> Iterator[Outbound]:
+    """What the API would queue with: built from live_settings when the test runs with them
+    (itself or through another fixture), else from sandbox_settings."""
+    name = "live_settings" if "live_settings" in request.fixturenames else "sandbox_settings"
+    with outbound_for(request.getfixturevalue(name)) as built:
+        yield built
 
 
 @pytest.fixture

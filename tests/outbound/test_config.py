@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,3 +59,46 @@ def test_provider_base_urls_must_be_urls(tmp_path: Path) -> None:
     assert settings(
         tmp_path, SENDGRID_API_BASE_URL="https://api.eu.sendgrid.com/"
     ).sendgrid_api_base_url == ("https://api.eu.sendgrid.com")
+
+
+# Run in a process of its own: this one has imported everything, and may hold an Outbound.
+NOTHING_AT_IMPORT = """
+import logging
+import procrastinate
+import switchboard.app, switchboard.cli, switchboard.outbound.worker
+from switchboard.outbound import config, queue
+from switchboard.settings import Settings
+
+names = ("procrastinate.jobs", "procrastinate.worker", "procrastinate.worker.outbound")
+def filters():
+    return sum(len(logging.getLogger(name).filters) for name in names)
+
+apps = [m for m in (config, queue) for v in vars(m).values() if isinstance(v, procrastinate.App)]
+print("apps at import", len(apps))
+print("filters at import", filters())
+with config.outbound_for(Settings(SWITCHBOARD_MIGRATIONS_DIR=sys.argv[1])) as outbound:
+    print("filters while open", filters(), TASK in outbound.queue.tasks)
+print("filters after", filters())
+"""
+
+
+def test_importing_sets_nothing_up_the_outbound_queue_and_its_log_filters_live_with_it(
+    tmp_path: Path,
+) -> None:
+    script = "import sys\nfrom switchboard.outbound.queue import TASK\n" + NOTHING_AT_IMPORT
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(MIGRATIONS_DIR)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "SWITCHBOARD_DATA_DIR": str(tmp_path)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "apps at import 0",
+        "filters at import 0",
+        "filters while open 3 True",
+        "filters after 0",
+    ]

@@ -12,11 +12,11 @@ import pytest
 from psycopg import AsyncConnection
 
 from switchboard.errors import ConfigurationError, InvalidInput
+from switchboard.outbound.config import Outbound, outbound_for
 from switchboard.outbound.models import OutboundRequest
 from switchboard.outbound.service import queue_message
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel, Purpose
-from switchboard.settings import Settings
 from tests.builders import execute, link_customer
 from tests.outbound.conftest import AGENT, OUR_NUMBER, audit_events, make_settings, message_row
 
@@ -36,12 +36,25 @@ def jobs(url: str) -> list[tuple[Any, ...]]:
     return execute(url, "SELECT task_name, args->>'message_id', status FROM procrastinate_jobs")
 
 
+async def test_a_process_that_built_no_outbound_cannot_queue_and_nothing_goes_to_the_sandbox(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    link_customer(migrated_db, phone=CUSTOMER_PHONE, email=CUSTOMER_EMAIL)
+
+    with pytest.raises(TypeError, match="outbound"):
+        await queue_message(conn, AGENT, sms(), now=NOON_LONDON)  # type: ignore[call-arg]
+
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(0,)]
+    assert jobs(migrated_db) == []
+    assert audit_events(migrated_db) == []
+
+
 async def test_an_allowed_message_is_stored_queued_and_audited(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     customer = link_customer(migrated_db, phone=CUSTOMER_PHONE, email=CUSTOMER_EMAIL)
 
-    queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON)
+    queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON, outbound=outbound)
 
     assert queued.allowed
     assert queued.rule is None
@@ -81,10 +94,10 @@ async def test_an_allowed_message_is_stored_queued_and_audited(
     ],
 )
 async def test_a_refusal_is_returned_audited_with_its_rule_and_stores_nothing(
+    outbound: Outbound,
     conn: AsyncConnection[Any],
     migrated_db: str,
     *,
-    sandbox_settings: Settings,
     change: dict[str, Any],
     channel: ContactChannel,
     rule: str,
@@ -96,7 +109,7 @@ async def test_a_refusal_is_returned_audited_with_its_rule_and_stores_nothing(
         channel, address, Purpose.MARKETING, "Our new savings account", subject="New"
     )
 
-    queued = await queue_message(conn, AGENT, request, now=NOON_LONDON)
+    queued = await queue_message(conn, AGENT, request, now=NOON_LONDON, outbound=outbound)
 
     assert (queued.allowed, queued.message_id, queued.rule) == (False, None, rule)
     assert queued.detail
@@ -112,12 +125,12 @@ async def test_a_refusal_is_returned_audited_with_its_rule_and_stores_nothing(
 
 
 async def test_the_customer_is_recognised_by_address_when_the_caller_names_none(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     customer = link_customer(migrated_db, phone=CUSTOMER_PHONE, email=CUSTOMER_EMAIL)
     await preferences.set_preferences(conn, AGENT, customer, do_not_contact=True)
 
-    queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON)
+    queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON, outbound=outbound)
 
     assert (queued.allowed, queued.rule) == (False, "do_not_contact")
 
@@ -137,7 +150,7 @@ async def test_quiet_hours_are_the_customers_own_across_time_zones(
     conn: AsyncConnection[Any],
     migrated_db: str,
     *,
-    sandbox_settings: Settings,
+    outbound: Outbound,
     timezone: str,
     purpose: Purpose,
     allowed: bool,
@@ -147,7 +160,11 @@ async def test_quiet_hours_are_the_customers_own_across_time_zones(
     evening_in_london = datetime(2026, 1, 15, 21, 30, tzinfo=UTC)
 
     queued = await queue_message(
-        conn, AGENT, sms(purpose, bank_customer_id=customer), now=evening_in_london
+        conn,
+        AGENT,
+        sms(purpose, bank_customer_id=customer),
+        now=evening_in_london,
+        outbound=outbound,
     )
 
     assert queued.allowed is allowed
@@ -167,14 +184,14 @@ async def test_quiet_hours_are_the_customers_own_across_time_zones(
 
 
 async def test_inside_the_callers_transaction_a_rollback_leaves_no_message_and_no_job(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     class CallerFailed(Exception):
         pass
 
     async def queue_then_fail() -> None:
         async with conn.transaction():
-            queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON)
+            queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON, outbound=outbound)
             assert queued.allowed
             raise CallerFailed
 
@@ -187,13 +204,15 @@ async def test_inside_the_callers_transaction_a_rollback_leaves_no_message_and_n
 
 
 async def test_a_refusal_inside_the_callers_transaction_is_kept_when_it_commits(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     customer = link_customer(migrated_db, phone=CUSTOMER_PHONE, email=CUSTOMER_EMAIL)
     await preferences.set_preferences(conn, AGENT, customer, do_not_contact=True)
 
     async with conn.transaction():
-        queued = await queue_message(conn, AGENT, sms(Purpose.MARKETING), now=NOON_LONDON)
+        queued = await queue_message(
+            conn, AGENT, sms(Purpose.MARKETING), now=NOON_LONDON, outbound=outbound
+        )
 
     assert not queued.allowed
     assert audit_events(migrated_db)[-1] == (
@@ -207,13 +226,14 @@ async def test_a_refusal_inside_the_callers_transaction_is_kept_when_it_commits(
 async def test_a_secret_with_no_key_to_seal_it_is_refused_before_anything_is_written(
     conn: AsyncConnection[Any], migrated_db: str, tmp_path: Path
 ) -> None:
-    make_settings(tmp_path, OUTBOUND_PROVIDER="sandbox", SWITCHBOARD_SECRET_KEY="")
+    keyless = make_settings(tmp_path, OUTBOUND_PROVIDER="sandbox", SWITCHBOARD_SECRET_KEY="")
     link_customer(migrated_db, phone=CUSTOMER_PHONE, email=CUSTOMER_EMAIL)
     request = sms(Purpose.OTP, "Your code is 482913", stored_text="Your code is ••••••")
 
-    async with conn.transaction():  # the caller carries on after the refusal, and commits
-        with pytest.raises(ConfigurationError):
-            await queue_message(conn, AGENT, request, now=NOON_LONDON)
+    with outbound_for(keyless) as outbound:
+        async with conn.transaction():  # the caller carries on after the refusal, and commits
+            with pytest.raises(ConfigurationError):
+                await queue_message(conn, AGENT, request, now=NOON_LONDON, outbound=outbound)
 
     assert execute(migrated_db, "SELECT count(*) FROM cc_conversations") == [(0,)]
     assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(0,)]
@@ -221,11 +241,11 @@ async def test_a_secret_with_no_key_to_seal_it_is_refused_before_anything_is_wri
 
 
 async def test_a_secret_rests_only_as_the_stored_text_and_travels_sealed(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     request = sms(Purpose.OTP, "Your code is 482913", stored_text="Your code is ••••••")
 
-    queued = await queue_message(conn, AGENT, request)
+    queued = await queue_message(conn, AGENT, request, outbound=outbound)
 
     assert message_row(migrated_db, queued.message_id)["body_text"] == "Your code is ••••••"
     (args,) = execute(migrated_db, "SELECT args::text FROM procrastinate_jobs")[0]
@@ -240,10 +260,14 @@ async def test_a_secret_rests_only_as_the_stored_text_and_travels_sealed(
 
 
 async def test_card_numbers_are_masked_at_rest_but_sent_as_written(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    conn: AsyncConnection[Any], migrated_db: str, outbound: Outbound
 ) -> None:
     queued = await queue_message(
-        conn, AGENT, sms(text="Card 4111 1111 1111 1111 is blocked"), now=NOON_LONDON
+        conn,
+        AGENT,
+        sms(text="Card 4111 1111 1111 1111 is blocked"),
+        now=NOON_LONDON,
+        outbound=outbound,
     )
 
     row = message_row(migrated_db, queued.message_id)
@@ -252,7 +276,7 @@ async def test_card_numbers_are_masked_at_rest_but_sent_as_written(
 
 
 async def test_an_sms_continues_the_thread_the_customer_writes_to(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     thread = execute(
         migrated_db,
@@ -261,13 +285,13 @@ async def test_an_sms_continues_the_thread_the_customer_writes_to(
         (f"{CUSTOMER_PHONE}|{OUR_NUMBER}",),
     )[0][0]
 
-    queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON)
+    queued = await queue_message(conn, AGENT, sms(), now=NOON_LONDON, outbound=outbound)
 
     assert message_row(migrated_db, queued.message_id)["conversation_id"] == str(thread)
 
 
 async def test_an_sms_asked_for_during_a_call_joins_the_sms_thread_and_names_the_call(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     call = execute(
         migrated_db,
@@ -275,7 +299,9 @@ async def test_an_sms_asked_for_during_a_call_joins_the_sms_thread_and_names_the
         " VALUES ('voice', 'vapi', 'call-1', 'open') RETURNING id",
     )[0][0]
 
-    queued = await queue_message(conn, AGENT, sms(conversation_id=call), now=NOON_LONDON)
+    queued = await queue_message(
+        conn, AGENT, sms(conversation_id=call), now=NOON_LONDON, outbound=outbound
+    )
 
     row = message_row(migrated_db, queued.message_id)
     assert row["conversation_id"] != str(call)
@@ -288,7 +314,7 @@ async def test_an_sms_asked_for_during_a_call_joins_the_sms_thread_and_names_the
 
 
 async def test_a_reply_in_a_conversation_of_its_channel_stays_in_it(
-    conn: AsyncConnection[Any], migrated_db: str, sandbox_settings: Settings
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
     thread = execute(
         migrated_db,
@@ -304,7 +330,7 @@ async def test_a_reply_in_a_conversation_of_its_channel_stays_in_it(
         conversation_id=thread,
     )
 
-    queued = await queue_message(conn, AGENT, request, now=NOON_LONDON)
+    queued = await queue_message(conn, AGENT, request, now=NOON_LONDON, outbound=outbound)
 
     row = message_row(migrated_db, queued.message_id)
     assert row["conversation_id"] == str(thread)
@@ -328,14 +354,14 @@ async def test_a_reply_in_a_conversation_of_its_channel_stays_in_it(
     ],
 )
 async def test_a_request_that_cannot_be_sent_is_invalid_input_and_changes_nothing(
+    outbound: Outbound,
     conn: AsyncConnection[Any],
     migrated_db: str,
-    sandbox_settings: Settings,
     request_: OutboundRequest,
     complaint: str,
 ) -> None:
     with pytest.raises(InvalidInput, match=complaint):
-        await queue_message(conn, AGENT, request_, now=NOON_LONDON)
+        await queue_message(conn, AGENT, request_, now=NOON_LONDON, outbound=outbound)
 
     assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(0,)]
     assert audit_events(migrated_db) == []

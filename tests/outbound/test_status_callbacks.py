@@ -15,6 +15,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from psycopg import AsyncConnection
 
 from switchboard.app import create_app
+from switchboard.outbound.config import Outbound
 from switchboard.outbound.models import OutboundRequest
 from switchboard.outbound.repository import mark_accepted
 from switchboard.outbound.service import queue_message
@@ -57,9 +58,11 @@ async def test_a_twilio_status_callback_advances_a_message_the_worker_sent(
     live_settings: Settings,
     twilio: TwilioServer,
     client: httpx.AsyncClient,
+    *,
+    outbound: Outbound,
 ) -> None:
     request = OutboundRequest(ContactChannel.SMS, "+447700900123", Purpose.SERVICE, "Hello")
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
     await drain(live_settings, migrated_db)
     sid = message_row(migrated_db, queued.message_id)["provider_message_id"]
     path = "/webhooks/twilio/status"
@@ -92,11 +95,13 @@ async def test_a_sendgrid_delivered_event_advances_an_email_the_worker_sent(
     live_settings: Settings,
     sendgrid: SendGridServer,
     client: httpx.AsyncClient,
+    *,
+    outbound: Outbound,
 ) -> None:
     request = OutboundRequest(
         ContactChannel.EMAIL, "ada@example.com", Purpose.SERVICE, "Hello", subject="Hi"
     )
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
     await drain(live_settings, migrated_db)
     x_message_id = message_row(migrated_db, queued.message_id)["provider_message_id"]
     event = _sendgrid_event(x_message_id, queued.message_id, "delivered")
@@ -109,10 +114,14 @@ async def test_a_sendgrid_delivered_event_advances_an_email_the_worker_sent(
 
 
 async def test_the_worker_asks_twilio_to_report_with_our_id_in_the_url(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     request = OutboundRequest(ContactChannel.SMS, "+447700900123", Purpose.SERVICE, "Hello")
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
     await drain(live_settings, migrated_db)
 
     (sent,) = twilio.received
@@ -123,10 +132,10 @@ async def test_the_worker_asks_twilio_to_report_with_our_id_in_the_url(
 
 
 async def test_a_report_before_the_worker_stored_the_sid_is_applied_and_kept_by_the_worker(
-    conn: AsyncConnection[Any], migrated_db: str, client: httpx.AsyncClient
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str, client: httpx.AsyncClient
 ) -> None:
     request = OutboundRequest(ContactChannel.SMS, "+447700900123", Purpose.SERVICE, "Hello")
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
     # Twilio took the message and reported it undelivered before the worker's commit.
     assert message_row(migrated_db, queued.message_id)["provider"] == "twilio"
     path = f"/webhooks/twilio/status?message_id={queued.message_id}"
@@ -165,9 +174,11 @@ async def test_our_id_does_not_reach_a_message_twilio_knows_by_another_sid(
     live_settings: Settings,
     twilio: TwilioServer,
     client: httpx.AsyncClient,
+    *,
+    outbound: Outbound,
 ) -> None:
     request = OutboundRequest(ContactChannel.SMS, "+447700900123", Purpose.SERVICE, "Hello")
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
     await drain(live_settings, migrated_db)
     before = message_row(migrated_db, queued.message_id)
     path = f"/webhooks/twilio/status?message_id={queued.message_id}"
@@ -190,12 +201,12 @@ async def test_our_id_does_not_reach_a_message_twilio_knows_by_another_sid(
 
 
 async def test_a_sendgrid_event_before_the_worker_stored_the_id_finds_the_email_by_ours(
-    conn: AsyncConnection[Any], migrated_db: str, client: httpx.AsyncClient
+    outbound: Outbound, conn: AsyncConnection[Any], migrated_db: str, client: httpx.AsyncClient
 ) -> None:
     request = OutboundRequest(
         ContactChannel.EMAIL, "ada@example.com", Purpose.SERVICE, "Hello", subject="Hi"
     )
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
     assert message_row(migrated_db, queued.message_id)["provider_message_id"] is None
 
     response = await post_events(

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from psycopg import AsyncConnection
 
+from switchboard.outbound.config import Outbound, outbound_for
 from switchboard.outbound.models import OutboundRequest
 from switchboard.outbound.queue import defer_send
 from switchboard.outbound.service import queue_message
@@ -42,15 +43,21 @@ EMAIL = "ada@example.com"
 NOON = datetime(2026, 1, 15, 12, 0, tzinfo=UTC)
 
 
-async def queue_sms(conn: AsyncConnection[Any], text: str = "Your card is on its way") -> Any:
+async def queue_sms(
+    conn: AsyncConnection[Any], outbound: Outbound, text: str = "Your card is on its way"
+) -> Any:
     queued = await queue_message(
-        conn, AGENT, OutboundRequest(ContactChannel.SMS, PHONE, Purpose.SERVICE, text), now=NOON
+        conn,
+        AGENT,
+        OutboundRequest(ContactChannel.SMS, PHONE, Purpose.SERVICE, text),
+        now=NOON,
+        outbound=outbound,
     )
     assert queued.allowed
     return queued.message_id
 
 
-async def queue_email(conn: AsyncConnection[Any]) -> Any:
+async def queue_email(conn: AsyncConnection[Any], outbound: Outbound) -> Any:
     request = OutboundRequest(
         ContactChannel.EMAIL,
         EMAIL,
@@ -58,7 +65,7 @@ async def queue_email(conn: AsyncConnection[Any]) -> Any:
         "Your statement is ready.",
         subject="Statement",
     )
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
     assert queued.allowed
     return queued.message_id
 
@@ -69,9 +76,13 @@ def sent_fields(url: str, message_id: Any) -> tuple[Any, ...]:
 
 
 async def test_twilio_takes_the_sms_and_its_sid_and_status_are_recorded(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -94,10 +105,14 @@ async def test_twilio_takes_the_sms_and_its_sid_and_status_are_recorded(
 
 
 async def test_a_500_then_a_201_is_retried_and_sent(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     twilio.answer(500)
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -111,10 +126,14 @@ async def test_a_500_then_a_201_is_retried_and_sent(
 
 
 async def test_a_429_is_retried_with_growing_waits(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     twilio.answer(429, 429)
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -129,10 +148,14 @@ async def test_a_429_is_retried_with_growing_waits(
 
 
 async def test_a_400_fails_at_once_with_twilios_error_and_is_not_retried(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     twilio.answer(400)
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -149,10 +172,14 @@ async def test_a_400_fails_at_once_with_twilios_error_and_is_not_retried(
 
 
 async def test_after_the_last_try_the_message_fails_with_the_providers_error(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     twilio.answer(*[503] * MAX_ATTEMPTS)
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -170,10 +197,14 @@ async def test_after_the_last_try_the_message_fails_with_the_providers_error(
 
 
 async def test_an_unreachable_provider_is_retried_then_failed(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, tmp_path: Path
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    tmp_path: Path,
 ) -> None:
     unreachable = live_settings.model_copy(update={"twilio_api_base_url": unused_base_url()})
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
 
     await drain(unreachable, migrated_db)
 
@@ -186,9 +217,13 @@ async def test_an_unreachable_provider_is_retried_then_failed(
 
 
 async def test_sendgrid_takes_the_email_and_its_x_message_id_is_recorded(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, sendgrid: SendGridServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    sendgrid: SendGridServer,
 ) -> None:
-    message_id = await queue_email(conn)
+    message_id = await queue_email(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -208,10 +243,14 @@ async def test_sendgrid_takes_the_email_and_its_x_message_id_is_recorded(
 
 
 async def test_sendgrid_500_then_202_is_retried(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, sendgrid: SendGridServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    sendgrid: SendGridServer,
 ) -> None:
     sendgrid.answer(500)
-    message_id = await queue_email(conn)
+    message_id = await queue_email(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -220,10 +259,14 @@ async def test_sendgrid_500_then_202_is_retried(
 
 
 async def test_sendgrid_400_fails_with_its_error_and_is_not_retried(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, sendgrid: SendGridServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    sendgrid: SendGridServer,
 ) -> None:
     sendgrid.answer(400)
-    message_id = await queue_email(conn)
+    message_id = await queue_email(conn, outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -236,13 +279,19 @@ async def test_sendgrid_400_fails_with_its_error_and_is_not_retried(
 
 
 async def test_a_message_already_sent_is_never_sent_again(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
     await drain(live_settings, migrated_db)
     first = message_row(migrated_db, message_id)["provider_message_id"]
 
-    await defer_send(conn, message_id, None)  # the job runs again, as after a worker died
+    await defer_send(
+        outbound.queue, conn, message_id, None
+    )  # the job runs again, as after a worker died
     await drain(live_settings, migrated_db)
 
     assert len(twilio.received) == 1
@@ -251,14 +300,18 @@ async def test_a_message_already_sent_is_never_sent_again(
 
 
 async def test_nothing_is_sent_for_a_message_whose_transaction_rolled_back(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     class CallerFailed(Exception):
         pass
 
     async def queue_then_fail() -> None:
         async with conn.transaction():
-            await queue_sms(conn)
+            await queue_sms(conn, outbound)
             raise CallerFailed
 
     with pytest.raises(CallerFailed):
@@ -275,6 +328,8 @@ async def test_a_sealed_code_reaches_the_customer_and_no_log(
     live_settings: Settings,
     twilio: TwilioServer,
     caplog: pytest.LogCaptureFixture,
+    *,
+    outbound: Outbound,
 ) -> None:
     caplog.set_level(logging.DEBUG)
     request = OutboundRequest(
@@ -284,7 +339,7 @@ async def test_a_sealed_code_reaches_the_customer_and_no_log(
         "Your code is 482913",
         stored_text="Your code is ••••••",
     )
-    queued = await queue_message(conn, AGENT, request)
+    queued = await queue_message(conn, AGENT, request, outbound=outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -301,7 +356,11 @@ async def test_a_sealed_code_reaches_the_customer_and_no_log(
 
 
 async def test_a_code_sealed_under_another_key_fails_the_message_without_sending(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     request = OutboundRequest(
         ContactChannel.SMS,
@@ -310,7 +369,7 @@ async def test_a_code_sealed_under_another_key_fails_the_message_without_sending
         "Your code is 482913",
         stored_text="Your code is ••••••",
     )
-    queued = await queue_message(conn, AGENT, request)
+    queued = await queue_message(conn, AGENT, request, outbound=outbound)
     rotated = live_settings.model_copy(update={"switchboard_secret_key": "another key entirely"})
 
     await drain(rotated, migrated_db)
@@ -321,18 +380,20 @@ async def test_a_code_sealed_under_another_key_fails_the_message_without_sending
 
 
 async def test_the_sandbox_records_the_send_and_marks_it_sent(
+    outbound: Outbound,
     conn: AsyncConnection[Any],
     migrated_db: str,
     sandbox_settings: Settings,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
     code = await queue_message(
         conn,
         AGENT,
         OutboundRequest(
             ContactChannel.SMS, PHONE, Purpose.OTP, "Code 482913", stored_text="Code ••••••"
         ),
+        outbound=outbound,
     )
 
     await drain(sandbox_settings, migrated_db)
@@ -355,10 +416,14 @@ async def test_the_sandbox_records_the_send_and_marks_it_sent(
 
 
 async def test_whatsapp_goes_through_twilio_with_the_whatsapp_prefix(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
     request = OutboundRequest(ContactChannel.WHATSAPP, PHONE, Purpose.SERVICE, "Hello")
-    queued = await queue_message(conn, AGENT, request, now=NOON)
+    queued = await queue_message(conn, AGENT, request, now=NOON, outbound=outbound)
 
     await drain(live_settings, migrated_db)
 
@@ -382,7 +447,8 @@ async def test_a_messaging_service_picks_the_sender(
         TWILIO_API_BASE_URL=twilio.base_url,
         SENDGRID_API_KEY="unused",
     )
-    message_id = await queue_sms(conn)
+    with outbound_for(settings) as outbound:
+        message_id = await queue_sms(conn, outbound)
 
     await drain(settings, migrated_db)
 
@@ -393,9 +459,13 @@ async def test_a_messaging_service_picks_the_sender(
 
 
 async def test_a_job_left_running_by_a_dead_worker_is_run_again(
-    conn: AsyncConnection[Any], migrated_db: str, live_settings: Settings, twilio: TwilioServer
+    outbound: Outbound,
+    conn: AsyncConnection[Any],
+    migrated_db: str,
+    live_settings: Settings,
+    twilio: TwilioServer,
 ) -> None:
-    message_id = await queue_sms(conn)
+    message_id = await queue_sms(conn, outbound)
     dead = execute(
         migrated_db,
         "INSERT INTO procrastinate_workers (last_heartbeat) VALUES (now() - interval '1 hour')"

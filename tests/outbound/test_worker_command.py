@@ -15,7 +15,7 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from switchboard.audit.models import Actor, ActorType
-from switchboard.outbound import config as outbound_config
+from switchboard.outbound.config import outbound_for
 from switchboard.outbound.models import OutboundRequest
 from switchboard.outbound.service import queue_message
 from switchboard.preferences.models import ContactChannel, Purpose
@@ -53,12 +53,10 @@ def switchboard(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 def queue_otp(url: str, tmp_path: Path) -> Any:
     """An OTP (allowed at any hour) queued for the sandbox, as the API would queue it."""
-    outbound_config.install(
-        Settings(
-            SWITCHBOARD_DATA_DIR=tmp_path,
-            SWITCHBOARD_MIGRATIONS_DIR=MIGRATIONS_DIR,
-            OUTBOUND_PROVIDER="sandbox",
-        )
+    settings = Settings(
+        SWITCHBOARD_DATA_DIR=tmp_path,
+        SWITCHBOARD_MIGRATIONS_DIR=MIGRATIONS_DIR,
+        OUTBOUND_PROVIDER="sandbox",
     )
 
     async def queue() -> Any:
@@ -66,7 +64,8 @@ def queue_otp(url: str, tmp_path: Path) -> Any:
             request = OutboundRequest(
                 ContactChannel.SMS, "+447700900001", Purpose.OTP, "Your login was approved"
             )
-            return (await queue_message(conn, SYSTEM, request)).message_id
+            with outbound_for(settings) as outbound:
+                return (await queue_message(conn, SYSTEM, request, outbound=outbound)).message_id
 
     return asyncio.run(queue())
 

@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import AsyncConnection
 
+from switchboard.outbound.config import outbound_for
 from switchboard.outbound.models import OutboundRequest
 from switchboard.outbound.service import queue_message
 from switchboard.outbound.worker import stalled_bound
@@ -120,10 +121,11 @@ def live_environment(tmp_path: Path, url: str, twilio: TwilioServer) -> dict[str
     )
 
 
-async def queue_sms(url: str) -> Any:
+async def queue_sms(url: str, settings: Settings) -> Any:
     async with await AsyncConnection.connect(url, autocommit=True) as conn:
         request = OutboundRequest(ContactChannel.SMS, PHONE, Purpose.OTP, "Your login was approved")
-        return (await queue_message(conn, AGENT, request)).message_id
+        with outbound_for(settings) as outbound:
+            return (await queue_message(conn, AGENT, request, outbound=outbound)).message_id
 
 
 def test_a_job_of_a_worker_killed_mid_send_is_sent_by_another_within_the_bound(
@@ -134,7 +136,7 @@ def test_a_job_of_a_worker_killed_mid_send_is_sent_by_another_within_the_bound(
     twilio.hold(1)  # the first send is received, and never answered
     with worker_process(env) as first:
         wait_for("the first worker registers", lambda: workers(migrated_db) == 1, 15)
-        message_id = asyncio.run(queue_sms(migrated_db))
+        message_id = asyncio.run(queue_sms(migrated_db, live_settings))
         wait_for("the first worker sends", lambda: len(twilio.received) == 1, 15)
         with worker_process(env) as second:
             wait_for("the second worker registers", lambda: workers(migrated_db) == 2, 15)
@@ -158,9 +160,8 @@ def test_a_job_of_a_worker_killed_mid_send_is_sent_by_another_within_the_bound(
     assert execute(migrated_db, "SELECT count(*) FROM procrastinate_jobs") == [(0,)]
 
 
-@pytest.mark.usefixtures("live_settings")  # what queue_sms queues with: Twilio, live
 def test_a_send_the_database_went_away_under_is_given_back_when_it_returns(
-    private_server: PrivateServer, tmp_path: Path, twilio: TwilioServer
+    private_server: PrivateServer, tmp_path: Path, twilio: TwilioServer, live_settings: Settings
 ) -> None:
     url = private_server.url
     # Long: only the worker giving its own jobs back can run this one again within the test.
@@ -171,7 +172,7 @@ def test_a_send_the_database_went_away_under_is_given_back_when_it_returns(
     twilio.hold(1)
     with worker_process(env) as worker:
         wait_for("the worker registers", lambda: workers(url) == 1, 15)
-        message_id = asyncio.run(queue_sms(url))
+        message_id = asyncio.run(queue_sms(url, live_settings))
         wait_for("the worker sends", lambda: len(twilio.received) == 1, 15)
 
         private_server.stop()
@@ -190,9 +191,8 @@ def test_a_send_the_database_went_away_under_is_given_back_when_it_returns(
     assert execute(url, "SELECT count(*) FROM procrastinate_jobs") == [(0,)]
 
 
-@pytest.mark.usefixtures("live_settings")  # what queue_sms queues with: Twilio, live
 def test_a_send_whose_connection_is_lost_mid_statement_is_run_again(
-    migrated_db: str, tmp_path: Path, twilio: TwilioServer
+    migrated_db: str, tmp_path: Path, twilio: TwilioServer, live_settings: Settings
 ) -> None:
     """The database answers again before the job's end is written (a restart of half a
     second, a connection ended): the job is run again, not marked failed with its message
@@ -201,7 +201,7 @@ def test_a_send_whose_connection_is_lost_mid_statement_is_run_again(
     twilio.hold(1)
     with worker_process(env) as worker, psycopg.connect(migrated_db) as blocker:
         wait_for("the worker registers", lambda: workers(migrated_db) == 1, 15)
-        message_id = asyncio.run(queue_sms(migrated_db))
+        message_id = asyncio.run(queue_sms(migrated_db, live_settings))
         wait_for("the worker sends", lambda: len(twilio.received) == 1, 15)
         # The worker's write of the outcome waits on this lock, and its connection is ended
         # in the middle of that statement, as a restart ends it.

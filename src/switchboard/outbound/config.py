@@ -1,20 +1,33 @@
-"""The outbound configuration of this process, installed once at start-up from the settings.
+"""What queueing a message needs of this deployment, built at start-up and passed down.
 
-queue_message is called by many use cases (agent replies, tools, one-time codes) with a
-connection and nothing else; what it needs of the settings — sandbox or live, our sender
-addresses, the sealing key — is installed here by create_app and by the worker. Every
-process of a deployment installs it from the same settings, so none sees anything another
-would not. Until it is installed: the sandbox, no sender addresses, no sealing key.
+queue_message is called by many use cases (agent replies, tools, one-time codes); what it
+needs of the settings (sandbox or live, our sender addresses, the sealing key) and the job
+queue it defers on travel with it as an `Outbound`, opened by create_app's start-up (and by
+whoever else queues messages) from the settings. There is no process-wide default: a caller
+without an `Outbound` cannot queue, rather than queue for the sandbox.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from procrastinate import App, PsycopgConnector
+
 from switchboard.identities.normalize import normalize_email, normalize_phone
 from switchboard.outbound.models import OutboundConfig
+from switchboard.outbound.queue import outbound_queue
 from switchboard.outbound.sealing import derive_seal_key
 from switchboard.settings import OutboundMode, Settings
 
-_installed: OutboundConfig | None = None
+
+@dataclass(frozen=True)
+class Outbound:
+    """The deployment's outbound configuration and the job queue a send is deferred on."""
+
+    config: OutboundConfig
+    queue: App
 
 
 def config_from(settings: Settings) -> OutboundConfig:
@@ -28,11 +41,9 @@ def config_from(settings: Settings) -> OutboundConfig:
     )
 
 
-def install(settings: Settings) -> OutboundConfig:
-    global _installed  # noqa: PLW0603 - the one process-wide value, see the module docstring
-    _installed = config_from(settings)
-    return _installed
-
-
-def current() -> OutboundConfig:
-    return _installed or OutboundConfig()
+@contextmanager
+def outbound_for(settings: Settings) -> Iterator[Outbound]:
+    """The Outbound of these settings, usable until the block ends. Its App never connects:
+    a send is deferred on the caller's connection, in the caller's transaction."""
+    with outbound_queue(PsycopgConnector()) as queue:
+        yield Outbound(config_from(settings), queue)

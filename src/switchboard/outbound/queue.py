@@ -1,18 +1,22 @@
 """The outbound job queue: procrastinate's App, the send task, and deferring a send on the
 caller's own connection, so that it commits or rolls back with the message row.
 
-The App is built at import without connecting: deferring uses the caller's connection, and
-the worker (worker.py) lends it a connector of its own for as long as it runs.
+Nothing here runs at import: the API's start-up (config.outbound_for) and the worker's
+(worker.py) each build their App with `outbound_queue`, which also keeps sealed bodies out of
+procrastinate's logs for as long as the App is in use. The API's App never connects (deferring
+uses the caller's connection); the worker opens its own on its pool.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from procrastinate import App, BaseRetryStrategy, JobContext, PsycopgConnector, RetryDecision
+from procrastinate import App, BaseConnector, BaseRetryStrategy, JobContext, RetryDecision
 from procrastinate.jobs import Job
 from psycopg import AsyncConnection
 
@@ -44,10 +48,16 @@ class _RetryWhenAsked(BaseRetryStrategy):
         return None
 
 
-queue = App(connector=PsycopgConnector())
+@contextmanager
+def outbound_queue(connector: BaseConnector) -> Iterator[App]:
+    """procrastinate's App with the send task, on this connector, sealed bodies kept out of
+    procrastinate's logs until the block ends."""
+    app = App(connector=connector)
+    app.task(name=TASK, queue=QUEUE, pass_context=True, retry=_RetryWhenAsked())(send_message)
+    with _sealed_bodies_redacted():
+        yield app
 
 
-@queue.task(name=TASK, queue=QUEUE, pass_context=True, retry=_RetryWhenAsked())
 async def send_message(
     context: JobContext, message_id: str, sealed_body: str | None = None
 ) -> None:
@@ -56,13 +66,16 @@ async def send_message(
     await deliver(delivery, UUID(message_id), sealed_body, attempt=context.job.attempts + 1)
 
 
-async def defer_send(conn: AsyncConnection[Any], message_id: UUID, sealed_body: str | None) -> int:
-    """Queue the send in the caller's transaction; the job id."""
+async def defer_send(
+    queue: App, conn: AsyncConnection[Any], message_id: UUID, sealed_body: str | None
+) -> int:
+    """Queue the send in the caller's transaction (the job row is inserted on `conn`, not on
+    the App's connector); the job id."""
     arguments: dict[str, Any] = {"message_id": str(message_id)}
     if sealed_body is not None:
         arguments["sealed_body"] = sealed_body
     # The lock keeps two runs of one message's job (a stalled one retried) from overlapping.
-    deferrer = send_message.configure(connection=conn, lock=f"cc_messages:{message_id}")
+    deferrer = queue.tasks[TASK].configure(connection=conn, lock=f"cc_messages:{message_id}")
     return await deferrer.defer_async(**arguments)
 
 
@@ -89,5 +102,19 @@ class RedactSealed(logging.Filter):
         return True
 
 
-for _name in ("procrastinate.jobs", "procrastinate.worker", f"procrastinate.worker.{QUEUE}"):
-    logging.getLogger(_name).addFilter(RedactSealed())
+_LOGGERS = ("procrastinate.jobs", "procrastinate.worker", f"procrastinate.worker.{QUEUE}")
+
+
+@contextmanager
+def _sealed_bodies_redacted() -> Iterator[None]:
+    # Each block adds and removes its own filter: the API and the worker of `switchboard run`
+    # share the process and end at different times.
+    redact = RedactSealed()
+    loggers = [logging.getLogger(name) for name in _LOGGERS]
+    for logger in loggers:
+        logger.addFilter(redact)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(redact)

@@ -20,8 +20,8 @@ from switchboard.conversations.models import Channel, ConversationRef, Provider
 from switchboard.db import within_transaction
 from switchboard.errors import InvalidInput
 from switchboard.identities.service import IdentityChannel, resolve_customer
-from switchboard.outbound import config as outbound_config
 from switchboard.outbound import repository
+from switchboard.outbound.config import Outbound
 from switchboard.outbound.models import (
     OutboundConfig,
     OutboundRequest,
@@ -51,12 +51,14 @@ async def queue_message(
     actor: Actor,
     request: OutboundRequest,
     *,
+    outbound: Outbound,
     now: datetime | None = None,
 ) -> Queued:
     """Check the message against the customer's preferences, then store it and queue its
-    send; both commit with the caller's transaction (joined), or on their own."""
+    send; both commit with the caller's transaction (joined), or on their own. `outbound` is
+    the one the process built at start-up (config.outbound_for)."""
     channel, provider, identity_channel = _sendable(request)
-    config = outbound_config.current()
+    config = outbound.config
     # Joins the caller's transaction: each of its errors a caller may catch (a refusal of the
     # request, a seal without a key) is raised before the first write.
     async with within_transaction(conn):
@@ -128,7 +130,7 @@ async def queue_message(
             body_json=_body_json(request, requested_in.id if requested_in else None, sealed),
             provider_status=SendState.PENDING,
         )
-        job_id = await defer_send(conn, message_id, sealed)
+        job_id = await defer_send(outbound.queue, conn, message_id, sealed)
         await audit.append(
             conn,
             AuditEntry(

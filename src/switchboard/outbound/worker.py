@@ -23,9 +23,9 @@ from psycopg_pool import AsyncConnectionPool
 from switchboard.db import connection_pool, database_fault
 from switchboard.errors import ConfigurationError
 from switchboard.heap import startup_objects_frozen
-from switchboard.outbound import config as outbound_config
+from switchboard.outbound.config import config_from
 from switchboard.outbound.delivery import DeliveryContext
-from switchboard.outbound.queue import CONTEXT_KEY, QUEUE, queue
+from switchboard.outbound.queue import CONTEXT_KEY, QUEUE, outbound_queue
 from switchboard.outbound.sandbox import SandboxSender
 from switchboard.providers.messaging import MessageSender
 from switchboard.providers.sendgrid_mail import SendGridMail
@@ -71,7 +71,7 @@ def senders_for(
     if settings.outbound_mode is OutboundMode.SANDBOX:
         sandbox = SandboxSender(pool)
         return {"sms": sandbox, "whatsapp": sandbox, "email": sandbox}
-    sender = outbound_config.config_from(settings)
+    sender = config_from(settings)
     twilio = TwilioMessages(
         client,
         base_url=settings.twilio_api_base_url,
@@ -94,7 +94,6 @@ def senders_for(
 async def delivery_context(settings: Settings, database_url: str) -> AsyncIterator[DeliveryContext]:
     """Everything the send task needs, open for as long as the block runs."""
     check_live_settings(settings)
-    outbound_config.install(settings)
     pool = connection_pool(
         database_url,
         name="switchboard-worker",
@@ -108,7 +107,7 @@ async def delivery_context(settings: Settings, database_url: str) -> AsyncIterat
             yield DeliveryContext(
                 pool=pool,
                 senders=senders_for(settings, client, pool),
-                seal_key=outbound_config.config_from(settings).seal_key,
+                seal_key=config_from(settings).seal_key,
                 max_attempts=settings.outbound_max_attempts,
                 retry_base_seconds=settings.outbound_retry_base_seconds,
             )
@@ -132,9 +131,8 @@ async def run_worker(
     again by the others once it has been silent for OUTBOUND_STALLED_SECONDS (stalled_bound).
     """
     async with delivery_context(settings, database_url) as context:
-        # A connector of its own for this run: procrastinate keeps the pool it was opened
-        # with, so the module's App lends its connector slot only while the worker runs.
-        with queue.replace_connector(PsycopgConnector()) as app:
+        # An App of its own for this run: procrastinate keeps the pool it was opened with.
+        with outbound_queue(PsycopgConnector()) as app:
             async with app.open_async(context.pool):
                 with startup_objects_frozen():
                     if burst:

@@ -83,6 +83,7 @@ async def send_message(run: ToolRun, args: SendMessage) -> Outcome:
             bank_customer_id=customer_id,
         ),
         now=run.services.now(),
+        outbound=run.services.outbound,
     )
     if not queued.allowed:
         return Outcome(

@@ -15,7 +15,8 @@ from switchboard.audit.models import Actor
 from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.auth_sessions.models import CodeMethod, CodeSender
 from switchboard.errors import CustomerNotRecognised, OtpNotConfigured, VerificationRequired
-from switchboard.outbound.codes import queue_code
+from switchboard.outbound.codes import code_sender
+from switchboard.outbound.config import Outbound
 from switchboard.providers.twilio_verify import TwilioVerifyClient, VerifyClient
 from switchboard.settings import Settings
 from switchboard.tools.models import VERIFIED, CallContext, Caller
@@ -32,6 +33,7 @@ class ToolServices:
     settings: Settings
     # None when SWITCHBOARD_SECRET_KEY is unset (production): the code tools then say so.
     otp: OtpConfig | None
+    outbound: Outbound
     send_code: CodeSender
     verify: VerifyClient | None
     now: Callable[[], datetime] = _utc_now
@@ -76,15 +78,16 @@ class ToolRun:
 
 
 @asynccontextmanager
-async def tool_services(settings: Settings) -> AsyncIterator[ToolServices]:
-    """The services for this process's settings; a Twilio Verify client only when codes are
-    Twilio Verify's (OTP_METHOD=twilio_verify), closed on the way out."""
+async def tool_services(settings: Settings, outbound: Outbound) -> AsyncIterator[ToolServices]:
+    """The services for this process's settings, queueing messages and codes through
+    `outbound`; a Twilio Verify client only when codes are Twilio Verify's
+    (OTP_METHOD=twilio_verify), closed on the way out."""
     try:
         otp: OtpConfig | None = OtpConfig.from_settings(settings)
     except OtpNotConfigured:
         otp = None
     if settings.otp_method != CodeMethod.TWILIO_VERIFY.value:
-        yield ToolServices(settings, otp, queue_code, None)
+        yield ToolServices(settings, otp, outbound, code_sender(outbound), None)
         return
     async with TwilioVerifyClient(
         base_url=settings.twilio_verify_base_url,
@@ -92,4 +95,4 @@ async def tool_services(settings: Settings) -> AsyncIterator[ToolServices]:
         account_sid=settings.twilio_account_sid,
         auth_token=settings.secret("TWILIO_AUTH_TOKEN"),
     ) as verify:
-        yield ToolServices(settings, otp, queue_code, verify)
+        yield ToolServices(settings, otp, outbound, code_sender(outbound), verify)
