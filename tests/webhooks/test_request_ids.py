@@ -4,15 +4,22 @@ every audit record written while serving a request carries the request's id."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import logging
 import re
 from typing import Any
 
 import httpx
 import pytest
 
+from switchboard.app import create_app
+from switchboard.logs import log_handler
 from switchboard.request_ids import MAX_REQUEST_ID
+from switchboard.settings import Settings
 from tests.builders import execute
-from tests.webhooks.conftest import fixture, twilio_post_args
+from tests.conftest import service_url
+from tests.webhooks.conftest import fixture, running, twilio_post_args
 
 pytestmark = pytest.mark.anyio
 INBOUND = "/webhooks/twilio/messages"  # served directly (http_app.py)
@@ -121,3 +128,36 @@ async def test_texts_written_in_one_group_each_carry_their_own_requests_id(
         " FROM cc_audit_logs WHERE event_type = 'message.received'",
     )
     assert sorted(rows) == [(sid, f"req-{sid}") for sid in sids]
+
+
+async def test_each_request_gets_one_json_access_line_with_its_id(
+    migrated_db: str, settings: Settings
+) -> None:
+    out = io.StringIO()
+    handler = log_handler("json", out)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logged = settings.model_copy(update={"access_log": True})
+    try:
+        async for client in running(create_app(logged, database_url=service_url(migrated_db))):
+            direct = await client.post(INBOUND, **signed(INBOUND, text("SMlog1"), "req-log-1"))
+            health = await client.get("/healthz")
+            missing = await client.get("/4111111111111111")
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    access = [line for line in lines if line["logger"] == "switchboard.access"]
+    assert [
+        (line["request_id"], line["method"], line["route"], line["status"]) for line in access
+    ] == [
+        ("req-log-1", "POST", INBOUND, 200),
+        (health.headers["x-request-id"], "GET", "/healthz", 200),
+        (missing.headers["x-request-id"], "GET", "-", 404),  # the path is the caller's text
+    ]
+    assert direct.status_code == 200
+    assert all(isinstance(line["duration_ms"], float) for line in access)
+    assert "4111111111111111" not in json.dumps(access)  # httpx logs the test client's URLs
