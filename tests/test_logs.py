@@ -7,9 +7,11 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from switchboard.app import create_app_from_env
 from switchboard.logs import JsonLines, configure_logging, log_handler
 from switchboard.request_ids import REQUEST_ID
 from switchboard.settings import Settings
@@ -100,3 +102,20 @@ def test_configuring_twice_leaves_one_handler_of_ours(root: logging.Logger) -> N
     added = [h for h in root.handlers if h not in before]
     assert [type(h.formatter) for h in added] == [JsonLines]
     assert root.level == logging.INFO
+
+
+def test_each_worker_process_of_serve_sets_its_logging_up(
+    root: logging.Logger, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name, value in {
+        "DATABASE_URL": "postgresql://switchboard@127.0.0.1:1/none",  # not connected to here
+        "SWITCHBOARD_DATA_DIR": str(tmp_path),
+        "SWITCHBOARD_MIGRATIONS_DIR": str(MIGRATIONS_DIR),
+        "SWITCHBOARD_LOG_FORMAT": "json",
+    }.items():
+        monkeypatch.setenv(name, value)
+    before = list(root.handlers)
+
+    create_app_from_env()
+
+    assert [type(h.formatter) for h in root.handlers if h not in before] == [JsonLines]
