@@ -16,6 +16,7 @@ from switchboard.logs import JsonLines, configure_logging, log_handler
 from switchboard.request_ids import REQUEST_ID
 from switchboard.settings import Settings
 from tests.conftest import MIGRATIONS_DIR
+from tests.outbound.test_worker_command import environment, queue_otp, switchboard
 
 
 def settings(**values: object) -> Settings:
@@ -119,3 +120,19 @@ def test_each_worker_process_of_serve_sets_its_logging_up(
     create_app_from_env()
 
     assert [type(h.formatter) for h in root.handlers if h not in before] == [JsonLines]
+
+
+def test_the_worker_command_logs_json_lines_when_told(migrated_db: str, tmp_path: Path) -> None:
+    queue_otp(migrated_db, tmp_path)
+    env = environment(tmp_path, migrated_db, SWITCHBOARD_LOG_FORMAT="json")
+
+    result = switchboard("worker", "--burst", env=env)
+
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stderr.splitlines()]
+    assert {line["request_id"] for line in lines} == {None}  # no request is being served
+    assert any(
+        line["logger"].startswith("procrastinate")
+        and "ended with status: Success" in line["message"]
+        for line in lines
+    )
