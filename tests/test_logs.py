@@ -90,8 +90,11 @@ def test_a_text_line_names_the_request(root: logging.Logger) -> None:
         logging.getLogger("switchboard.test").warning("hello")
     finally:
         REQUEST_ID.reset(token)
+    logging.getLogger("switchboard.test").warning("bye")
 
-    assert out.getvalue().rstrip().endswith("WARNING switchboard.test [req-7] hello")
+    first, second = out.getvalue().splitlines()
+    assert first.endswith("WARNING switchboard.test [req-7] hello")
+    assert second.endswith("WARNING switchboard.test [-] bye")
 
 
 def test_configuring_twice_leaves_one_handler_of_ours(root: logging.Logger) -> None:

@@ -48,8 +48,14 @@ class JsonLines(logging.Formatter):
 
 
 class ReadableLines(logging.Formatter):
+    """time level logger [request id, - outside a request] message"""
+
     def __init__(self) -> None:
-        super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s")
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s [%(request)s] %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        record.request = getattr(record, "request_id", None) or "-"
+        return super().format(record)
 
 
 def formatter(log_format: LogFormat) -> logging.Formatter:
