@@ -20,6 +20,7 @@ from switchboard.db import connection_pool
 from switchboard.errors import DatabaseUnavailable, SwitchboardError
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
+from switchboard.logs import configure_logging
 from switchboard.messages.group_commit import InboundTexts
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import LEDGER
@@ -85,6 +86,7 @@ def create_app(
         summary="A bank's omnichannel contact-center backend: provider webhooks in, "
         "conversations, messages and an append-only audit trail out.",
         lifespan=lifespan,
+        access_log=settings.access_log_on,
         docs_url=None,  # FastAPI's pages load their scripts from a CDN: ours are below
         redoc_url=None,
         openapi_url="/openapi.json" if settings.api_docs_served else None,
@@ -174,6 +176,7 @@ def create_app_from_env() -> FastAPI:
     from switchboard.dev_secrets import with_dev_secrets  # noqa: PLC0415 - avoids an import cycle
 
     settings = with_dev_secrets(Settings.from_env())
+    configure_logging(settings)  # a process of its own: serve's set-up is not inherited
     if not settings.database_url:
         raise SwitchboardError("worker started without DATABASE_URL; start it with serve")
     return create_app(settings, database_url=settings.database_url)

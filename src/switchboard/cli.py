@@ -23,6 +23,7 @@ from switchboard.db import database_url, embedded_tool, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
 from switchboard.errors import ConfigurationError, DatabaseBehind, PortInUse, SwitchboardError
+from switchboard.logs import configure_logging
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
@@ -299,6 +300,7 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
     # SIGTERM must end the process through a normal exit, so the embedded server is stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     settings = with_dev_secrets(Settings.from_env())
+    configure_logging(settings)  # serve, run and worker: before anything they do logs
     for name in settings.missing_secrets():
         effect = _UNSET_SECRET_EFFECT.get(name, "its webhook answers 503")
         err.print(f"warning: {name} is not set; {effect} until it is", markup=False)
@@ -411,6 +413,9 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "host": host,
         "port": port,
         "log_level": "info",
+        # Logging is ours (logs.py), configured before uvicorn starts; the access lines are
+        # the request layer's, with the request id.
+        "log_config": None,
         "access_log": False,
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,

@@ -1,6 +1,9 @@
 """The FastAPI application class, with a shorter way in for the busiest webhook, and the JSON
 error answers every route shares.
 
+Every request first passes the request layer (request_layer.py: its id and access log line),
+the directly served ones included: the shortcut below sits under it, not around it.
+
 A request through FastAPI passes a dozen ASGI layers before its endpoint runs (telemetry,
 error and exception middleware, an exit stack for dependencies, a body limit, router and
 route matching, dependency solving): a good part of the service's CPU per inbound text at
@@ -24,6 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from switchboard.db import database_fault
 from switchboard.errors import SwitchboardError
+from switchboard.request_layer import RequestLayer
 
 log = logging.getLogger("switchboard")
 
@@ -31,11 +35,13 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 class SwitchboardApp(FastAPI):
-    """FastAPI, plus the endpoints it was told to serve directly."""
+    """FastAPI under the request layer, plus the endpoints it was told to serve directly.
+    `access_log`: one log line a request (request_layer.py)."""
 
-    def __init__(self, **options: Any) -> None:
+    def __init__(self, *, access_log: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self._direct: dict[str, Endpoint] = {}
+        self._direct: dict[str, tuple[APIRoute, Endpoint]] = {}
+        self._outer = RequestLayer(self._dispatch, access_log=access_log)
 
     def serve_directly(self, router: APIRouter, endpoint: Endpoint) -> None:
         """Hand the POSTs to `endpoint` (a route of `router`, included in this app) to it
@@ -64,21 +70,26 @@ class SwitchboardApp(FastAPI):
         )
         if takes_more or dependant.request_param_name is None:
             raise ValueError(f"{endpoint.__qualname__} takes more than the Request")
-        self._direct[route.path] = endpoint
+        self._direct[route.path] = (route, endpoint)
 
     @property
     def served_directly(self) -> dict[str, Endpoint]:
         """{path: endpoint} of the POSTs served directly."""
-        return dict(self._direct)
+        return {path: endpoint for path, (_, endpoint) in self._direct.items()}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = None
+        await self._outer(scope, receive, send)
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        direct = None
         if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            endpoint = self._direct.get(scope["path"])
-        if endpoint is None:
+            direct = self._direct.get(scope["path"])
+        if direct is None:
             await super().__call__(scope, receive, send)
             return
+        route, endpoint = direct
         scope["app"] = self  # what FastAPI sets first, for request.app
+        scope["route"] = route  # what the router sets, for the access log
         request = Request(scope, receive, send)
         try:
             response = await endpoint(request)

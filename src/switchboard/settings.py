@@ -22,6 +22,7 @@ class Environment(StrEnum):
 
 
 CodeMethodSetting = Literal["builtin", "twilio_verify"]
+LogFormat = Literal["json", "text"]
 
 
 class OutboundMode(StrEnum):
@@ -115,6 +116,11 @@ class Settings(BaseSettings):
     # /docs, /redoc and /openapi.json. Unset: served in development, not in production, where
     # the map of every route is nobody's business but the bank's.
     api_docs: bool | None = Field(default=None, alias="SWITCHBOARD_API_DOCS")
+    # Unset: one JSON object a line in production (for a log collector), readable text in
+    # development (docs/operations.md).
+    log_format: LogFormat | None = Field(default=None, alias="SWITCHBOARD_LOG_FORMAT")
+    # One line a request. Unset: on in production, off in development.
+    access_log: bool | None = Field(default=None, alias="SWITCHBOARD_ACCESS_LOG")
 
     @field_validator(
         "public_url", "twilio_api_base_url", "sendgrid_api_base_url", "twilio_verify_base_url"
@@ -191,6 +197,16 @@ class Settings(BaseSettings):
     @property
     def api_docs_served(self) -> bool:
         return (not self.production) if self.api_docs is None else self.api_docs
+
+    @property
+    def log_format_used(self) -> LogFormat:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.production else "text"
+
+    @property
+    def access_log_on(self) -> bool:
+        return self.production if self.access_log is None else self.access_log
 
     @property
     def outbound_mode(self) -> OutboundMode:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from contextvars import Context
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
@@ -23,6 +24,7 @@ from switchboard.db import connection_pool, database_fault
 from switchboard.messages.models import InboundMessage, Recorded
 from switchboard.messages.service import record_inbound
 from switchboard.messages.together import groupable, record_inbound_together
+from switchboard.request_ids import REQUEST_ID, current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +39,12 @@ WRITERS = 2
 # texts are written one by one: every text behind it waits meanwhile.
 GROUP_LOCK_TIMEOUT_MS = 1000
 
-_Waiting = tuple[InboundMessage, "asyncio.Future[Recorded]"]
+
+class _Waiting(NamedTuple):
+    message: InboundMessage
+    future: asyncio.Future[Recorded]
+    # The id of the request that brought it: its audit record's, not the writer's.
+    request_id: str | None
 
 
 class InboundTexts:
@@ -92,10 +99,13 @@ class InboundTexts:
         if self._closed or not groupable(message):
             return await self._record_alone(message)
         future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
-        self._waiting.append((message, future))
+        self._waiting.append(_Waiting(message, future, current_request_id()))
         if self._writing < self._writers:
             self._writing += 1
-            task = asyncio.create_task(self._write_while_waiting(), name="inbound texts writer")
+            # A context of its own: the writer serves many requests, not the one it started in.
+            task = asyncio.create_task(
+                self._write_while_waiting(), name="inbound texts writer", context=Context()
+            )
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return await future
@@ -108,8 +118,8 @@ class InboundTexts:
                     await self._write(group)
                 except asyncio.CancelledError:
                     # Its webhooks, and those queued behind it, must not wait for ever.
-                    for _, future in group + self._waiting:
-                        future.cancel()
+                    for waiting in group + self._waiting:
+                        waiting.future.cancel()
                     self._waiting.clear()
                     raise
         finally:
@@ -132,14 +142,16 @@ class InboundTexts:
     async def _write(self, group: list[_Waiting]) -> None:
         try:
             async with self._group_pool.connection() as conn:
-                results = await record_inbound_together(conn, [message for message, _ in group])
+                results = await record_inbound_together(
+                    conn, [w.message for w in group], [w.request_id for w in group]
+                )
         except Exception as exc:
             if database_fault(exc) is not None:
                 # The database failed, not a text: written alone, each would wait as long for
                 # the same answer.
-                for _, future in group:
-                    if not future.done():
-                        future.set_exception(database_fault(exc) or exc)
+                for waiting in group:
+                    if not waiting.future.done():
+                        waiting.future.set_exception(database_fault(exc) or exc)
                 return
             log.warning(
                 "a group of %d inbound texts was not written; writing each alone",
@@ -148,24 +160,29 @@ class InboundTexts:
             )
             # One after the other, in the order they came: all at once would ask the shared
             # pool for as many connections, when the database is likely slow already.
-            for message, future in group:
-                await self._write_alone(message, future)
+            for waiting in group:
+                await self._write_alone(waiting)
             return
         self.groups += 1
         self.grouped_texts += len(group)
-        for (_, future), result in zip(group, results, strict=True):
-            if not future.done():  # its webhook may have gone: the text is stored all the same
-                future.set_result(result)
+        for waiting, result in zip(group, results, strict=True):
+            if not waiting.future.done():  # its webhook may have gone: the text is stored anyway
+                waiting.future.set_result(result)
 
-    async def _write_alone(self, message: InboundMessage, future: asyncio.Future[Recorded]) -> None:
+    async def _write_alone(self, waiting: _Waiting) -> None:
+        future = waiting.future
+        # Under its own request's id: its audit record and the lines logged meanwhile.
+        token = REQUEST_ID.set(waiting.request_id)
         try:
-            result = await self._record_alone(message)
+            result = await self._record_alone(waiting.message)
         except Exception as exc:
             if not future.done():
                 future.set_exception(exc)
         else:
             if not future.done():
                 future.set_result(result)
+        finally:
+            REQUEST_ID.reset(token)
 
     async def _record_alone(self, message: InboundMessage) -> Recorded:
         async with self._pool.connection() as conn:

@@ -29,6 +29,7 @@ from switchboard.messages.service import (
 )
 from switchboard.messages.together_repository import Arrival, LookedUp, Received
 from switchboard.preferences.keywords import heeded
+from switchboard.request_ids import current_request_id
 
 _TEXT_CHANNELS = (Channel.SMS, Channel.WHATSAPP)
 _DUPLICATE = Recorded(duplicate=True)
@@ -47,15 +48,19 @@ def groupable(message: InboundMessage) -> bool:
 
 
 async def record_inbound_together(
-    conn: AsyncConnection[Any], messages: list[InboundMessage]
+    conn: AsyncConnection[Any],
+    messages: list[InboundMessage],
+    request_ids: list[str | None] | None = None,
 ) -> list[Recorded]:
-    """record_inbound for several groupable messages of one provider and event type, in one
-    transaction whatever their number: three statements where their threads are open
-    already, six at most; the results in the messages' order. A delivery that comes twice
-    among them is recorded once, the second being a duplicate, as it would be one after the
-    other."""
+    """record_inbound for several groupable messages of one provider and event type, each
+    with the id of the request that brought it (`request_ids`, for its audit record; by
+    default the current request's), in one transaction
+    whatever their number: three statements where their threads are open already, six at
+    most; the results in the messages' order. A delivery that comes twice among them is
+    recorded once, the second being a duplicate, as it would be one after the other."""
     if not messages:
         return []
+    ids = [current_request_id()] * len(messages) if request_ids is None else request_ids
     messages = [storable_message(message) for message in messages]
     first = messages[0]
     for message in messages:
@@ -87,7 +92,7 @@ async def record_inbound_together(
             if _thread(messages[i]) in opened_before:
                 conversation = replace(conversation, created=False)  # an earlier one opened it
             opened_before.add(_thread(messages[i]))
-            received.append(_received(messages[i], conversation))
+            received.append(_received(messages[i], conversation, ids[i]))
         inserted = await together_repository.insert_received(
             conn,
             direction=Direction.INBOUND,
@@ -128,7 +133,9 @@ def _thread(message: InboundMessage) -> tuple[str, str]:
     return str(message.channel), message.thread.key
 
 
-def _received(message: InboundMessage, conversation: ConversationRef) -> Received:
+def _received(
+    message: InboundMessage, conversation: ConversationRef, request_id: str | None
+) -> Received:
     body_text, body_json = masked_body(message)
     # Its message id is the statement's to add (insert_received).
     entry = received_entry(message, None, conversation)
@@ -139,5 +146,5 @@ def _received(message: InboundMessage, conversation: ConversationRef) -> Receive
         message.to_address,
         body_text,
         body_json,
-        audit.record_values(entry),
+        audit.record_values(entry, request_id),
     )
