@@ -3,6 +3,10 @@ tool call, a queued and sent code), in a format Prometheus parses."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,10 +15,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard.app import create_app
+from switchboard.metrics import MULTIPROCESS_DIR
 from switchboard.settings import Settings
 from tests.builders import link_customer
 from tests.conftest import service_url
 from tests.outbound.conftest import drain, make_settings
+from tests.test_cli import free_port, wait_until_ready
 from tests.tools.conftest import caller
 from tests.webhooks.conftest import (
     PUBLIC_URL,
@@ -29,6 +35,7 @@ pytestmark = pytest.mark.anyio
 INBOUND = "/webhooks/twilio/messages"
 KNOWN_NUMBER = "+447700900001"
 TOKEN = "metrics-token-for-tests"  # noqa: S105 - a test value
+HEALTH_CHECKS = 40
 
 
 def metrics_settings(tmp_path: Path, **overrides: Any) -> Settings:
@@ -151,3 +158,29 @@ async def test_metrics_open_with_the_right_token(migrated_db: str, tmp_path: Pat
         assert response.status_code == 200, response.text
         scraped = samples(response.text)
         assert value(scraped, "switchboard_job_queue_depth", queue="outbound") == 0
+
+
+def test_serve_with_workers_counts_every_process_in_each_scrape(
+    migrated_db: str, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != MULTIPROCESS_DIR}
+    env |= {"DATABASE_URL": migrated_db, "SWITCHBOARD_DATA_DIR": str(tmp_path)}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "switchboard.cli", "serve", "--port", str(port)]
+    with subprocess.Popen(
+        [*command, "--workers", "2"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    ) as server:
+        try:
+            wait_until_ready(f"{base}/readyz")
+            for _ in range(HEALTH_CHECKS):
+                # A connection each, so that both processes get some of them.
+                assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200
+            scrapes = [httpx.get(f"{base}/metrics", timeout=5).text for _ in range(6)]
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+
+    health = {"route": "/healthz", "method": "GET", "status": "200"}
+    for text in scrapes:
+        assert value(samples(text), "switchboard_http_requests_total", **health) == HEALTH_CHECKS
