@@ -64,18 +64,20 @@ async def answer_tool_calls(
             raise
         for call in calls[len(answers) :]:
             answer = _failed(call, exc)[0]
-            _count(services, answer, 0.0)
+            _count(services, answer, None)
             answers.append(answer)
     return answers
 
 
-def _count(services: ToolServices, answer: Answer, seconds: float) -> None:
+def _count(services: ToolServices, answer: Answer, seconds: float | None) -> None:
     """Counted by tool (a name the catalog does not know as `unknown`, since the assistant's
-    prompt writes it) and outcome: ok, or the error code the answer starts with."""
+    prompt writes it) and outcome: ok, or the error code the answer starts with; timed
+    unless it was answered without being run (no connection to be had)."""
     tool = answer.name if answer.name in TOOLS else "unknown"
     outcome = "ok" if answer.error is None else answer.error.split(":", 1)[0]
     services.metrics.tool_calls.labels(tool, outcome).inc()
-    services.metrics.tool_seconds.labels(tool).observe(seconds)
+    if seconds is not None:
+        services.metrics.tool_seconds.labels(tool).observe(seconds)
 
 
 def _failed(call: ToolCall, exc: Exception) -> tuple[Answer, str]:
