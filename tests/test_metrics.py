@@ -89,8 +89,16 @@ async def test_metrics_count_requests_webhooks_tool_calls_sends_and_the_queue(
         assert (await client.post(INBOUND, **forged)).status_code == 403
         started = await caller(client, KNOWN_NUMBER).use("start_verification", channel="sms")
         assert started.get("code_sent") is True, started
+        assert (await client.get("/card/4111111111111111")).status_code == 404
+        assert (await client.request("BREW", "/healthz")).status_code == 405
 
-        queued = await scrape(client)
+        response = await client.get("/metrics")
+        assert "4111111111111111" not in response.text  # a path is never a label
+        queued = samples(response.text)
+        unmatched = {"route": "-", "method": "GET", "status": "404"}
+        assert value(queued, "switchboard_http_requests_total", **unmatched) == 1
+        others = [k for k in queued if ("method", "other") in k[1] and k[0].endswith("_total")]
+        assert [queued[k] for k in others] == [1], others
         route = {"route": INBOUND, "method": "POST"}
         assert value(queued, "switchboard_http_requests_total", **route, status="200") == 2
         assert value(queued, "switchboard_http_requests_total", **route, status="403") == 1
