@@ -15,7 +15,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from switchboard.app import create_app
-from switchboard.metrics import MULTIPROCESS_DIR
+from switchboard.errors import ConfigurationError
+from switchboard.metrics import MULTIPROCESS_DIR, Metrics
 from switchboard.settings import Settings
 from tests.builders import link_customer
 from tests.conftest import service_url
@@ -192,3 +193,10 @@ def test_serve_with_workers_counts_every_process_in_each_scrape(
     health = {"route": "/healthz", "method": "GET", "status": "200"}
     for text in scrapes:
         assert value(samples(text), "switchboard_http_requests_total", **health) == HEALTH_CHECKS
+
+
+def test_a_multiprocess_directory_named_too_late_is_refused(tmp_path: Path) -> None:
+    # This process imported prometheus_client without PROMETHEUS_MULTIPROC_DIR: its values
+    # stay in memory, and a scrape of the directory would show none of them.
+    with pytest.raises(ConfigurationError, match=MULTIPROCESS_DIR):
+        Metrics(multiprocess_dir=str(tmp_path))

@@ -6,6 +6,8 @@ global one). Under `serve --workers N`, serve points PROMETHEUS_MULTIPROC_DIR at
 directory before the workers start: each process then writes its values there, and a scrape,
 whichever process answers it, reads them all (MultiProcessCollector). What is read at scrape
 time (the job queue, the connection pools) is read by the process that answers it.
+prometheus_client decides when it is imported whether values go to that directory, so the
+variable must be set before a process starts (serve's workers are spawned after it is).
 """
 
 from __future__ import annotations
@@ -15,13 +17,14 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.errors import ConfigurationError
 from switchboard.outbound.repository import waiting_jobs
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -36,6 +39,12 @@ class Metrics:
     writes its values (None: this process's registry is the whole story)."""
 
     def __init__(self, *, multiprocess_dir: str | None = None) -> None:
+        if multiprocess_dir is not None and not getattr(values.ValueClass, "_multiprocess", False):
+            # Each process would count in memory, and a scrape would show none of it.
+            raise ConfigurationError(
+                f"{MULTIPROCESS_DIR} was set after prometheus_client was imported",
+                hint=f"set {MULTIPROCESS_DIR} before the process starts, or leave it unset",
+            )
         self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
