@@ -61,6 +61,7 @@ from bench_support import KeepAlive, LongWaits, scratch_database, server, settle
 from ingest import _wait_until_ready as wait_until_ready
 from ingest import free_port, scalar
 from switchboard.dev_secrets import load_or_create, with_dev_secrets
+from switchboard.metrics import Metrics
 from switchboard.outbound.config import outbound_for
 from switchboard.settings import SECRET_SETTINGS, Settings
 from switchboard.tools import service as tools
@@ -379,7 +380,7 @@ async def trace_one_path(url: str, env: dict[str, str], number: str) -> dict[str
     context = CallContext(str(uuid.uuid4()), ASSISTANT_ID, number, OUR_NUMBER)
     with outbound_for(settings) as outbound:
         async with (
-            tool_services(settings, outbound) as services,
+            tool_services(settings, outbound, Metrics()) as services,
             await AsyncConnection.connect(
                 url, autocommit=True, cursor_factory=TracingCursor
             ) as conn,

@@ -17,10 +17,11 @@ import psycopg
 import pytest
 from procrastinate.exceptions import ConnectorException
 from procrastinate.sync_psycopg_connector import wrap_exceptions
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg import errors
 from psycopg_pool import PoolTimeout
 
-from switchboard.app import create_app
+from switchboard.app import QUEUE_READ_SECONDS, create_app
 from switchboard.db import connection_pool, database_fault
 from switchboard.errors import DatabaseUnavailable, ProviderUnavailable
 from switchboard.settings import Settings
@@ -236,3 +237,24 @@ async def test_the_pool_hands_out_no_connection_the_server_closed_and_waits_for_
         assert time.monotonic() - started < 0.5
     finally:
         await pool.close()
+
+
+async def test_metrics_answer_during_an_outage_without_the_job_queue(
+    server: PrivateServer, client: httpx.AsyncClient
+) -> None:
+    server.stop()
+    try:
+        assert (await sms(client)).status_code == 503
+        started = time.monotonic()
+        response = await client.get("/metrics")
+        took = time.monotonic() - started
+    finally:
+        server.start()
+
+    assert response.status_code == 200, response.text
+    families = {f.name: f for f in text_string_to_metric_families(response.text)}
+    assert "switchboard_db_pool_connections" in families
+    assert "switchboard_job_queue_depth" not in families
+    assert took < QUEUE_READ_SECONDS + 1
+    failed = {"provider": "twilio", "outcome": "failed", "reason": "database_unavailable"}
+    assert [s.value for s in families["switchboard_webhooks"].samples if s.labels == failed] == [1]

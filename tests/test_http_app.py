@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from switchboard.app import create_app
 from switchboard.errors import MalformedBody
 from switchboard.http_app import SwitchboardApp
+from switchboard.metrics import Metrics
 from switchboard.settings import Settings
 from switchboard.webhooks import twilio
 from tests.conftest import MIGRATIONS_DIR
@@ -61,7 +62,7 @@ class _Seen:
 
 
 def _toy_app() -> SwitchboardApp:
-    app = SwitchboardApp(title="toy")
+    app = SwitchboardApp(title="toy", metrics=Metrics())
     router = _toy_router()
     app.include_router(router)
     direct = next(r for r in router.routes if getattr(r, "name", "") == "direct")
@@ -145,7 +146,7 @@ def test_endpoints_that_take_more_than_the_request_are_refused() -> None:
     async def read(request: Request) -> Response:
         return Response("read")
 
-    app = SwitchboardApp()
+    app = SwitchboardApp(metrics=Metrics())
     app.include_router(router)
     for endpoint, error in (
         (with_dependency, "takes more than the Request"),
@@ -164,7 +165,7 @@ def test_a_router_that_adds_to_its_routes_is_refused() -> None:
         return Response("guarded")
 
     moved = _toy_router()
-    app = SwitchboardApp()
+    app = SwitchboardApp(metrics=Metrics())
     app.include_router(guarded)
     app.include_router(moved, prefix="/elsewhere")
     direct = next(r for r in moved.routes if getattr(r, "name", "") == "direct")

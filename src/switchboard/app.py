@@ -11,26 +11,37 @@ from contextlib import asynccontextmanager
 import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
 from switchboard.db import connection_pool
-from switchboard.errors import DatabaseUnavailable, SwitchboardError
+from switchboard.errors import (
+    DatabaseUnavailable,
+    MetricsNotConfigured,
+    MetricsTokenInvalid,
+    SwitchboardError,
+)
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
 from switchboard.logs import configure_logging
 from switchboard.messages.group_commit import InboundTexts
+from switchboard.metrics import CONTENT_TYPE, Metrics, pool_gauges, queue_gauges
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import LEDGER
 from switchboard.outbound.config import outbound_for
+from switchboard.outbound.queue import QUEUE
 from switchboard.outbound.worker import check_live_settings, run_worker
 from switchboard.settings import Settings
 from switchboard.tools.context import tool_services
 from switchboard.webhooks import sendgrid, twilio, vapi
+from switchboard.webhooks.common import same_secret
 
 log = logging.getLogger("switchboard")
+# How long a scrape waits for the job queue's figures: a scrape must answer while the
+# database is slow, and then does without them.
+QUEUE_READ_SECONDS = 2.0
 
 
 def create_app(
@@ -42,6 +53,7 @@ def create_app(
     it starts after the API's pool and stops, letting sends in flight finish, before it.
     """
     latest = {m.id for m in load_migrations(settings.migrations_dir)}
+    metrics = Metrics.for_process()
     if with_worker:
         check_live_settings(settings)  # refuse to start, rather than start without it
 
@@ -59,14 +71,16 @@ def create_app(
         await pool.open(wait=True, timeout=settings.db_wait_seconds)
         app.state.pool = pool
         # Left before the pool closes (below): the groups being written use it to fall back.
-        app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool))
+        app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool, metrics))
         outbound = exits.enter_context(outbound_for(settings))
-        app.state.tool_services = await exits.enter_async_context(tool_services(settings, outbound))
+        app.state.tool_services = await exits.enter_async_context(
+            tool_services(settings, outbound, metrics)
+        )
         exits.enter_context(startup_objects_frozen())
         worker = None
         if with_worker:
             worker = asyncio.create_task(
-                run_worker(settings, database_url, install_signal_handlers=False),
+                run_worker(settings, database_url, metrics, install_signal_handlers=False),
                 name="outbound worker",
             )
             worker.add_done_callback(_report_worker_end)
@@ -86,6 +100,7 @@ def create_app(
         summary="A bank's omnichannel contact-center backend: provider webhooks in, "
         "conversations, messages and an append-only audit trail out.",
         lifespan=lifespan,
+        metrics=metrics,
         access_log=settings.access_log_on,
         docs_url=None,  # FastAPI's pages load their scripts from a CDN: ours are below
         redoc_url=None,
@@ -127,8 +142,57 @@ def create_app(
             return error_json(503, "database_behind", f"migrations pending: {', '.join(pending)}")
         return JSONResponse({"status": "ready", "migrations": len(applied)})
 
+    _serve_metrics(app, settings, metrics)
     _answer_errors(app)
     return app
+
+
+def _serve_metrics(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
+    """GET /metrics: what `metrics` counted, with the pools and the job queue as they are."""
+
+    @app.get(
+        "/metrics",
+        tags=["health"],
+        summary="Prometheus metrics (docs/operations.md), with the bearer token "
+        "SWITCHBOARD_METRICS_TOKEN sets",
+        response_class=Response,
+    )
+    async def metrics_page(request: Request) -> Response:
+        refused = _metrics_refused(settings, request.headers.get("authorization"))
+        if refused is not None:
+            response = error_response(request, refused)
+            if isinstance(refused, MetricsTokenInvalid):
+                response.headers["WWW-Authenticate"] = "Bearer"
+            return response
+        state = request.app.state
+        read = [pool_gauges({"api": state.pool, "texts": state.inbound_texts.group_pool})]
+        try:
+            async with asyncio.timeout(QUEUE_READ_SECONDS):
+                async with state.pool.connection() as conn:
+                    read += await queue_gauges(conn, shown=(QUEUE,))
+        except (psycopg.Error, TimeoutError) as exc:
+            log.warning("/metrics without the job queue's figures: %s", str(exc).strip())
+        return Response(metrics.exposition(read), media_type=CONTENT_TYPE)
+
+
+def _metrics_refused(settings: Settings, authorization: str | None) -> SwitchboardError | None:
+    """Why /metrics is refused to this caller, or None. Open in development while no token
+    is set; in production a token must be set, and sent."""
+    token = settings.metrics_token.strip()
+    if not token:
+        if settings.production:
+            return MetricsNotConfigured(
+                "/metrics is refused: SWITCHBOARD_METRICS_TOKEN is not set",
+                hint="set SWITCHBOARD_METRICS_TOKEN and give it to the scraper as a bearer token",
+            )
+        return None
+    scheme, _, presented = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not same_secret(presented.strip(), token):
+        return MetricsTokenInvalid(
+            "/metrics needs the bearer token SWITCHBOARD_METRICS_TOKEN sets",
+            hint="send Authorization: Bearer <SWITCHBOARD_METRICS_TOKEN>",
+        )
+    return None
 
 
 def _answer_errors(app: FastAPI) -> None:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from typing import Annotated, Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -24,6 +25,7 @@ from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
 from switchboard.errors import ConfigurationError, DatabaseBehind, PortInUse, SwitchboardError
 from switchboard.logs import configure_logging
+from switchboard.metrics import MULTIPROCESS_DIR, Metrics
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
@@ -284,7 +286,9 @@ def worker(
     )
     # While it runs, procrastinate answers SIGINT and SIGTERM itself: it stops fetching and
     # lets the sends in flight finish; a second signal ends the process at once.
-    asyncio.run(run_worker(settings, url, burst=burst))
+    # Its sends reach a scrape only through PROMETHEUS_MULTIPROC_DIR shared with the API
+    # on the same machine (docs/operations.md).
+    asyncio.run(run_worker(settings, url, Metrics.for_process(), burst=burst))
 
 
 # What stops working while a secret is unset (production: nothing is generated).
@@ -392,8 +396,13 @@ def _serve(
     config = uvicorn.Config(
         "switchboard.app:create_app_from_env", factory=True, workers=workers, **options
     )
-    with contextlib.suppress(KeyboardInterrupt):
-        Multiprocess(config, sockets=[listening]).run()
+    # A fresh directory each run, where every worker writes its metrics and any of them
+    # reads them all when scraped (metrics.py): values left by an earlier run would be
+    # added to this one's.
+    with tempfile.TemporaryDirectory(prefix="switchboard-metrics-") as shared:
+        os.environ[MULTIPROCESS_DIR] = shared
+        with contextlib.suppress(KeyboardInterrupt):
+            Multiprocess(config, sockets=[listening]).run()
 
 
 def serving_line(settings: Settings, host: str, port: int) -> str:

@@ -107,6 +107,20 @@ class PayloadTooLarge(WebhookRejected):
     http_status = 413
 
 
+class MetricsNotConfigured(SwitchboardError):
+    """/metrics is refused in production until SWITCHBOARD_METRICS_TOKEN is set."""
+
+    code = "metrics_not_configured"
+    http_status = 403
+
+
+class MetricsTokenInvalid(SwitchboardError):
+    """/metrics was asked for without the bearer token SWITCHBOARD_METRICS_TOKEN sets."""
+
+    code = "metrics_token_invalid"
+    http_status = 401
+
+
 class DatabaseBehind(SwitchboardError):
     code = "database_behind"
     http_status = 503

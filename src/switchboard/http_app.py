@@ -26,7 +26,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from switchboard.db import database_fault
-from switchboard.errors import SwitchboardError
+from switchboard.errors import SwitchboardError, WebhookRejected
+from switchboard.metrics import Metrics
 from switchboard.request_layer import RequestLayer
 
 log = logging.getLogger("switchboard")
@@ -36,12 +37,14 @@ Endpoint = Callable[[Request], Awaitable[Response]]
 
 class SwitchboardApp(FastAPI):
     """FastAPI under the request layer, plus the endpoints it was told to serve directly.
-    `access_log`: one log line a request (request_layer.py)."""
+    `access_log`: one log line a request (request_layer.py); `metrics`: where requests and
+    webhooks are counted (metrics.py), kept in `state.metrics`."""
 
-    def __init__(self, *, access_log: bool = False, **options: Any) -> None:
+    def __init__(self, *, metrics: Metrics, access_log: bool = False, **options: Any) -> None:
         super().__init__(**options)
         self._direct: dict[str, tuple[APIRoute, Endpoint]] = {}
-        self._outer = RequestLayer(self._dispatch, access_log=access_log)
+        self.state.metrics = metrics
+        self._outer = RequestLayer(self._dispatch, access_log=access_log, metrics=metrics)
 
     def serve_directly(self, router: APIRouter, endpoint: Endpoint) -> None:
         """Hand the POSTs to `endpoint` (a route of `router`, included in this app) to it
@@ -112,12 +115,29 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
         )
         exc = fault
     if isinstance(exc, SwitchboardError):
+        refused = isinstance(exc, WebhookRejected) or exc.http_status < 500
+        _count_refused_webhook(request, "refused" if refused else "failed", exc.code)
         response = error_json(exc.http_status, exc.code, exc.message)
         if exc.retry_after:
             response.headers["Retry-After"] = str(exc.retry_after)
         return response
     log.error("unhandled error on %s %s", request.method, request.scope["path"], exc_info=exc)
+    _count_refused_webhook(request, "failed", "internal_error")
     return error_json(500, "internal_error", "something went wrong; nothing was stored")
+
+
+_WEBHOOKS = "/webhooks/"
+
+
+def _count_refused_webhook(request: Request, outcome: str, code: str) -> None:
+    """A webhook answered with an error: refused (its signature, secret, body, media type or
+    size) or failed (the database, a fault), by its provider and error code."""
+    template: str = getattr(request.scope.get("route"), "path", "")
+    if not template.startswith(_WEBHOOKS):
+        return
+    provider = template[len(_WEBHOOKS) :].split("/", 1)[0]
+    metrics: Metrics = request.app.state.metrics
+    metrics.webhook(provider, outcome, code)
 
 
 def error_json(status: int, code: str, detail: str) -> JSONResponse:

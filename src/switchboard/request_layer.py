@@ -1,10 +1,11 @@
-"""The outer layer of every HTTP request: its id (X-Request-ID, request_ids.py) and its
-access log line. Plain ASGI, entered by SwitchboardApp before anything else, the directly
-served webhook included, so that no route can skip it.
+"""The outer layer of every HTTP request: its id (X-Request-ID, request_ids.py), its access
+log line, and its count and duration in the metrics (metrics.py). Plain ASGI, entered by
+SwitchboardApp before anything else, the directly served webhook included, so that no route
+can skip it.
 
 Kept cheap, since every inbound text passes it: the id is looked for in the raw header list,
 the response's headers are extended rather than parsed, and the access line is built only
-when access logs are on.
+when access logs are on; the metrics are a counter and a histogram, no lock of ours.
 """
 
 from __future__ import annotations
@@ -15,21 +16,27 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from switchboard.metrics import Metrics
 from switchboard.request_ids import REQUEST_ID, request_id_from
 
 access_log = logging.getLogger("switchboard.access")
 
 _HEADER = b"x-request-id"
+# A method is the caller's to write: any other is counted as "other", one series, not one each.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestLayer:
     """Give the request an id (the caller's if sane, else a new one), answer it in
     X-Request-ID, keep it in REQUEST_ID while the request is served, and, with `access_log`
-    on, write one line once it is answered: method, route, status, duration."""
+    on, write one line once it is answered: method, route, status, duration; and count it
+    in `metrics`, by route template, method and status."""
 
-    def __init__(self, app: ASGIApp, *, access_log: bool) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool, metrics: Metrics) -> None:
         self._app = app
         self._access_log = access_log
+        self._requests = metrics.requests
+        self._seconds = metrics.request_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,16 +64,24 @@ class RequestLayer:
         try:
             await self._app(scope, receive, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            template = _template(scope)
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self._requests.labels(template, method, str(status)).inc()
+            self._seconds.labels(template, method).observe(seconds)
             if self._access_log:
-                _log_access(scope, status, started)
+                _log_access(scope, template, status, seconds)
             REQUEST_ID.reset(token)
 
 
-def _log_access(scope: Scope, status: int, started: float) -> None:
+def _template(scope: Scope) -> str:
     # The route's template, never the path itself: a path is the caller's to write (a card
-    # number in a mistyped URL), a template is ours.
+    # number in a mistyped URL, a label per scanner's guess), a template is ours.
     route: Any = scope.get("route")
-    template = getattr(route, "path", None) or "-"
+    return getattr(route, "path", None) or "-"
+
+
+def _log_access(scope: Scope, template: str, status: int, seconds: float) -> None:
     access_log.info(
         "%s %s %d",
         scope["method"],
@@ -76,6 +91,6 @@ def _log_access(scope: Scope, status: int, started: float) -> None:
             "route": template,
             "method": scope["method"],
             "status": status,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            "duration_ms": round(seconds * 1000, 2),
         },
     )

@@ -121,6 +121,9 @@ class Settings(BaseSettings):
     log_format: LogFormat | None = Field(default=None, alias="SWITCHBOARD_LOG_FORMAT")
     # One line a request. Unset: on in production, off in development.
     access_log: bool | None = Field(default=None, alias="SWITCHBOARD_ACCESS_LOG")
+    # The bearer token GET /metrics asks for. Unset: /metrics is refused in production, open
+    # in development.
+    metrics_token: str = Field(default="", alias="SWITCHBOARD_METRICS_TOKEN")
 
     @field_validator(
         "public_url", "twilio_api_base_url", "sendgrid_api_base_url", "twilio_verify_base_url"

@@ -18,6 +18,7 @@ from switchboard.messages.group_commit import InboundTexts
 from switchboard.messages.models import InboundMessage, Thread
 from switchboard.messages.service import record_inbound
 from switchboard.messages.together import record_inbound_together
+from switchboard.metrics import Metrics
 from tests.builders import execute, link_customer
 
 pytestmark = pytest.mark.anyio
@@ -273,7 +274,7 @@ async def test_texts_arriving_together_are_written_in_groups_and_each_answered(
     deliveries = [text(f"SM{n:03d}", senders[n % 10]) for n in range(60)]
     deliveries += deliveries[:15]  # redelivered while the first ones are being written
 
-    async with InboundTexts(pool) as texts:
+    async with InboundTexts(pool, Metrics()) as texts:
         results = await asyncio.gather(*(texts.record(message) for message in deliveries))
 
     assert sum(not r.duplicate for r in results) == 60
@@ -296,7 +297,7 @@ async def test_a_group_that_fails_is_written_text_by_text(
 
     monkeypatch.setattr(together_repository, "insert_received", deadlocked)
 
-    async with InboundTexts(pool) as texts:
+    async with InboundTexts(pool, Metrics()) as texts:
         results = await asyncio.gather(
             *(texts.record(text(f"SM{n}", ANN if n % 2 else BOB)) for n in range(8))
         )
@@ -312,7 +313,7 @@ async def test_a_keyword_is_recorded_alone_and_heeded(
 ) -> None:
     link_customer(migrated_db, phone=ANN, email="ann@example.com")
 
-    async with InboundTexts(pool) as texts:
+    async with InboundTexts(pool, Metrics()) as texts:
         result = await texts.record(text("SM1", ANN, "STOP"))
 
     assert not result.duplicate
@@ -327,7 +328,7 @@ async def test_a_request_in_words_is_recorded_alone_and_flagged(
 ) -> None:
     link_customer(migrated_db, phone=ANN, email="ann@example.com")
 
-    async with InboundTexts(pool) as texts:
+    async with InboundTexts(pool, Metrics()) as texts:
         result = await texts.record(text("SM1", ANN, "don't text me anymore"))
 
     assert not result.duplicate
@@ -340,7 +341,7 @@ async def test_a_request_in_words_is_recorded_alone_and_flagged(
 async def test_a_text_whose_webhook_went_away_is_stored_all_the_same(
     pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    async with InboundTexts(pool, writers=1) as texts:
+    async with InboundTexts(pool, Metrics(), writers=1) as texts:
         first = asyncio.create_task(texts.record(text("SM1", ANN)))
         await asyncio.sleep(0.01)  # the writer has taken SM1 alone
         second = asyncio.create_task(texts.record(text("SM2", BOB)))
@@ -360,7 +361,7 @@ async def test_the_writers_wait_on_locks_one_second_at_most_and_keep_the_urls_op
     url = make_conninfo(migrated_db, options="-c work_mem=7MB")
     async with (
         AsyncConnectionPool(url, min_size=1, max_size=2, kwargs={"autocommit": True}) as pool,
-        InboundTexts(pool) as texts,
+        InboundTexts(pool, Metrics()) as texts,
         texts._group_pool.connection() as conn,
     ):
         cursor = await conn.execute(

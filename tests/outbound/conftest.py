@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from switchboard.audit.models import Actor, ActorType
+from switchboard.metrics import Metrics
 from switchboard.outbound.config import Outbound, outbound_for
 from switchboard.outbound.worker import run_worker
 from switchboard.settings import Settings
@@ -76,12 +77,17 @@ def live_settings(tmp_path: Path, twilio: TwilioServer, sendgrid: SendGridServer
     )
 
 
-async def drain(settings: Settings, url: str, *, seconds: float = 20) -> None:
+async def drain(
+    settings: Settings, url: str, *, seconds: float = 20, metrics: Metrics | None = None
+) -> None:
     """Run the worker (as the service connects) until no job is waiting, waking for retries
-    scheduled in the future."""
+    scheduled in the future; its sends are counted in `metrics` (the app's, say)."""
+    metrics = metrics or Metrics()
     deadline = time.monotonic() + seconds
     while True:
-        await run_worker(settings, service_url(url), burst=True, install_signal_handlers=False)
+        await run_worker(
+            settings, service_url(url), metrics, burst=True, install_signal_handlers=False
+        )
         due = execute(
             url,
             "SELECT extract(epoch FROM min(coalesce(scheduled_at, now()) - now()))::float"

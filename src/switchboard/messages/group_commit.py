@@ -24,6 +24,7 @@ from switchboard.db import connection_pool, database_fault
 from switchboard.messages.models import InboundMessage, Recorded
 from switchboard.messages.service import record_inbound
 from switchboard.messages.together import groupable, record_inbound_together
+from switchboard.metrics import Metrics
 from switchboard.request_ids import REQUEST_ID, current_request_id
 
 log = logging.getLogger(__name__)
@@ -50,12 +51,19 @@ class _Waiting(NamedTuple):
 class InboundTexts:
     """Where the Twilio messages webhook records what it was sent. Use it as an async context
     manager: it keeps its writers' connections (with GROUP_LOCK_TIMEOUT_MS) in a pool of its
-    own, and on leaving waits for the groups being written."""
+    own, and on leaving waits for the groups being written. The size of each group written
+    goes to `metrics`."""
 
     def __init__(
-        self, pool: AsyncConnectionPool[Any], *, max_group: int = MAX_GROUP, writers: int = WRITERS
+        self,
+        pool: AsyncConnectionPool[Any],
+        metrics: Metrics,
+        *,
+        max_group: int = MAX_GROUP,
+        writers: int = WRITERS,
     ) -> None:
         self._pool = pool  # for the texts written one by one
+        self._group_sizes = metrics.group_sizes
         # Added to what the URL may already set (a search_path, say), not in its place.
         conninfo = pool.conninfo
         if not isinstance(conninfo, str):
@@ -78,6 +86,11 @@ class InboundTexts:
         # Written in groups so far, for a look at how much grouping a load gets.
         self.groups = 0
         self.grouped_texts = 0
+
+    @property
+    def group_pool(self) -> AsyncConnectionPool[Any]:
+        """The writers' pool, for its statistics (metrics.py)."""
+        return self._group_pool
 
     async def __aenter__(self) -> InboundTexts:
         await self._group_pool.open()
@@ -165,6 +178,7 @@ class InboundTexts:
             return
         self.groups += 1
         self.grouped_texts += len(group)
+        self._group_sizes.observe(len(group))
         for waiting, result in zip(group, results, strict=True):
             if not waiting.future.done():  # its webhook may have gone: the text is stored anyway
                 waiting.future.set_result(result)

@@ -20,6 +20,7 @@ from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.errors import ProviderRejected, ProviderUnavailable
 from switchboard.messages.models import MessageStatus
 from switchboard.messages.status import SENDGRID, TWILIO
+from switchboard.metrics import Metrics
 from switchboard.outbound import repository
 from switchboard.outbound.models import SendState
 from switchboard.outbound.repository import OutboundRow
@@ -51,6 +52,11 @@ class DeliveryContext:
     seal_key: bytes | None
     max_attempts: int
     retry_base_seconds: float
+    metrics: Metrics  # each attempt's outcome, by provider and channel
+
+
+def _count(context: DeliveryContext, provider: str, row: OutboundRow, outcome: str) -> None:
+    context.metrics.sends.labels(provider, row.channel, outcome).inc()
 
 
 async def deliver(
@@ -65,12 +71,14 @@ async def deliver(
     sender = context.senders.get(row.channel)
     if sender is None:
         reason = f"nothing sends {row.channel}"
+        _count(context, "none", row, "not_sent")
         await _unsent(context, row, attempt, code="no_provider", message=reason)
         return
     try:
         text = (row.body_text or "") if sealed_body is None else _opened(context, row, sealed_body)
     except UnsealFailed as exc:
         reason = f"{exc} (was SWITCHBOARD_SECRET_KEY changed?)"
+        _count(context, "none", row, "not_sent")
         await _unsent(context, row, attempt, code="unseal_failed", message=reason)
         return
     outgoing = Outgoing(
@@ -85,10 +93,12 @@ async def deliver(
     try:
         accepted = await sender.send(outgoing)
     except ProviderRejected as exc:
+        _count(context, exc.provider, row, "rejected")
         await _unsent(context, row, attempt, code=exc.provider_code, message=exc.message)
         return
     except ProviderUnavailable as exc:
         if attempt >= context.max_attempts:
+            _count(context, exc.provider, row, "gave_up")
             await _unsent(
                 context,
                 row,
@@ -99,8 +109,10 @@ async def deliver(
             )
             return
         delay = context.retry_base_seconds * 2 ** (attempt - 1)
+        _count(context, exc.provider, row, "retrying")
         await _retrying(context, row, attempt, exc, delay)
         raise RetryLater(delay) from exc
+    _count(context, accepted.provider, row, "sent")
     await _accepted(context, row, attempt, accepted)
 
 

@@ -147,3 +147,23 @@ async def insert_sandbox_send(
             sealed,
         ),
     )
+
+
+async def waiting_jobs(conn: AsyncConnection[Any]) -> list[tuple[str, int, float]]:
+    """(queue, jobs waiting, seconds the oldest due one has been due) for each queue with a
+    waiting job: one not yet taken by a worker, a retry scheduled later included in the count.
+    A job's due time is its schedule, else when it was queued (procrastinate's event)."""
+    cursor = await conn.execute(
+        """
+        SELECT j.queue_name,
+               count(*),
+               coalesce(extract(epoch FROM now() - min(coalesce(j.scheduled_at, e.at))
+                        FILTER (WHERE j.scheduled_at IS NULL OR j.scheduled_at <= now())), 0)
+        FROM procrastinate_jobs AS j
+        LEFT JOIN procrastinate_events AS e ON e.job_id = j.id AND e.type = 'deferred'
+        WHERE j.status = 'todo'
+        GROUP BY j.queue_name
+        """
+    )
+    rows = await cursor.fetchall()
+    return [(str(queue), int(count), max(0.0, float(age))) for queue, count, age in rows]

@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from switchboard.db import connection_pool, database_fault
 from switchboard.errors import ConfigurationError
 from switchboard.heap import startup_objects_frozen
+from switchboard.metrics import Metrics
 from switchboard.outbound.config import config_from
 from switchboard.outbound.delivery import DeliveryContext
 from switchboard.outbound.queue import CONTEXT_KEY, QUEUE, outbound_queue
@@ -91,7 +92,9 @@ def senders_for(
 
 
 @asynccontextmanager
-async def delivery_context(settings: Settings, database_url: str) -> AsyncIterator[DeliveryContext]:
+async def delivery_context(
+    settings: Settings, database_url: str, metrics: Metrics
+) -> AsyncIterator[DeliveryContext]:
     """Everything the send task needs, open for as long as the block runs."""
     check_live_settings(settings)
     pool = connection_pool(
@@ -110,6 +113,7 @@ async def delivery_context(settings: Settings, database_url: str) -> AsyncIterat
                 seal_key=config_from(settings).seal_key,
                 max_attempts=settings.outbound_max_attempts,
                 retry_base_seconds=settings.outbound_retry_base_seconds,
+                metrics=metrics,
             )
     finally:
         await pool.close()
@@ -118,6 +122,7 @@ async def delivery_context(settings: Settings, database_url: str) -> AsyncIterat
 async def run_worker(
     settings: Settings,
     database_url: str,
+    metrics: Metrics,
     *,
     burst: bool = False,
     install_signal_handlers: bool = True,
@@ -129,8 +134,9 @@ async def run_worker(
     then works on as a new procrastinate worker, and the jobs it was running when it lost the
     database are run again at once. Jobs of a worker that died (killed, machine lost) are run
     again by the others once it has been silent for OUTBOUND_STALLED_SECONDS (stalled_bound).
+    Its sends are counted in `metrics`: the app's, when it runs inside the server.
     """
-    async with delivery_context(settings, database_url) as context:
+    async with delivery_context(settings, database_url, metrics) as context:
         # An App of its own for this run: procrastinate keeps the pool it was opened with.
         with outbound_queue(PsycopgConnector()) as app:
             async with app.open_async(context.pool):

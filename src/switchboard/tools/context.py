@@ -15,6 +15,7 @@ from switchboard.audit.models import Actor
 from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.auth_sessions.models import CodeMethod, CodeSender
 from switchboard.errors import CustomerNotRecognised, OtpNotConfigured, VerificationRequired
+from switchboard.metrics import Metrics
 from switchboard.outbound.codes import code_sender
 from switchboard.outbound.config import Outbound
 from switchboard.providers.twilio_verify import TwilioVerifyClient, VerifyClient
@@ -36,6 +37,7 @@ class ToolServices:
     outbound: Outbound
     send_code: CodeSender
     verify: VerifyClient | None
+    metrics: Metrics  # where each call is counted and timed
     now: Callable[[], datetime] = _utc_now
 
     def otp_config(self) -> OtpConfig:
@@ -78,7 +80,9 @@ class ToolRun:
 
 
 @asynccontextmanager
-async def tool_services(settings: Settings, outbound: Outbound) -> AsyncIterator[ToolServices]:
+async def tool_services(
+    settings: Settings, outbound: Outbound, metrics: Metrics
+) -> AsyncIterator[ToolServices]:
     """The services for this process's settings, queueing messages and codes through
     `outbound`; a Twilio Verify client only when codes are Twilio Verify's
     (OTP_METHOD=twilio_verify), closed on the way out."""
@@ -87,7 +91,7 @@ async def tool_services(settings: Settings, outbound: Outbound) -> AsyncIterator
     except OtpNotConfigured:
         otp = None
     if settings.otp_method != CodeMethod.TWILIO_VERIFY.value:
-        yield ToolServices(settings, otp, outbound, code_sender(outbound), None)
+        yield ToolServices(settings, otp, outbound, code_sender(outbound), None, metrics)
         return
     async with TwilioVerifyClient(
         base_url=settings.twilio_verify_base_url,
@@ -95,4 +99,4 @@ async def tool_services(settings: Settings, outbound: Outbound) -> AsyncIterator
         account_sid=settings.twilio_account_sid,
         auth_token=settings.secret("TWILIO_AUTH_TOKEN"),
     ) as verify:
-        yield ToolServices(settings, otp, outbound, code_sender(outbound), verify)
+        yield ToolServices(settings, otp, outbound, code_sender(outbound), verify, metrics)

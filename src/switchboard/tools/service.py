@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -49,18 +50,34 @@ async def answer_tool_calls(
     try:
         async with pool.connection() as conn:
             for call in calls:
+                started = time.perf_counter()
                 try:
-                    answers.append(await answer_tool_call(conn, context, call, services))
+                    answer = await answer_tool_call(conn, context, call, services)
                 except Exception as exc:
                     answer, code = _failed(call, exc)
                     if not conn.broken:
                         await _audit_failure(conn, context, call, answer, code)
-                    answers.append(answer)
+                _count(services, answer, time.perf_counter() - started)
+                answers.append(answer)
     except Exception as exc:  # no connection to be had
         if database_fault(exc) is None:
             raise
-        answers += [_failed(call, exc)[0] for call in calls[len(answers) :]]
+        for call in calls[len(answers) :]:
+            answer = _failed(call, exc)[0]
+            _count(services, answer, None)
+            answers.append(answer)
     return answers
+
+
+def _count(services: ToolServices, answer: Answer, seconds: float | None) -> None:
+    """Counted by tool (a name the catalog does not know as `unknown`, since the assistant's
+    prompt writes it) and outcome: ok, or the error code the answer starts with; timed
+    unless it was answered without being run (no connection to be had)."""
+    tool = answer.name if answer.name in TOOLS else "unknown"
+    outcome = "ok" if answer.error is None else answer.error.split(":", 1)[0]
+    services.metrics.tool_calls.labels(tool, outcome).inc()
+    if seconds is not None:
+        services.metrics.tool_seconds.labels(tool).observe(seconds)
 
 
 def _failed(call: ToolCall, exc: Exception) -> tuple[Answer, str]:

@@ -21,6 +21,8 @@ from switchboard.errors import (
     WebhookRejected,
 )
 from switchboard.messages.group_commit import InboundTexts
+from switchboard.messages.models import Recorded
+from switchboard.metrics import Metrics
 from switchboard.refusals import service as refusals
 from switchboard.refusals.models import Refusal
 from switchboard.settings import Settings
@@ -39,6 +41,15 @@ def pool_of(request: Request) -> AsyncConnectionPool[Any]:
 def inbound_texts_of(request: Request) -> InboundTexts:
     texts: InboundTexts = request.app.state.inbound_texts
     return texts
+
+
+def count_delivery(request: Request, provider: str, *recorded: Recorded) -> None:
+    """Count a delivery the service took: a duplicate when every record in it was seen
+    before (a provider's retry), else accepted. Refused ones are counted where they are
+    answered (http_app.error_response)."""
+    metrics: Metrics = request.app.state.metrics
+    duplicate = bool(recorded) and all(r.duplicate for r in recorded)
+    metrics.webhook(provider, "duplicate" if duplicate else "accepted")
 
 
 # The same, as dependencies. async, though they await nothing: FastAPI runs a plain `def`

@@ -37,6 +37,7 @@ from switchboard.messages.status import SENDGRID
 from switchboard.webhooks.common import (
     Pool,
     audit_rejection,
+    count_delivery,
     json_of,
     our_message_id,
     read_body,
@@ -111,21 +112,22 @@ EventBatch = Annotated[list[dict[str, Any]], Depends(verified_events)]
 
 
 @router.post("/inbound", summary="Inbound Parse email, parsed or raw mode")
-async def inbound_email(posted: InboundPost, pool: Pool) -> Response:
+async def inbound_email(posted: InboundPost, pool: Pool, request: Request) -> Response:
     message = await read_email(posted)
     async with pool.connection() as conn:
-        await messages.record_inbound(conn, message)
+        recorded = await messages.record_inbound(conn, message)
+    count_delivery(request, Provider.SENDGRID, recorded)
     return Response(status_code=200)
 
 
 @router.post("/events", summary="Event Webhook batch of delivery and engagement events")
-async def events(batch: EventBatch, pool: Pool) -> Response:
+async def events(batch: EventBatch, pool: Pool, request: Request) -> Response:
     reports = [_status_report(event) for event in batch]
     async with pool.connection() as conn:
         # Each event commits on its own; after a failure SendGrid retries the whole batch
         # and the events already recorded are recognised by their sg_event_id.
-        for report in reports:
-            await messages.record_status(conn, report)
+        recorded = [await messages.record_status(conn, report) for report in reports]
+    count_delivery(request, Provider.SENDGRID, *recorded)
     return Response(status_code=200)
 
 

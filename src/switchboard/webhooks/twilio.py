@@ -26,6 +26,7 @@ from switchboard.messages.models import InboundMessage, StatusReport, Thread
 from switchboard.messages.status import TWILIO
 from switchboard.webhooks.common import (
     audit_rejection,
+    count_delivery,
     inbound_texts_of,
     our_message_id,
     pool_of,
@@ -153,7 +154,8 @@ async def inbound_message(request: Request) -> Response:
     message = _inbound_message(form, settings_of(request).default_phone_region)
     # Written together with the texts that arrive meanwhile (group_commit.py), committed
     # before the answer either way.
-    await inbound_texts_of(request).record(message)
+    recorded = await inbound_texts_of(request).record(message)
+    count_delivery(request, Provider.TWILIO, recorded)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 
@@ -173,7 +175,8 @@ async def status_callback(request: Request) -> Response:
         message_id=our_message_id(request.query_params.get("message_id")),
     )
     async with pool_of(request).connection() as conn:
-        await messages.record_status(conn, report)
+        recorded = await messages.record_status(conn, report)
+    count_delivery(request, Provider.TWILIO, recorded)
     return Response(EMPTY_TWIML, media_type="text/xml")
 
 

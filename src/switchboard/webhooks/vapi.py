@@ -29,6 +29,7 @@ from switchboard.webhooks.common import (
     CurrentSettings,
     Pool,
     audit_rejection,
+    count_delivery,
     read_body,
     require_media_type,
     require_secret,
@@ -112,11 +113,15 @@ async def server_message(
     if message["type"] == TOOL_CALLS:
         context, calls = tool_calls_of(message, settings.default_phone_region)
         answers = await tools.answer_tool_calls(pool, context, calls, services)
+        count_delivery(request, Provider.VAPI)
         return {"results": [answer.for_vapi() for answer in answers]}
     record = _recorder_for(message, settings.default_phone_region, services.otp)
-    if record is not None:
-        async with pool.connection() as conn:
-            await record(conn)
+    if record is None:
+        count_delivery(request, Provider.VAPI)
+        return {}
+    async with pool.connection() as conn:
+        recorded = await record(conn)
+    count_delivery(request, Provider.VAPI, recorded)
     return {}
 
 
