@@ -167,17 +167,22 @@ def test_the_embedded_server_keeps_its_data_between_runs(tmp_path: Path) -> None
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()
 
 
-def test_run_serves_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+def start_run(data_dir: Path, port: int, *, stdout: int) -> subprocess.Popen[str]:
+    """`switchboard run` on the embedded server under `data_dir`, as `make run` starts it."""
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["SWITCHBOARD_DATA_DIR"] = str(tmp_path)
-    port = free_port()
-    with subprocess.Popen(
+    env["SWITCHBOARD_DATA_DIR"] = str(data_dir)
+    return subprocess.Popen(
         [sys.executable, "-m", "switchboard.cli", "run", "--port", str(port)],
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.DEVNULL,
         text=True,
-    ) as process:
+    )
+
+
+def test_run_serves_with_demo_data_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+    port = free_port()
+    with start_run(tmp_path, port, stdout=subprocess.PIPE) as process:
         assert process.stdout is not None
         lines = []
         for line in process.stdout:
@@ -255,15 +260,8 @@ def test_serve_on_a_busy_port_is_one_clear_error(migrated_db: str, tmp_path: Pat
 
 
 def test_a_second_run_beside_a_running_one_fails_fast(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env["SWITCHBOARD_DATA_DIR"] = str(tmp_path)
     port = free_port()
-    with subprocess.Popen(
-        [sys.executable, "-m", "switchboard.cli", "run", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    ) as first:
+    with start_run(tmp_path, port, stdout=subprocess.DEVNULL) as first:
         try:
             wait_until_ready(f"http://127.0.0.1:{port}/readyz")
             started = time.monotonic()
