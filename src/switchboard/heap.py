@@ -20,11 +20,11 @@ def startup_objects_frozen() -> Iterator[None]:
     """While the block runs, the objects alive at its start are left out of collections.
 
     What a process builds to start (modules, the app and its routes, models, pools) lives as
-    long as it does, yet every full collection walks all of it: about 100,000 objects and
-    40 ms in the API, a pause for every request in flight, at a moment nobody chooses.
+    long as it does, yet every full collection walks all of it: a pause for every request in
+    flight, at a moment nobody chooses (docs/benchmarks.md has its measured length).
     Frozen, they are not walked; collections see only what requests allocate. Unfrozen at
     the end, so that a process running the block more than once (the tests) frees them.
-    No collection first: it would cost those 40 ms at every start, and what little garbage
+    No collection first: it would cost such a pause at every start, and what little garbage
     is frozen with the rest is freed at the end.
     """
     if _Blocks.open == 0:
