@@ -73,17 +73,26 @@ class LongWaits:
     either happened, so that its figures can be read. pg_stat_activity is sampled every
     10 ms on a connection of its own (about 2% of a core); a wait seen in consecutive samples
     of the same backend counts as one, as long as from its first sample to its last plus one.
+
+    With `application` (an application_name), the samples of that application's backends
+    inside a transaction are also counted by what each was doing: waiting on a WAL flush, on
+    a lock, running a statement, or idle in the transaction (waiting for the application's
+    next statement): `in_transaction()` gives each one's share, that of the database's own
+    waits in the time those transactions took.
     """
 
     INTERVAL = 0.010
     LONG = 0.050
     KINDS = ("wal_flush", "lock")
+    DOING = ("wal_flush", "lock", "running", "idle_in_transaction")
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, application: str | None = None) -> None:
         self._url = url
+        self._application = application
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="long-waits", daemon=True)
         self.waits: dict[str, list[float]] = {kind: [] for kind in self.KINDS}
+        self.doing: dict[str, int] = dict.fromkeys(self.DOING, 0)
 
     def __enter__(self) -> LongWaits:
         self._thread.start()
@@ -102,21 +111,32 @@ class LongWaits:
             for kind, waits in self.waits.items()
         }
 
+    def in_transaction(self) -> dict[str, float]:
+        """Each activity's share of the application's backends' samples in a transaction."""
+        total = sum(self.doing.values())
+        return {what: count / (total or float("nan")) for what, count in self.doing.items()}
+
     def _watch(self) -> None:
         started: dict[tuple[int, str, str], float] = {}
         with psycopg.connect(self._url, autocommit=True) as conn:
             while not self._stop.wait(self.INTERVAL):
                 now = time.perf_counter()
-                waiting = {
-                    (pid, kind, event)
-                    for pid, kind, event in conn.execute(
-                        "SELECT pid, CASE wait_event_type WHEN 'Lock' THEN 'lock'"
-                        " ELSE 'wal_flush' END, wait_event FROM pg_stat_activity"
-                        " WHERE wait_event_type = 'Lock'"
-                        " OR (wait_event_type = 'IO'"  # WALSync up to 16, WalSync since
-                        "     AND lower(wait_event) IN ('walsync', 'walwrite'))"
-                    )
-                }
+                waiting = set()
+                for pid, kind, event, state, application in conn.execute(
+                    "SELECT pid, CASE WHEN wait_event_type = 'Lock' THEN 'lock'"
+                    " WHEN wait_event_type = 'IO'"  # WALSync up to 16, WalSync since
+                    " AND lower(wait_event) IN ('walsync', 'walwrite') THEN 'wal_flush' END,"
+                    " wait_event, state, application_name FROM pg_stat_activity"
+                    " WHERE pid <> pg_backend_pid()"
+                ):
+                    if kind is not None:
+                        waiting.add((pid, kind, event))
+                    if application == self._application and state in (
+                        "active",
+                        "idle in transaction",
+                    ):
+                        idle = state == "idle in transaction"
+                        self.doing[kind or ("idle_in_transaction" if idle else "running")] += 1
                 for key in started.keys() - waiting:
                     self.waits[key[1]].append(now - started.pop(key))
                 for key in waiting - started.keys():

@@ -17,7 +17,13 @@ from switchboard.request_ids import current_request_id
 async def append(conn: AsyncConnection[Any], entry: AuditEntry) -> UUID | int:
     """Write one record. Card numbers are masked in its payloads whatever the caller passed.
     Written while a request is served, its input carries the request's id (request_id)."""
-    return await repository.insert_audit_log(conn, record_values(entry, current_request_id()))
+    return await repository.insert_audit_log(conn, values_now(entry))
+
+
+def values_now(entry: AuditEntry) -> dict[str, Any]:
+    """The record's columns as append would store them now, for a statement that writes it
+    with another row: masked, with the id of the request being served."""
+    return record_values(entry, current_request_id())
 
 
 def record_values(entry: AuditEntry, request_id: str | None) -> dict[str, Any]:

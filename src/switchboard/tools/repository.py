@@ -10,6 +10,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from switchboard.audit.repository import INSERT_AUDIT_LOG, audit_parameters
 from switchboard.conversations.models import Channel
 
 
@@ -71,9 +72,21 @@ async def insert_answer(
     tool_name: str,
     conversation_id: UUID | None,
     answer: dict[str, Any],
+    audit: dict[str, Any],
 ) -> None:
+    """Keep the answer, and write the tool call's audit record (`audit`: its columns, as
+    audit.service.values_now gives them) in the same statement: one round trip, not two."""
     await conn.execute(
-        "INSERT INTO cc_tool_calls (call_id, tool_call_id, tool_name, conversation_id, answer)"
-        " VALUES (%s, %s, %s, %s, %s)",
-        (call_id, tool_call_id, tool_name, conversation_id, Jsonb(answer)),
+        "WITH answer AS (INSERT INTO cc_tool_calls"
+        " (call_id, tool_call_id, tool_name, conversation_id, answer)"
+        " VALUES (%(answer_call_id)s, %(answer_tool_call_id)s, %(answer_tool_name)s,"
+        " %(answer_conversation_id)s, %(answer)s)) " + INSERT_AUDIT_LOG,
+        {
+            **audit_parameters(audit),
+            "answer_call_id": call_id,
+            "answer_tool_call_id": tool_call_id,
+            "answer_tool_name": tool_name,
+            "answer_conversation_id": conversation_id,
+            "answer": Jsonb(answer),
+        },
     )

@@ -129,8 +129,8 @@ async def answer_tool_call(
             tool_name=call.name,
             conversation_id=caller.conversation_id,
             answer=_kept(answer),
+            audit=audit.values_now(_entry(run, tool, call, outcome, error)),
         )
-        await audit.append(conn, _entry(run, tool, call, outcome, error))
     return answer
 
 
@@ -168,6 +168,9 @@ async def _caller(
     conversation = await conversations.continue_found_call_or_open(
         conn, found, call_id=context.call_id, bank_customer_id=customer_id
     )
+    if conversation.created:  # no code can have been verified in it yet: nothing to read
+        assurance = auth_sessions.assurance_from(conversation.bank_customer_id, None, matched=True)
+        return Caller(conversation.id, conversation.bank_customer_id, assurance.level)
     assurance = await auth_sessions.assurance(
         conn,
         conversation_id=conversation.id,
