@@ -28,7 +28,9 @@ from switchboard.logs import configure_logging
 from switchboard.metrics import MULTIPROCESS_DIR, Metrics
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
+from switchboard.migrations.job_queue import JobQueueSql, QueueStep
 from switchboard.migrations.runner import MigrationRunner
+from switchboard.migrations.script import full_script
 from switchboard.settings import Settings
 
 app = typer.Typer(
@@ -118,7 +120,19 @@ def status() -> None:
             f"{applied.applied_at:%Y-%m-%d %H:%M:%S}",
             f"{applied.duration_ms} ms",
         )
+    # procrastinate's own migration files, after an upgrade of the package.
+    for step in runner.pending():
+        if isinstance(step, QueueStep):
+            pending += 1
+            table.add_row(step.id, step.ledger_row.name, "pending", "", "")
     out.print(table)
+    through = runner.job_queue_through()
+    if through is not None:
+        out.print(
+            f"job queue: procrastinate's schema up to its {through} (installed: procrastinate "
+            f"{JobQueueSql.installed().version})",
+            markup=False,
+        )
     out.print(f"{pending} pending")
 
 
@@ -134,6 +148,14 @@ def adopt(
         f"{len(adopted)} migration(s) recorded as applied; `switchboard db upgrade` "
         "applies the rest"
     )
+
+
+@db_app.command("sql")
+def sql_script() -> None:
+    """Print every migration as one psql script, procrastinate's job queue schema in its
+    place, for a DBA who applies by hand to an empty database; connects to nothing."""
+    migrations = load_migrations(Settings.from_env().migrations_dir)
+    sys.stdout.write(full_script(migrations, JobQueueSql.installed()))
 
 
 @db_app.command()
@@ -309,7 +331,7 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
         effect = _UNSET_SECRET_EFFECT.get(name, "its webhook answers 503")
         err.print(f"warning: {name} is not set; {effect} until it is", markup=False)
     url, runner = _runner()
-    pending = [s.migration.label for s in runner.status() if s.applied is None]
+    pending = [step.label for step in runner.pending()]
     if pending and not migrate:
         owner = runner.owner_if_not_permitted()
         raise DatabaseBehind(
