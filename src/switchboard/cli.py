@@ -132,6 +132,7 @@ def status() -> None:
             f"job queue: procrastinate's schema up to its {through} (installed: procrastinate "
             f"{JobQueueSql.installed().version})",
             markup=False,
+            soft_wrap=True,
         )
     out.print(f"{pending} pending")
 
