@@ -165,10 +165,8 @@ def verify(
 ) -> None:
     """Run the specification's Testing Checklist, and check what the service needs of the
     tables; changes nothing."""
-    settings = Settings.from_env()
-    results = run_checklist(
-        database_url(settings), [m.id for m in load_migrations(settings.migrations_dir)]
-    )
+    url, runner = _runner()
+    results = run_checklist(url, [step.id for step in runner.pending()])
     failed = [r for r in results if not r.ok]
     sections = {
         section: [r for r in results if r.section == section]
