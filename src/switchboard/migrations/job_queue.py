@@ -17,7 +17,7 @@ import procrastinate
 from switchboard.errors import MigrationError
 from switchboard.migrations.files import Migration, SqlScript, Statement
 
-# The versions the runner knows how to place (pyproject.toml pins the same range): from 3.10,
+# The versions the runner knows how to place (pyproject.toml allows the same range): from 3.10,
 # whose schema the first 010 carried, to the next major version, which may squash its
 # migration files and so leave an existing database's position nowhere.
 SUPPORTED_MAJOR = 3
