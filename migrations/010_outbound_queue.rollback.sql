@@ -23,30 +23,37 @@ $$;
 
 DROP TABLE IF EXISTS cc_sandbox_outbox;
 
--- This function returns a row of procrastinate_jobs, so it goes before the table.
-DROP FUNCTION IF EXISTS procrastinate_fetch_job_v2(character varying[], bigint);
-DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers, procrastinate_jobs,
-    procrastinate_workers;
-DROP FUNCTION IF EXISTS
-    procrastinate_defer_jobs_v1(procrastinate_job_to_defer_v1[]),
-    procrastinate_defer_periodic_job_v2(character varying, character varying, character varying,
-        character varying, integer, character varying, bigint, jsonb),
-    procrastinate_finish_job_v1(bigint, procrastinate_job_status, boolean),
-    procrastinate_cancel_job_v1(bigint, boolean, boolean),
-    procrastinate_retry_job_v1(bigint, timestamp with time zone, integer, character varying,
-        character varying),
-    procrastinate_retry_job_v2(bigint, timestamp with time zone, integer, character varying,
-        character varying),
-    procrastinate_notify_queue_job_inserted_v1(),
-    procrastinate_notify_queue_abort_job_v1(),
-    procrastinate_trigger_function_status_events_insert_v1(),
-    procrastinate_trigger_function_status_events_update_v1(),
-    procrastinate_trigger_function_scheduled_events_v1(),
-    procrastinate_trigger_abort_requested_events_procedure_v1(),
-    procrastinate_unlink_periodic_defers_v1(),
-    procrastinate_register_worker_v1(),
-    procrastinate_unregister_worker_v1(bigint),
-    procrastinate_update_heartbeat_v1(bigint),
-    procrastinate_prune_stalled_workers_v1(double precision);
-DROP TYPE IF EXISTS procrastinate_job_to_defer_v1, procrastinate_job_event_type,
-    procrastinate_job_status;
+-- procrastinate's objects are named procrastinate_*, whichever of its versions made them (010
+-- took its schema from the installed package, and the package's own migrations may have run
+-- since). Functions that return a table's rows go before the tables, trigger functions after
+-- the tables whose triggers call them, types last.
+DO $$
+DECLARE
+    here constant regnamespace := current_schema()::regnamespace;
+    listed text;
+BEGIN
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO listed FROM pg_proc AS p
+    WHERE p.pronamespace = here AND p.proname LIKE 'procrastinate\_%'
+      AND p.prorettype <> 'trigger'::regtype;
+    IF listed IS NOT NULL THEN
+        EXECUTE 'DROP FUNCTION ' || listed;
+    END IF;
+    SELECT string_agg(c.oid::regclass::text, ', ') INTO listed FROM pg_class AS c
+    WHERE c.relnamespace = here AND c.relkind IN ('r', 'p') AND c.relname LIKE 'procrastinate\_%';
+    IF listed IS NOT NULL THEN
+        EXECUTE 'DROP TABLE ' || listed;
+    END IF;
+    SELECT string_agg(p.oid::regprocedure::text, ', ') INTO listed FROM pg_proc AS p
+    WHERE p.pronamespace = here AND p.proname LIKE 'procrastinate\_%';
+    IF listed IS NOT NULL THEN
+        EXECUTE 'DROP FUNCTION ' || listed;
+    END IF;
+    SELECT string_agg(t.oid::regtype::text, ', ') INTO listed FROM pg_type AS t
+    WHERE t.typnamespace = here AND t.typname LIKE 'procrastinate\_%' AND t.typtype IN ('e', 'c')
+      AND (t.typrelid = 0 OR EXISTS (SELECT FROM pg_class AS c
+                                     WHERE c.oid = t.typrelid AND c.relkind = 'c'));
+    IF listed IS NOT NULL THEN
+        EXECUTE 'DROP TYPE ' || listed;
+    END IF;
+END
+$$;

@@ -28,7 +28,9 @@ from switchboard.logs import configure_logging
 from switchboard.metrics import MULTIPROCESS_DIR, Metrics
 from switchboard.migrations.checklist import SERVICE, SPECIFICATION, run_checklist
 from switchboard.migrations.files import load_migrations
+from switchboard.migrations.job_queue import JobQueueSql, QueueStep
 from switchboard.migrations.runner import MigrationRunner
+from switchboard.migrations.script import full_script
 from switchboard.settings import Settings
 
 app = typer.Typer(
@@ -118,7 +120,20 @@ def status() -> None:
             f"{applied.applied_at:%Y-%m-%d %H:%M:%S}",
             f"{applied.duration_ms} ms",
         )
+    # procrastinate's own migration files, after an upgrade of the package.
+    for step in runner.pending():
+        if isinstance(step, QueueStep):
+            pending += 1
+            table.add_row(step.id, step.ledger_row.name, "pending", "", "")
     out.print(table)
+    through = runner.job_queue_through()
+    if through is not None:
+        out.print(
+            f"job queue: procrastinate's schema up to its {through} (installed: procrastinate "
+            f"{JobQueueSql.installed().version})",
+            markup=False,
+            soft_wrap=True,
+        )
     out.print(f"{pending} pending")
 
 
@@ -136,16 +151,22 @@ def adopt(
     )
 
 
+@db_app.command("sql")
+def sql_script() -> None:
+    """Print every migration as one psql script, procrastinate's job queue schema in its
+    place, for a DBA who applies by hand to an empty database; connects to nothing."""
+    migrations = load_migrations(Settings.from_env().migrations_dir)
+    sys.stdout.write(full_script(migrations, JobQueueSql.installed()))
+
+
 @db_app.command()
 def verify(
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False,
 ) -> None:
     """Run the specification's Testing Checklist, and check what the service needs of the
     tables; changes nothing."""
-    settings = Settings.from_env()
-    results = run_checklist(
-        database_url(settings), [m.id for m in load_migrations(settings.migrations_dir)]
-    )
+    url, runner = _runner()
+    results = run_checklist(url, [step.id for step in runner.pending()])
     failed = [r for r in results if not r.ok]
     sections = {
         section: [r for r in results if r.section == section]
@@ -309,7 +330,7 @@ def _prepare(*, migrate: bool) -> tuple[Settings, str]:
         effect = _UNSET_SECRET_EFFECT.get(name, "its webhook answers 503")
         err.print(f"warning: {name} is not set; {effect} until it is", markup=False)
     url, runner = _runner()
-    pending = [s.migration.label for s in runner.status() if s.applied is None]
+    pending = [step.label for step in runner.pending()]
     if pending and not migrate:
         owner = runner.owner_if_not_permitted()
         raise DatabaseBehind(

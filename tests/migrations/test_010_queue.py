@@ -1,4 +1,4 @@
-"""010: the queue's schema is exactly what the pinned procrastinate creates itself, and its
+"""010: the queue's schema is exactly what the installed procrastinate creates itself, and its
 rollback never drops a send still waiting."""
 
 from __future__ import annotations

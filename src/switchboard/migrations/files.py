@@ -15,6 +15,9 @@ _FILE_NAME = re.compile(r"^(?P<id>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # A migration that must run outside a transaction (CREATE INDEX CONCURRENTLY, VALIDATE
 # without holding the ADD's lock) says so in its leading comments.
 _NO_TRANSACTION = re.compile(r"^--\s*switchboard:\s*no-transaction\s*$", re.MULTILINE)
+# Where a migration runs the job queue's schema, taken from the installed procrastinate
+# (job_queue.py): a line of its own.
+_JOB_QUEUE_SCHEMA = re.compile(r"^--\s*switchboard:\s*job-queue-schema\s*$", re.MULTILINE)
 _CREATE_TABLE = re.compile(
     r"^\s*CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?(cc_\w+)\s*\(", re.IGNORECASE | re.MULTILINE
 )
@@ -32,15 +35,27 @@ class SqlScript:
     statements: tuple[Statement, ...]
     transactional: bool
     checksum: str
+    # How many of the statements run before the job queue's schema, in a script that marks it.
+    job_queue_at: int | None = None
 
     @classmethod
     def read(cls, path: Path) -> SqlScript:
         source = path.read_text(encoding="utf-8")
+        marks = list(_JOB_QUEUE_SCHEMA.finditer(source))
+        if len(marks) > 1:
+            raise ConfigurationError(f"{path.name} marks the job queue's schema twice")
+        transactional = _NO_TRANSACTION.search(source) is None
+        if marks and not transactional:
+            raise ConfigurationError(
+                f"{path.name} runs outside a transaction; the job queue's schema needs one"
+            )
+        before = _split(source[: marks[0].start()]) if marks else []
         return cls(
             path=path,
             statements=tuple(_split(source)),
-            transactional=_NO_TRANSACTION.search(source) is None,
+            transactional=transactional,
             checksum=hashlib.sha256(source.encode()).hexdigest(),
+            job_queue_at=len(before) if marks else None,
         )
 
 

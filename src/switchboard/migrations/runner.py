@@ -32,18 +32,31 @@ from switchboard.errors import (
 from switchboard.migrations.expected import SERVICE_COLUMNS
 from switchboard.migrations.files import Migration, SqlScript, Statement, find
 from switchboard.migrations.fit import Problem, table_problems
+from switchboard.migrations.job_queue import (
+    JobQueueSql,
+    LedgerRow,
+    QueueStep,
+    ledger_rows,
+    through_from_ledger,
+    with_job_queue,
+)
 
 LEDGER = "switchboard_migrations"
 # One key for every Switchboard migration run against a database.
-_LOCK_SQL = "hashtextextended('switchboard:migrations', 0)"
+LOCK_SQL = "hashtextextended('switchboard:migrations', 0)"
 # A locking DDL statement that gave up after lock_timeout is tried again this many times.
 LOCK_RETRIES = 30
 # Names a table had before a later migration renamed it; adopt accepts either.
 _RENAMED_TABLES = {"cc_preferences": "cc_comm_preferences"}
 # The migration that adds the columns and defaults the service needs (fit.py).
 SERVICE_COLUMNS_MIGRATION = "015"
+# The migration that gives every table, sequence and function its privileges; it runs again
+# after a job queue migration of procrastinate's, so that what it creates gets them too.
+PRIVILEGES_MIGRATION = "014"
 
 Report = Callable[[str], None]
+# What `upgrade` applies: one of our migrations, or one of procrastinate's migration files.
+Step = Migration | QueueStep
 # Called after each statement with how long it took and how many attempts it needed.
 StatementHook = Callable[[SqlScript, Statement, float, int], None]
 
@@ -83,9 +96,11 @@ class MigrationRunner:
         report: Report = lambda _: None,
         lock_wait_seconds: float = 600.0,
         on_statement: StatementHook | None = None,
+        job_queue: JobQueueSql | None = None,
     ) -> None:
         self._url = url
         self._migrations = migrations
+        self._job_queue = job_queue or JobQueueSql.installed()
         self._report = report
         self._lock_wait_seconds = lock_wait_seconds
         self._on_statement = on_statement
@@ -108,22 +123,34 @@ class MigrationRunner:
             ).fetchone()
         return str(row[1]) if row is not None and not row[0] else None
 
-    def upgrade(self, to: str | None = None) -> list[Migration]:
-        target = find(self._migrations, to).id if to else self._migrations[-1].id
-
-        def pending(conn: Conn) -> list[Migration]:
+    def job_queue_through(self) -> str | None:
+        """The newest of procrastinate's migration files the database's job queue contains,
+        None before the migration that makes the queue."""
+        with self._connection() as conn:
             applied = _read_ledger(conn)
-            return [m for m in self._migrations if m.id not in applied and m.id <= target]
+        for migration in self._migrations:
+            if migration.apply.job_queue_at is not None and migration.id in applied:
+                return through_from_ledger(migration.id, applied[migration.id].checksum, [*applied])
+        return None
 
+    def pending(self, to: str | None = None) -> list[Step]:
+        """What `upgrade` would apply now, in order; reads the ledger only."""
+        with self._connection() as conn:
+            return self._pending(conn, to)
+
+    def upgrade(self, to: str | None = None) -> list[Step]:
         with self._connection() as conn:
             # Up to date: nothing is locked or created, so a role that may not migrate (the
             # app role) may still ask.
-            if not pending(conn):
+            if not self._pending(conn, to):
                 return []
             with self._locked(conn):
-                todo = pending(conn)
-                for migration in todo:
-                    self._apply(conn, migration)
+                todo = self._pending(conn, to)
+                for step in todo:
+                    if isinstance(step, QueueStep):
+                        self._apply_queue_step(conn, step)
+                    else:
+                        self._apply(conn, step)
         return todo
 
     def downgrade(self, to: str) -> list[Migration]:
@@ -145,7 +172,7 @@ class MigrationRunner:
         target = find(self._migrations, at).id
         with self._connection() as conn, self._locked(conn):
             applied = _read_ledger(conn)
-            beyond = sorted(i for i in applied if i > target)
+            beyond = sorted({_migration_id(i) for i in applied if _migration_id(i) > target})
             if beyond:
                 raise AdoptionRefused(
                     f"this database already records migrations past {target}: {', '.join(beyond)}",
@@ -180,11 +207,43 @@ class MigrationRunner:
                 )
             with conn.transaction():
                 for migration in adopting:
-                    _record(conn, migration, duration_ms=0, adopted=True)
+                    for row in ledger_rows(migration, self._job_queue):
+                        _record(conn, row, duration_ms=0, adopted=True)
                     self._report(f"recorded {migration.label} as applied (adopted)")
         return adopting
 
     # -- internals --------------------------------------------------------------------
+
+    def _pending(self, conn: Conn, to: str | None) -> list[Step]:
+        target = find(self._migrations, to).id if to else self._migrations[-1].id
+        applied = _read_ledger(conn)
+        todo: list[Step] = []
+        for migration in self._migrations:
+            if migration.id > target:
+                break
+            if migration.id not in applied:
+                todo.append(migration)
+            elif migration.apply.job_queue_at is not None:
+                todo.extend(self._queue_steps(migration, applied))
+        return todo
+
+    def _queue_steps(
+        self, migration: Migration, applied: dict[str, AppliedMigration]
+    ) -> list[QueueStep]:
+        """procrastinate's migration files after those the queue made at `migration` has."""
+        through = through_from_ledger(migration.id, applied[migration.id].checksum, [*applied])
+        if through is None:
+            raise MigrationError(
+                f"cannot tell which procrastinate schema {migration.label} made in this "
+                "database: the ledger records neither the files it contains nor the first "
+                f"{migration.id}'s checksum",
+                hint="record the procrastinate migration file the queue is at (docs/"
+                "migrations.md: the job queue's schema), then run the command again",
+            )
+        return [
+            QueueStep(migration.id, script, self._job_queue.version)
+            for script in self._job_queue.migrations_after(through)
+        ]
 
     @contextmanager
     def _connection(self) -> Iterator[Conn]:
@@ -207,7 +266,7 @@ class MigrationRunner:
         _check_may_migrate(conn)
         deadline = time.monotonic() + self._lock_wait_seconds
         told = False
-        while not scalar(conn, f"SELECT pg_try_advisory_lock({_LOCK_SQL})"):
+        while not scalar(conn, f"SELECT pg_try_advisory_lock({LOCK_SQL})"):
             holder = _lock_holder(conn)
             if time.monotonic() >= deadline:
                 raise MigrationLockTimeout(
@@ -224,35 +283,60 @@ class MigrationRunner:
             yield
         finally:
             if not conn.closed:
-                conn.execute(f"SELECT pg_advisory_unlock({_LOCK_SQL})")
+                conn.execute(f"SELECT pg_advisory_unlock({LOCK_SQL})")
 
     def _apply(self, conn: Conn, migration: Migration) -> None:
         self._report(f"applying {migration.label} ...")
         started = time.monotonic()
+        rows = ledger_rows(migration, self._job_queue)
+
+        def record() -> None:
+            for row in rows:
+                _record(conn, row, duration_ms=_ms_since(started), adopted=False)
+
         if migration.apply.transactional:
             self._run_in_transaction(
-                conn,
-                migration.apply,
-                after=lambda: _record(
-                    conn, migration, duration_ms=_ms_since(started), adopted=False
-                ),
+                conn, with_job_queue(migration.apply, self._job_queue), after=record
             )
         else:
             for statement in migration.apply.statements:
                 self._run_with_retries(conn, migration.apply, statement)
-            _record(conn, migration, duration_ms=_ms_since(started), adopted=False)
+            record()
         _reset_session(conn)
         self._report(f"applied {migration.label} in {_ms_since(started) / 1000:.2f} s")
+
+    def _apply_queue_step(self, conn: Conn, step: QueueStep) -> None:
+        self._report(f"applying {step.label} ...")
+        started = time.monotonic()
+        statements = [(step.script, s) for s in step.script.statements]
+        privileges = [m for m in self._migrations if m.id == PRIVILEGES_MIGRATION]
+        if privileges and privileges[0].id in _read_ledger(conn):
+            statements += [(privileges[0].apply, s) for s in privileges[0].apply.statements]
+        self._run_in_transaction(
+            conn,
+            statements,
+            after=lambda: _record(
+                conn, step.ledger_row, duration_ms=_ms_since(started), adopted=False
+            ),
+        )
+        _reset_session(conn)
+        self._report(f"applied {step.label} in {_ms_since(started) / 1000:.2f} s")
 
     def _roll_back(self, conn: Conn, migration: Migration) -> None:
         self._report(f"rolling back {migration.label} ...")
         started = time.monotonic()
 
         def forget() -> None:
-            conn.execute(f"DELETE FROM {LEDGER} WHERE id = %s", (migration.id,))
+            # With the migration go the job queue's rows recorded under it.
+            conn.execute(
+                f"DELETE FROM {LEDGER} WHERE id = %s OR starts_with(id, %s)",
+                (migration.id, f"{migration.id}/"),
+            )
 
         if migration.rollback.transactional:
-            self._run_in_transaction(conn, migration.rollback, after=forget)
+            self._run_in_transaction(
+                conn, [(migration.rollback, s) for s in migration.rollback.statements], after=forget
+            )
         else:
             for statement in migration.rollback.statements:
                 self._run_with_retries(conn, migration.rollback, statement)
@@ -263,20 +347,20 @@ class MigrationRunner:
     def _run_in_transaction(
         self,
         conn: Conn,
-        script: SqlScript,
+        statements: list[tuple[SqlScript, Statement]],
         *,
         after: Callable[[], None],
     ) -> None:
         for attempt in range(1, LOCK_RETRIES + 1):
             try:
                 with conn.transaction():
-                    for statement in script.statements:
+                    for script, statement in statements:
                         _execute(conn, script, statement)
                     after()
                 return
             except _Retryable as exc:
-                self._wait_before_retry(script, exc.statement, attempt)
-        raise _lock_gave_up(script)
+                self._wait_before_retry(exc.script, exc.statement, attempt)
+        raise _lock_gave_up(statements[0][0])
 
     def _run_with_retries(
         self,
@@ -305,7 +389,8 @@ class MigrationRunner:
 
 
 class _Retryable(Exception):
-    def __init__(self, statement: Statement) -> None:
+    def __init__(self, script: SqlScript, statement: Statement) -> None:
+        self.script = script
         self.statement = statement
 
 
@@ -313,7 +398,7 @@ def _execute(conn: Conn, script: SqlScript, statement: Statement) -> None:
     try:
         conn.execute(statement.sql.encode(), prepare=False)
     except (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected) as exc:
-        raise _Retryable(statement) from exc
+        raise _Retryable(script, statement) from exc
     except psycopg.Error as exc:
         raise _translate(script, statement, exc) from exc
 
@@ -414,7 +499,7 @@ def _service_role_not_taken(conn: Conn) -> bool:
 # Whatever default privileges the schema has (Supabase grants every new table to anon,
 # authenticated and service_role), the ledger is readable by service_role, which the app role
 # acts as, and by no one else. On a database without these roles yet, 014 sets the same.
-_LEDGER_PRIVILEGES = f"""
+LEDGER_PRIVILEGES = f"""
 DO $$
 DECLARE
     grantee text;
@@ -433,17 +518,20 @@ END
 $$"""
 
 
+LEDGER_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {LEDGER} ("
+    " id text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
+    " applied_at timestamptz NOT NULL DEFAULT now(),"
+    " duration_ms integer NOT NULL, adopted boolean NOT NULL DEFAULT false)"
+)
+
+
 def _create_ledger(conn: Conn) -> None:
     if relation_exists(conn, LEDGER):
         return
     with conn.transaction():
-        conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {LEDGER} ("
-            " id text PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
-            " applied_at timestamptz NOT NULL DEFAULT now(),"
-            " duration_ms integer NOT NULL, adopted boolean NOT NULL DEFAULT false)"
-        )
-        conn.execute(_LEDGER_PRIVILEGES.encode())
+        conn.execute(LEDGER_TABLE)
+        conn.execute(LEDGER_PRIVILEGES.encode())
 
 
 def _check_may_migrate(conn: Conn) -> None:
@@ -475,18 +563,17 @@ def _who(conn: Conn) -> str:
     return f"role {session}" if session == current else f"role {session} (as {current})"
 
 
-def _record(
-    conn: Conn,
-    migration: Migration,
-    *,
-    duration_ms: int,
-    adopted: bool,
-) -> None:
+def _record(conn: Conn, row: LedgerRow, *, duration_ms: int, adopted: bool) -> None:
     conn.execute(
         f"INSERT INTO {LEDGER} (id, name, checksum, duration_ms, adopted)"
         " VALUES (%s, %s, %s, %s, %s)",
-        (migration.id, migration.name, migration.apply.checksum, duration_ms, adopted),
+        (row.id, row.name, row.checksum, duration_ms, adopted),
     )
+
+
+def _migration_id(ledger_id: str) -> str:
+    """The migration a ledger row belongs to: a job queue row ("010/…") to the one it is under."""
+    return ledger_id.split("/", 1)[0]
 
 
 def _reset_session(conn: Conn) -> None:
@@ -503,7 +590,7 @@ def _lock_holder(conn: Conn) -> str:
         " FROM pg_locks AS l LEFT JOIN pg_stat_activity AS a ON a.pid = l.pid"
         " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
         " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-        f" AND ((l.classid::bigint << 32) | l.objid::bigint) = {_LOCK_SQL}"
+        f" AND ((l.classid::bigint << 32) | l.objid::bigint) = {LOCK_SQL}"
         " AND l.pid <> pg_backend_pid() LIMIT 1"
     ).fetchone()
     if row is None:
