@@ -112,9 +112,6 @@ def create_app(
     app.include_router(twilio.router)
     app.include_router(sendgrid.router)
     app.include_router(vapi.router)
-    # Every inbound text comes this way: FastAPI's layers cost it a good part of its CPU
-    # (docs/benchmarks.md, inbound SMS webhooks).
-    app.serve_directly(twilio.router, twilio.inbound_message)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -144,6 +141,10 @@ def create_app(
 
     _serve_metrics(app, settings, metrics)
     _answer_errors(app)
+    # FastAPI builds an included route's handler when it first routes to it or documents
+    # it: documenting every route now makes a route it refuses (http_app.RequestRoute) fail
+    # here, at start-up, rather than at its first request.
+    app.openapi()
     return app
 
 

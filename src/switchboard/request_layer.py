@@ -1,7 +1,6 @@
 """The outer layer of every HTTP request: its id (X-Request-ID, request_ids.py), its access
 log line, and its count and duration in the metrics (metrics.py). Plain ASGI, entered by
-SwitchboardApp before anything else, the directly served webhook included, so that no route
-can skip it.
+SwitchboardApp before anything else, so that no route can skip it.
 
 Kept cheap, since every inbound text passes it: the id is looked for in the raw header list,
 the response's headers are extended rather than parsed, and the access line is built only
