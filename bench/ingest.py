@@ -293,9 +293,9 @@ class Samples:
 class SignedWebhooks:
     """Signed inbound-SMS requests, ready to write to a socket; a new MessageSid each.
 
-    Signing one costs the load process a third of a millisecond, CPU taken from the service
-    and the database on a 2-core machine; so before a timed phase the requests it will send
-    are built (`stock`), and `request` hands them out."""
+    Signing one costs the load process CPU that, on a 2-core machine, the service and the
+    database would otherwise have (docs/benchmarks.md); so before a timed phase the requests
+    it will send are built (`stock`), and `request` hands them out."""
 
     def __init__(self, plan: LoadPlan, tag: int) -> None:
         self._stock: collections.deque[tuple[str, bytes]] = collections.deque()

@@ -56,9 +56,11 @@ class RequestRoute(APIRoute):
     none of. Everything around the route (the request layer, the middleware, the exception
     handlers, routing) is as for any route.
 
-    Refused, when the route is built or included, for an endpoint that FastAPI would give
-    anything but the Request (parameters, dependencies of its own or added by a router or an
-    include, a response model): called this way, it would not get them.
+    Refused for an endpoint that FastAPI would give anything but the Request (parameters,
+    dependencies of its own or added by a router or an include, a response model): called
+    this way, it would not get them. Refused when the route is built, or, for what an include
+    adds, when FastAPI first documents or routes the included route, which create_app has it
+    do before it returns.
     """
 
     def get_route_handler(self) -> Endpoint:
