@@ -190,3 +190,21 @@ def test_the_service_builds_every_routes_handler_before_it_serves(tmp_path: Path
     app = _service(tmp_path)
 
     assert app.openapi_schema is not None
+
+
+def test_a_request_route_with_a_body_limit_is_refused() -> None:
+    async def plain(request: Request) -> Response:
+        return Response("plain")
+
+    with pytest.raises(ValueError, match="bounds its own body"):
+        APIRouter().add_api_route(
+            "/x", plain, methods=["POST"], route_class_override=RequestRoute, max_body_size=10
+        )
+
+
+def test_a_router_with_routers_in_it_is_added_by_including_it() -> None:
+    outer = APIRouter(prefix="/outer")
+    outer.include_router(_toy_router())
+
+    with pytest.raises(ValueError, match="include it instead"):
+        SwitchboardApp(metrics=Metrics()).add_routes_of(outer)

@@ -109,9 +109,8 @@ def create_app(
     if settings.api_docs_served:
         serve_api_docs(app)
     app.state.settings = settings
-    app.include_router(twilio.router)
-    app.include_router(sendgrid.router)
-    app.include_router(vapi.router)
+    for router in (twilio.router, sendgrid.router, vapi.router):
+        app.add_routes_of(router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:

@@ -11,7 +11,8 @@ dependencies and validating parameters, which an endpoint that takes nothing but
 does not need. Such an endpoint is registered with `RequestRoute` (docs/benchmarks.md,
 inbound SMS webhooks): it is called with the Request as it is, and its errors go to the app's
 exception handlers like any route's; the OpenAPI document and a wrong method's 405 are
-FastAPI's as usual.
+FastAPI's as usual. Routers are added with `add_routes_of`, their routes matched as the
+app's own.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 import fastapi.routing
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
+from starlette.routing import request_response
 from starlette.types import Receive, Scope, Send
 
 from switchboard.db import database_fault
@@ -49,6 +51,15 @@ class SwitchboardApp(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._outer(scope, receive, send)
 
+    def add_routes_of(self, router: APIRouter) -> None:
+        """The routes of `router`, each with its prefix, tags, responses and dependencies, as
+        this app's own. FastAPI's include_router keeps an included router apart, and matches
+        every request to it through it, which each of them pays for; our routers are given
+        no options when they are added, so nothing is lost. Nested routers are refused."""
+        if any(not isinstance(route, APIRoute) for route in router.routes):
+            raise ValueError(f"{router.prefix} holds more than routes: include it instead")
+        self.router.routes.extend(router.routes)
+
 
 class RequestRoute(APIRoute):
     """A route whose endpoint takes the Request alone and returns a Response: FastAPI calls it
@@ -62,6 +73,15 @@ class RequestRoute(APIRoute):
     adds, when FastAPI first documents or routes the included route, which create_app has it
     do before it returns.
     """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        super().__init__(path, endpoint, **options)
+        if self.max_body_size is not None:
+            raise ValueError(f"{self.endpoint.__qualname__} bounds its own body")
+        # Starlette's: the Request, and the app's exception handlers for what the endpoint
+        # raises; without FastAPI's exit stacks, which close the dependencies it has none of.
+        # (An included router's copy of the route keeps FastAPI's: see get_route_handler.)
+        self.app = request_response(endpoint)
 
     def get_route_handler(self) -> Endpoint:
         # When a router is included FastAPI builds the route's handler again, for the route
