@@ -2,9 +2,11 @@
 
 What it measures, in one run on one server:
 
-1. The service as a person runs it: `switchboard serve` in a subprocess on a fresh database
+1. The service as production runs it: `switchboard serve` in a subprocess on a fresh database
    (embedded PostgreSQL in a temporary folder, or a new database on DATABASE_URL's server),
-   with generated development secrets and the demo customers' identity links.
+   with generated development secrets and the demo customers' identity links, and what
+   production has on: JSON logs (SWITCHBOARD_LOG_FORMAT=json) with an access line a request,
+   request ids, and metrics, with a token set and /metrics scraped at the end.
 2. From a separate process, signed inbound SMS webhooks (a new MessageSid each, From drawn
    from 999 numbers so that conversations are continued as well as opened), sent by 1, 4, 16,
    32 and 64 concurrent clients over keep-alive connections, each level for 10 s. Reported:
@@ -24,13 +26,17 @@ What it measures, in one run on one server:
    and as many texts in flight.
 4. A fixed-rate phase at half the service's peak throughput (requests scheduled at a steady
    pace whatever the answers; latency counted from the scheduled time).
+5. A check that every webhook answered 2xx left exactly one stored message: the MessageSids
+   of the 2xx answers against the rows of cc_messages.
 
-Targets: peak service throughput / peak raw SQL throughput >= 0.5, and p99 < 50 ms at half
-the peak rate; the ratios to pgbench's peak (the raw PostgreSQL limit) and to the group SQL's
-are reported beside the first, each with its verdict against the same 0.5. Run it as
+Targets (issue 12): the service's peak throughput / pgbench's peak (the per-webhook SQL's
+floor) >= 0.8, and p99 < 50 ms at half the peak rate; the ratio to the group SQL's peak, the
+stricter floor, is printed beside the first with its verdict against the same 0.8, and the
+ratio to the per-webhook SQL through psycopg is reported without one. Run it as
 `.venv/bin/python bench/ingest.py` (`--help` for the options); the figures are printed, and
 written as JSON with `--json PATH`. The exit status is 0 whether the targets pass or not:
-timings are figures to read, not assertions.
+timings are figures to read, not assertions. It is 1, and says why, when a 2xx answer left
+no stored message, or more than one: that is a fault, not a figure.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import multiprocessing
 import os
 import random
 import re
+import secrets
 import shutil
 import signal
 import socket
@@ -79,7 +86,7 @@ from switchboard.settings import SECRET_SETTINGS
 from switchboard.simulate.payloads import OUR_NUMBER, Endpoint, sms_fields
 
 PATH = Endpoint.TWILIO_MESSAGES.value
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.8
 TARGET_P99_SECONDS = 0.050
 LEVELS = (1, 4, 16, 32, 64)
 # Requests signed ahead of each closed-loop level: more than the service answers here in a
@@ -140,6 +147,36 @@ class Phase:
     long_waits: dict[str, dict[str, float | int]] | None = None  # the fixed-rate phase's
     # Texts per transaction: the service's mean (from the rows' xmin), or the group floor's.
     group_size: float | None = None
+
+
+@dataclass(frozen=True)
+class StoredCheck:
+    """The webhooks answered 2xx, warm-up included, against the messages stored for them."""
+
+    answered: int
+    stored: int  # messages stored with the answered MessageSids
+    missing: int  # answered, and no message stored
+    duplicated: int  # answered, and more than one message stored
+
+    @property
+    def passed(self) -> bool:
+        return self.answered == self.stored and not self.missing and not self.duplicated
+
+
+def check_stored(url: str, answered: list[str]) -> StoredCheck:
+    with psycopg.connect(url, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT provider_message_id, count(*) FROM cc_messages"
+            " WHERE provider = 'twilio' AND provider_message_id = ANY(%s) GROUP BY 1",
+            (answered,),
+        ).fetchall()
+    stored = {sid: int(count) for sid, count in rows}
+    return StoredCheck(
+        answered=len(answered),
+        stored=sum(stored.values()),
+        missing=sum(1 for sid in set(answered) if sid not in stored),
+        duplicated=sum(1 for count in stored.values() if count > 1),
+    )
 
 
 def _percentile(ordered: Sequence[float], fraction: float) -> float:
@@ -256,12 +293,14 @@ class Samples:
 class SignedWebhooks:
     """Signed inbound-SMS requests, ready to write to a socket; a new MessageSid each.
 
-    Signing one costs the load process a third of a millisecond, CPU taken from the service
-    and the database on a 2-core machine; so before a timed phase the requests it will send
-    are built (`stock`), and `request` hands them out."""
+    Signing one costs the load process CPU that, on a 2-core machine, the service and the
+    database would otherwise have (docs/benchmarks.md); so before a timed phase the requests
+    it will send are built (`stock`), and `request` hands them out."""
 
     def __init__(self, plan: LoadPlan, tag: int) -> None:
-        self._stock: collections.deque[bytes] = collections.deque()
+        self._stock: collections.deque[tuple[str, bytes]] = collections.deque()
+        # The MessageSid of every request answered 2xx, to check for its stored message.
+        self.answered: list[str] = []
         self._validator = RequestValidator(plan.twilio_auth_token)
         self._url = plan.public_url + PATH
         self._rng = random.Random(tag)
@@ -282,10 +321,11 @@ class SignedWebhooks:
         while len(self._stock) < count:
             self._stock.append(self._build())
 
-    def request(self) -> bytes:
+    def request(self) -> tuple[str, bytes]:
+        """(MessageSid, the request)"""
         return self._stock.popleft() if self._stock else self._build()
 
-    def _build(self) -> bytes:
+    def _build(self) -> tuple[str, bytes]:
         sid, sender, body = self.message()
         fields = sms_fields(
             sid=sid,
@@ -297,7 +337,7 @@ class SignedWebhooks:
         )
         content = urlencode(fields).encode()
         signature = self._validator.compute_signature(self._url, fields)
-        return (
+        return sid, (
             self._head
             + f"X-Twilio-Signature: {signature}\r\nContent-Length: {len(content)}\r\n\r\n".encode()
             + content
@@ -326,7 +366,7 @@ async def service_level(
     samples = Samples()
 
     async def one(n: int) -> None:
-        request = webhooks.request()
+        sid, request = webhooks.request()
         started = time.perf_counter()
         try:
             status, _ = await connections[n].send(request)
@@ -337,6 +377,7 @@ async def service_level(
             samples.failed(f"HTTP {status}")
             return
         samples.latencies.append(time.perf_counter() - started)
+        webhooks.answered.append(sid)
 
     meter = CpuMeter(plan.service_pid, plan.database)
     elapsed = await closed_loop(concurrency, seconds, one)
@@ -366,9 +407,11 @@ async def fixed_rate(
                 opened += 1
                 connection = KeepAlive(plan.host, plan.port)
         try:
-            status, _ = await connection.send(webhooks.request())
+            sid, request = webhooks.request()
+            status, _ = await connection.send(request)
             if status == 200:
                 samples.latencies.append(time.perf_counter() - scheduled)
+                webhooks.answered.append(sid)
             else:
                 samples.failed(f"HTTP {status}")
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
@@ -743,31 +786,38 @@ def _load_process(plan: LoadPlan, results: Pipe) -> None:
         with LongWaits(plan.database_url) as waits:
             steady = await fixed_rate(plan, webhooks, peak / 2, plan.seconds)
         results.send(replace(steady, long_waits=waits.summary()))
+        results.send(check_stored(plan.database_url, webhooks.answered))
 
     uvloop.run(phases())
     results.close()
 
 
-def run_load(plan: LoadPlan, report: Callable[[Phase], None]) -> list[Phase]:
+def run_load(
+    plan: LoadPlan, report: Callable[[Phase], None]
+) -> tuple[list[Phase], StoredCheck | None]:
     context = multiprocessing.get_context("spawn")
     receiving, sending = context.Pipe(duplex=False)
     process = context.Process(target=_load_process, args=(plan, sending), name="sb-bench-load")
     process.start()
     sending.close()
     phases: list[Phase] = []
+    check = None
     try:
         while True:
             try:
-                phase: Phase = receiving.recv()
+                result: Phase | StoredCheck = receiving.recv()
             except EOFError:
                 break
-            phases.append(phase)
-            report(phase)
+            if isinstance(result, StoredCheck):
+                check = result
+                continue
+            phases.append(result)
+            report(result)
     finally:
         process.join(60)
     if process.exitcode != 0:
         raise RuntimeError(f"the load process failed (exit {process.exitcode}); see above")
-    return phases
+    return phases, check
 
 
 # -- the server, the database and the service ----------------------------------------------
@@ -786,20 +836,26 @@ class Service:
     port: int
     public_url: str
     twilio_auth_token: str
+    metrics_token: str
 
 
 @contextmanager
 def service_running(database_url: str, workers: int) -> Iterator[Service]:
-    """`switchboard serve` as a person runs it, with generated development secrets."""
+    """`switchboard serve` with generated development secrets, and logs and metrics as in
+    production: one JSON line a request besides what else it logs, metrics behind a token."""
     with tempfile.TemporaryDirectory(prefix="sb_bench_data_") as data_dir:
-        secrets = load_or_create(Path(data_dir))  # the service reads the same file
+        dev = load_or_create(Path(data_dir))  # the service reads the same file
         host, port = "127.0.0.1", free_port()
+        metrics_token = secrets.token_urlsafe(16)
         public_url = f"http://{host}:{port}"
         env = {name: value for name, value in os.environ.items() if name not in SECRET_SETTINGS}
         env |= {
             "DATABASE_URL": database_url,
             "SWITCHBOARD_DATA_DIR": data_dir,
             "SWITCHBOARD_PUBLIC_URL": public_url,
+            "SWITCHBOARD_LOG_FORMAT": "json",
+            "SWITCHBOARD_ACCESS_LOG": "true",
+            "SWITCHBOARD_METRICS_TOKEN": metrics_token,
         }
         env.pop("SWITCHBOARD_ENV", None)
         log_path = Path(data_dir) / "serve.log"
@@ -824,7 +880,9 @@ def service_running(database_url: str, workers: int) -> Iterator[Service]:
         ):
             try:
                 _wait_until_ready(f"{public_url}/readyz", process, log_path)
-                yield Service(process.pid, host, port, public_url, secrets.twilio_auth_token)
+                yield Service(
+                    process.pid, host, port, public_url, dev.twilio_auth_token, metrics_token
+                )
             finally:
                 process.send_signal(signal.SIGTERM)
                 process.wait(30)
@@ -924,12 +982,22 @@ def bench(levels: tuple[int, ...], seconds: float, warmup: float, workers: int) 
                 warmup_seconds=warmup,
             )
             say(f"each level {seconds:g} s, after {warmup:g} s of warm-up per path:")
-            phases = run_load(plan, lambda phase: say(describe(phase)))
+            phases, check = run_load(plan, lambda phase: say(describe(phase)))
+            scrape = httpx.get(
+                f"{service.public_url}/metrics",
+                headers={"Authorization": f"Bearer {service.metrics_token}"},
+                timeout=10,
+            )
             rows = {
                 table: scalar(url, f"SELECT count(*) FROM {table}")
                 for table in ("cc_messages", "cc_conversations", "cc_audit_logs")
             }
-    figures |= {"phases": [asdict(phase) for phase in phases], "rows_after": rows}
+    figures |= {
+        "phases": [asdict(phase) for phase in phases],
+        "rows_after": rows,
+        "stored": None if check is None else asdict(check) | {"passed": check.passed},
+        "metrics_scrape": {"status": scrape.status_code, "bytes": len(scrape.content)},
+    }
     return figures | verdicts(phases)
 
 
@@ -958,7 +1026,6 @@ def verdicts(phases: list[Phase]) -> dict[str, Any]:
         "raw_peak": raw_peak.throughput,
         "raw_peak_concurrency": raw_peak.concurrency,
         "ratio": ratio,
-        "ratio_pass": ratio >= TARGET_RATIO,
         "pgbench_peak": pgbench_peak.throughput,
         "pgbench_peak_concurrency": pgbench_peak.concurrency,
         "pgbench_ratio": peak.throughput / pgbench_peak.throughput,
@@ -994,23 +1061,21 @@ def report(figures: dict[str, Any]) -> None:
                 f"  {figures['pgbench_ratio_by_level'][level]:5.2f}"
                 f"  {grouped['throughput']:11.1f}  {figures['group_ratio_by_level'][level]:5.2f}"
             )
-    verdict = "PASS" if figures["ratio_pass"] else "FAIL"
+    # The issue's floor is the per-webhook SQL through pgbench (prepared statements, a C
+    # client); the group commit's own SQL is the stricter floor this benchmark adds, its
+    # verdict beside the headline's; psycopg's run of the per-webhook SQL is for reading.
     say(
-        f"peak: service {figures['peak']:.1f}/s (x{figures['peak_concurrency']}), raw SQL "
-        f"{figures['raw_peak']:.1f}/s (x{figures['raw_peak_concurrency']}): "
-        f"ratio {figures['ratio']:.2f} (target >= {TARGET_RATIO}) {verdict}"
-    )
-    # The same SQL through pgbench is the issue's raw PostgreSQL limit; the group commit's own
-    # SQL is the stricter floor this benchmark adds. Each gets its verdict against the target.
-    say(
-        f"      against pgbench's {figures['pgbench_peak']:.1f}/s "
-        f"(x{figures['pgbench_peak_concurrency']}): {figures['pgbench_ratio']:.2f} "
+        f"peak: service {figures['peak']:.1f}/s (x{figures['peak_concurrency']}) against "
+        f"pgbench's {figures['pgbench_peak']:.1f}/s (x{figures['pgbench_peak_concurrency']}): "
+        f"{figures['pgbench_ratio']:.2f} (target >= {TARGET_RATIO}) "
         + ("PASS" if figures["pgbench_ratio_pass"] else "FAIL")
-    )
-    say(
-        f"      against the group commit's own SQL, {figures['group_peak']:.1f} texts/s "
+        + f"; against the group commit's own SQL, {figures['group_peak']:.1f} texts/s "
         f"(x{figures['group_peak_concurrency']}): {figures['group_ratio']:.2f} "
         + ("PASS" if figures["group_ratio_pass"] else "FAIL")
+    )
+    say(
+        f"      against the per-webhook SQL through psycopg, {figures['raw_peak']:.1f}/s "
+        f"(x{figures['raw_peak_concurrency']}): {figures['ratio']:.2f}"
     )
     verdict = "PASS" if figures["half_peak_p99_pass"] else "FAIL"
     say(
@@ -1025,6 +1090,18 @@ def report(figures: dict[str, Any]) -> None:
             for kind, w in waits.items()
         )
     )
+    scrape = figures["metrics_scrape"]
+    say(f"GET /metrics with the token at the end: HTTP {scrape['status']}, {scrape['bytes']} bytes")
+    stored = figures["stored"]
+    if stored is None:
+        say("STORED MESSAGES NOT CHECKED: the load process sent no check")
+    elif stored["passed"]:
+        say(f"every 2xx left one stored message: {stored['answered']} answered, "
+            f"{stored['stored']} stored")  # fmt: skip
+    else:
+        say(f"STORED MESSAGES DO NOT MATCH THE 2xx ANSWERS: {stored['answered']} answered, "
+            f"{stored['stored']} stored, {stored['missing']} answered with none stored, "
+            f"{stored['duplicated']} stored more than once")  # fmt: skip
 
 
 def main() -> None:
@@ -1045,6 +1122,8 @@ def main() -> None:
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2, default=str) + "\n")
         say(f"figures written to {args.json}")
+    if not (figures["stored"] or {}).get("passed"):
+        sys.exit(1)  # a 2xx without its one stored message is a fault, not a figure
 
 
 if __name__ == "__main__":

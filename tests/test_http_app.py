@@ -1,5 +1,6 @@
-"""The application class: endpoints served directly answer as FastAPI would, skip its layers,
-and are refused where skipping them would change what the endpoint gets."""
+"""The application class and its routes: every request, the busiest webhook's included, passes
+the same layers; a RequestRoute's endpoint is called with the Request alone, and is refused
+where that would skip something FastAPI would give it."""
 
 from __future__ import annotations
 
@@ -11,44 +12,28 @@ from typing import ClassVar
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from switchboard.app import create_app
-from switchboard.errors import MalformedBody
-from switchboard.http_app import SwitchboardApp
+from switchboard.errors import MalformedBody, UnsupportedMediaType
+from switchboard.http_app import RequestRoute, SwitchboardApp
 from switchboard.metrics import Metrics
 from switchboard.settings import Settings
-from switchboard.webhooks import twilio
 from tests.conftest import MIGRATIONS_DIR
 
 pytestmark = pytest.mark.anyio
 
-
-async def _depends() -> str:
-    return "x"
+INBOUND = "/webhooks/twilio/messages"
 
 
-def _toy_router() -> APIRouter:
-    router = APIRouter(prefix="/hooks")
-
-    @router.post("/direct")
-    async def direct(request: Request) -> Response:
-        body = await request.body()
-        if body == b"refuse":
-            raise MalformedBody("refused on purpose")
-        if body == b"crash":
-            raise RuntimeError("a bug")
-        return Response(f"{request.app.title}:{body.decode()}", media_type="text/plain")
-
-    @router.post("/usual")
-    async def usual(request: Request) -> Response:
-        return Response("usual", media_type="text/plain")
-
-    return router
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
 
 
 class _Seen:
-    """A pure ASGI middleware that notes the paths that pass through FastAPI's stack."""
+    """A pure ASGI middleware that notes the paths that pass through the app's stack."""
 
     paths: ClassVar[list[str]] = []
 
@@ -61,46 +46,100 @@ class _Seen:
         await self.app(scope, receive, send)
 
 
-def _toy_app() -> SwitchboardApp:
-    app = SwitchboardApp(title="toy", metrics=Metrics())
-    router = _toy_router()
-    app.include_router(router)
-    direct = next(r for r in router.routes if getattr(r, "name", "") == "direct")
-    app.serve_directly(router, direct.endpoint)  # type: ignore[attr-defined]
+def _service(tmp_path: Path) -> FastAPI:
+    """The service as create_app builds it, in development (its OpenAPI document served).
+    Nothing here reaches the database: the requests are refused before they would."""
+    settings = Settings(SWITCHBOARD_DATA_DIR=tmp_path, SWITCHBOARD_MIGRATIONS_DIR=MIGRATIONS_DIR)
+    return create_app(settings, database_url="postgresql://unused")
+
+
+def _client(app: ASGIApp) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_a_middleware_added_to_the_app_sees_the_inbound_text_webhook(
+    tmp_path: Path,
+) -> None:
+    app = _service(tmp_path)
     app.add_middleware(_Seen)
-    return app
+    _Seen.paths = []
+    async with _client(app) as client:
+        answer = await client.post(INBOUND, content=b"a=b", headers={"content-type": "text/plain"})
+
+    assert answer.status_code == 415
+    assert _Seen.paths == [INBOUND]
+
+
+async def test_an_exception_handler_added_to_the_app_answers_the_inbound_text_webhook(
+    tmp_path: Path,
+) -> None:
+    app = _service(tmp_path)
+
+    @app.exception_handler(UnsupportedMediaType)
+    async def ours(_: Request, exc: UnsupportedMediaType) -> JSONResponse:
+        return JSONResponse({"handled_by": "the test"}, status_code=418)
+
+    async with _client(app) as client:
+        answer = await client.post(INBOUND, content=b"a=b", headers={"content-type": "text/plain"})
+
+    assert (answer.status_code, answer.json()) == (418, {"handled_by": "the test"})
+
+
+async def test_the_inbound_text_webhooks_errors_get_the_shared_answers(tmp_path: Path) -> None:
+    async with _client(_service(tmp_path)) as client:
+        refused = await client.post(INBOUND, content=b"a=b", headers={"content-type": "text/plain"})
+        wrong_method = await client.get(INBOUND)
+        document = await client.get("/openapi.json")
+
+    assert refused.status_code == 415
+    assert refused.json()["error"] == "unsupported_media_type"
+    assert refused.headers["x-request-id"]
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "method_not_allowed"
+    assert wrong_method.headers["x-request-id"]
+    operation = document.json()["paths"][INBOUND]["post"]
+    assert operation["summary"] == "Inbound SMS or WhatsApp message"
+    assert "415" in operation["responses"]
+
+
+def _toy_router() -> APIRouter:
+    router = APIRouter(prefix="/hooks")
+
+    async def plain(request: Request) -> Response:
+        body = await request.body()
+        if body == b"refuse":
+            raise MalformedBody("refused on purpose")
+        if body == b"crash":
+            raise RuntimeError("a bug")
+        return Response(f"{request.app.title}:{body.decode()}", media_type="text/plain")
+
+    router.add_api_route("/plain", plain, methods=["POST"], route_class_override=RequestRoute)
+    return router
 
 
 @pytest.fixture
-async def toy() -> AsyncIterator[httpx.AsyncClient]:
-    _Seen.paths = []
-    transport = httpx.ASGITransport(app=_toy_app(), raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+async def toy(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    app = _service(tmp_path)
+    app.include_router(_toy_router())
+    async with _client(app) as client:
         yield client
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-async def test_a_direct_endpoint_answers_without_passing_fastapis_layers(
+async def test_a_request_routes_endpoint_is_called_with_the_request(
     toy: httpx.AsyncClient,
 ) -> None:
-    direct = await toy.post("/hooks/direct", content=b"hello")
-    usual = await toy.post("/hooks/usual", content=b"hello")
+    answer = await toy.post("/hooks/plain", content=b"hello")
 
-    assert (direct.status_code, direct.text) == (200, "toy:hello")  # request.app is the app
-    assert (usual.status_code, usual.text) == (200, "usual")
-    assert _Seen.paths == ["/hooks/usual"]
+    assert (answer.status_code, answer.text) == (200, "Switchboard:hello")  # request.app
 
 
-async def test_a_direct_endpoints_errors_answer_as_the_apps_handlers_do(
+async def test_a_request_routes_errors_answer_as_every_routes_do(
     toy: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    refused = await toy.post("/hooks/direct", content=b"refuse")
+    refused = await toy.post("/hooks/plain", content=b"refuse")
     with caplog.at_level(logging.ERROR, logger="switchboard"):
-        crashed = await toy.post("/hooks/direct", content=b"crash")
+        crashed = await toy.post("/hooks/plain", content=b"crash")
 
     assert refused.status_code == 400
     assert refused.json() == {"error": "malformed_body", "detail": "refused on purpose"}
@@ -110,77 +149,62 @@ async def test_a_direct_endpoints_errors_answer_as_the_apps_handlers_do(
     assert any(record.exc_info and "a bug" in str(record.exc_info[1]) for record in caplog.records)
 
 
-async def test_other_methods_and_the_openapi_document_stay_fastapis(
-    toy: httpx.AsyncClient,
-) -> None:
-    wrong_method = await toy.get("/hooks/direct")
-    document = await toy.get("/openapi.json")
-
-    assert wrong_method.status_code == 405
-    assert "/hooks/direct" in document.json()["paths"]
-    assert _Seen.paths == ["/hooks/direct", "/openapi.json"]
-
-
-async def test_a_root_path_leaves_the_request_to_fastapi() -> None:
-    transport = httpx.ASGITransport(app=_toy_app(), root_path="/api")
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        _Seen.paths = []
-        answer = await client.post("/api/hooks/direct", content=b"hi")
-
-    assert answer.text == "toy:hi"
-    assert _Seen.paths == ["/api/hooks/direct"]
+async def _depends() -> str:
+    return "x"
 
 
 def test_endpoints_that_take_more_than_the_request_are_refused() -> None:
-    router = APIRouter()
-
-    @router.post("/with-dependency")
     async def with_dependency(request: Request, value: str = Depends(_depends)) -> Response:
         return Response(value)
 
-    @router.post("/with-query")
     async def with_query(request: Request, page: int = 1) -> Response:
         return Response(str(page))
 
-    @router.get("/read")
-    async def read(request: Request) -> Response:
-        return Response("read")
+    async def without_request() -> Response:
+        return Response("none")
 
-    app = SwitchboardApp(metrics=Metrics())
-    app.include_router(router)
-    for endpoint, error in (
-        (with_dependency, "takes more than the Request"),
-        (with_query, "takes more than the Request"),
-        (read, "is not the endpoint of one POST route"),
-    ):
-        with pytest.raises(ValueError, match=error):
-            app.serve_directly(router, endpoint)
+    for endpoint in (with_dependency, with_query, without_request):
+        with pytest.raises(ValueError, match="takes more than the Request"):
+            APIRouter().add_api_route(
+                "/x", endpoint, methods=["POST"], route_class_override=RequestRoute
+            )
 
 
-def test_a_router_that_adds_to_its_routes_is_refused() -> None:
+def test_dependencies_a_router_or_an_include_adds_are_refused() -> None:
+    async def plain(request: Request) -> Response:
+        return Response("plain")
+
     guarded = APIRouter(dependencies=[Depends(_depends)])
-
-    @guarded.post("/guarded")
-    async def guarded_endpoint(request: Request) -> Response:
-        return Response("guarded")
-
-    moved = _toy_router()
-    app = SwitchboardApp(metrics=Metrics())
-    app.include_router(guarded)
-    app.include_router(moved, prefix="/elsewhere")
-    direct = next(r for r in moved.routes if getattr(r, "name", "") == "direct")
-
     with pytest.raises(ValueError, match="takes more than the Request"):
-        app.serve_directly(guarded, guarded_endpoint)
-    with pytest.raises(ValueError, match="is not where this app serves"):
-        app.serve_directly(moved, direct.endpoint)  # type: ignore[attr-defined]
-    with pytest.raises(ValueError, match="is not the endpoint of one POST route"):
-        app.serve_directly(APIRouter(), guarded_endpoint)
+        guarded.add_api_route("/x", plain, methods=["POST"], route_class_override=RequestRoute)
+
+    # FastAPI builds an included route's handler when it first routes to it or documents it;
+    # create_app documents every route before it returns.
+    app = SwitchboardApp(metrics=Metrics())
+    app.include_router(_toy_router(), dependencies=[Depends(_depends)])
+    with pytest.raises(ValueError, match="takes more than the Request"):
+        app.openapi()
 
 
-def test_the_service_serves_inbound_texts_directly(tmp_path: Path) -> None:
-    settings = Settings(SWITCHBOARD_DATA_DIR=tmp_path, SWITCHBOARD_MIGRATIONS_DIR=MIGRATIONS_DIR)
-    app = create_app(settings, database_url="postgresql://unused")
+def test_the_service_builds_every_routes_handler_before_it_serves(tmp_path: Path) -> None:
+    app = _service(tmp_path)
 
-    assert isinstance(app, FastAPI)
-    assert app.served_directly == {"/webhooks/twilio/messages": twilio.inbound_message}
+    assert app.openapi_schema is not None
+
+
+def test_a_request_route_with_a_body_limit_is_refused() -> None:
+    async def plain(request: Request) -> Response:
+        return Response("plain")
+
+    with pytest.raises(ValueError, match="bounds its own body"):
+        APIRouter().add_api_route(
+            "/x", plain, methods=["POST"], route_class_override=RequestRoute, max_body_size=10
+        )
+
+
+def test_a_router_with_routers_in_it_is_added_by_including_it() -> None:
+    outer = APIRouter(prefix="/outer")
+    outer.include_router(_toy_router())
+
+    with pytest.raises(ValueError, match="include it instead"):
+        SwitchboardApp(metrics=Metrics()).add_routes_of(outer)

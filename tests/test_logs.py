@@ -7,6 +7,7 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -28,9 +29,16 @@ def root() -> Iterator[logging.Logger]:
     """The root logger, given back as it was."""
     logger = logging.getLogger()
     handlers, level = list(logger.handlers), logger.level
+    looked_up = [getattr(logging, name) for name in _LOOKED_UP]
     yield logger
     logger.handlers[:] = handlers
     logger.setLevel(level)
+    for name, value in zip(_LOOKED_UP, looked_up, strict=True):
+        setattr(logging, name, value)
+
+
+# What configure_logging stops each record from looking up.
+_LOOKED_UP = ("_srcfile", "logThreads", "logProcesses", "logMultiprocessing")
 
 
 def test_production_logs_json_with_access_lines_and_development_text_without() -> None:
@@ -79,6 +87,19 @@ def test_a_json_line_is_one_object_with_the_request_id(root: logging.Logger) -> 
     ]
     assert lines[0]["time"].endswith("+00:00")
     assert "RuntimeError: boom" in lines[2]["exception"]
+
+
+def test_a_json_lines_time_is_the_records_in_utc_to_the_millisecond() -> None:
+    formatter = JsonLines()
+    for created in (1_765_123_456.0, 1_765_123_456.9996, 1_765_123_457.0421, 1_765_123_457.5):
+        record = logging.LogRecord("switchboard.test", logging.INFO, "", 0, "m", None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+
+        shown = datetime.fromisoformat(json.loads(formatter.format(record))["time"])
+
+        assert shown.tzinfo == UTC
+        assert shown.microsecond % 1000 == 0
+        assert 0 <= created - shown.timestamp() < 0.001
 
 
 def test_a_text_line_names_the_request(root: logging.Logger) -> None:

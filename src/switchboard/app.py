@@ -109,12 +109,8 @@ def create_app(
     if settings.api_docs_served:
         serve_api_docs(app)
     app.state.settings = settings
-    app.include_router(twilio.router)
-    app.include_router(sendgrid.router)
-    app.include_router(vapi.router)
-    # Every inbound text comes this way: FastAPI's layers cost it a good part of its CPU
-    # (docs/benchmarks.md, inbound SMS webhooks).
-    app.serve_directly(twilio.router, twilio.inbound_message)
+    for router in (twilio.router, sendgrid.router, vapi.router):
+        app.add_routes_of(router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -145,6 +141,10 @@ def create_app(
 
     _serve_metrics(app, settings, metrics)
     _answer_errors(app)
+    # FastAPI builds an included route's handler when it first routes to it or documents
+    # it: documenting every route now makes a route it refuses (http_app.RequestRoute) fail
+    # here, at start-up, rather than at its first request.
+    app.openapi()
     return app
 
 

@@ -1,28 +1,31 @@
-"""The FastAPI application class, with a shorter way in for the busiest webhook, and the JSON
-error answers every route shares.
+"""The FastAPI application class, the route class of endpoints that take nothing but the
+Request, and the JSON error answers every route shares.
 
-Every request first passes the request layer (request_layer.py: its id and access log line),
-the directly served ones included: the shortcut below sits under it, not around it.
+Every request passes the same layers, in this order: the request layer (request_layer.py: its
+id, access log line and metrics), then FastAPI's and Starlette's stack (error and exception
+middleware, anything added with `add_middleware`, routing), then its route. Nothing is served
+around them: a middleware or an exception handler added to the app sees every request.
 
-A request through FastAPI passes a dozen ASGI layers before its endpoint runs (telemetry,
-error and exception middleware, an exit stack for dependencies, a body limit, router and
-route matching, dependency solving): a good part of the service's CPU per inbound text at
-peak load (docs/benchmarks.md, "Served directly"). An endpoint that takes nothing but the
-Request and needs none of that (no dependencies, no response model, its own body limit) can
-be `serve_directly`-ed: its POSTs are handed to it straight from the application's entry,
-with the same error answers, while the route stays registered with FastAPI for everything
-else (the OpenAPI document, a wrong method's 405, a root path).
+What a route may skip, for speed, is below all of that: FastAPI's per-route work of solving
+dependencies and validating parameters, which an endpoint that takes nothing but the Request
+does not need. Such an endpoint is registered with `RequestRoute` (docs/benchmarks.md,
+inbound SMS webhooks): it is called with the Request as it is, and its errors go to the app's
+exception handlers like any route's; the OpenAPI document and a wrong method's 405 are
+FastAPI's as usual. Routers are added with `add_routes_of`, their routes matched as the
+app's own.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
+import fastapi.routing
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
+from starlette.routing import request_response
 from starlette.types import Receive, Scope, Send
 
 from switchboard.db import database_fault
@@ -32,33 +35,59 @@ from switchboard.request_layer import RequestLayer
 
 log = logging.getLogger("switchboard")
 
-Endpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 
 
 class SwitchboardApp(FastAPI):
-    """FastAPI under the request layer, plus the endpoints it was told to serve directly.
-    `access_log`: one log line a request (request_layer.py); `metrics`: where requests and
-    webhooks are counted (metrics.py), kept in `state.metrics`."""
+    """FastAPI under the request layer. `access_log`: one log line a request
+    (request_layer.py); `metrics`: where requests and webhooks are counted (metrics.py), kept
+    in `state.metrics`."""
 
     def __init__(self, *, metrics: Metrics, access_log: bool = False, **options: Any) -> None:
         super().__init__(**options)
-        self._direct: dict[str, tuple[APIRoute, Endpoint]] = {}
         self.state.metrics = metrics
-        self._outer = RequestLayer(self._dispatch, access_log=access_log, metrics=metrics)
+        self._outer = RequestLayer(super().__call__, access_log=access_log, metrics=metrics)
 
-    def serve_directly(self, router: APIRouter, endpoint: Endpoint) -> None:
-        """Hand the POSTs to `endpoint` (a route of `router`, included in this app) to it
-        without FastAPI's layers.
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._outer(scope, receive, send)
 
-        Refused, at start-up, for an endpoint that FastAPI would give anything but the
-        Request, or a router that adds dependencies: serving it directly would skip them.
-        """
-        routes = [r for r in router.routes if isinstance(r, APIRoute) and r.endpoint is endpoint]
-        if len(routes) != 1 or routes[0].methods != {"POST"}:
-            raise ValueError(f"{endpoint.__qualname__} is not the endpoint of one POST route")
-        route = routes[0]
-        if self.url_path_for(route.name) != route.path:
-            raise ValueError(f"{route.path} is not where this app serves {endpoint.__qualname__}")
+    def add_routes_of(self, router: APIRouter) -> None:
+        """The routes of `router`, each with its prefix, tags, responses and dependencies, as
+        this app's own. FastAPI's include_router keeps an included router apart, and matches
+        every request to it through it, which each of them pays for; our routers are given
+        no options when they are added, so nothing is lost. Nested routers are refused."""
+        if any(not isinstance(route, APIRoute) for route in router.routes):
+            raise ValueError(f"{router.prefix} holds more than routes: include it instead")
+        self.router.routes.extend(router.routes)
+
+
+class RequestRoute(APIRoute):
+    """A route whose endpoint takes the Request alone and returns a Response: FastAPI calls it
+    with the Request, without solving dependencies or validating parameters, which it has
+    none of. Everything around the route (the request layer, the middleware, the exception
+    handlers, routing) is as for any route.
+
+    Refused for an endpoint that FastAPI would give anything but the Request (parameters,
+    dependencies of its own or added by a router or an include, a response model): called
+    this way, it would not get them. Refused when the route is built, or, for what an include
+    adds, when FastAPI first documents or routes the included route, which create_app has it
+    do before it returns.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **options: Any) -> None:
+        super().__init__(path, endpoint, **options)
+        if self.max_body_size is not None:
+            raise ValueError(f"{self.endpoint.__qualname__} bounds its own body")
+        # Starlette's: the Request, and the app's exception handlers for what the endpoint
+        # raises; without FastAPI's exit stacks, which close the dependencies it has none of.
+        # (An included router's copy of the route keeps FastAPI's: see get_route_handler.)
+        self.app = request_response(endpoint)
+
+    def get_route_handler(self) -> Endpoint:
+        # When a router is included FastAPI builds the route's handler again, for the route
+        # as that inclusion sees it (its prefix, its added dependencies), and names it here.
+        included = fastapi.routing._effective_route_context_var.get()
+        route = included if included is not None and included.original_route is self else self
         dependant = route.dependant
         takes_more = (
             dependant.path_params
@@ -67,38 +96,12 @@ class SwitchboardApp(FastAPI):
             or dependant.cookie_params
             or dependant.body_params
             or dependant.dependencies
-            or router.dependencies
-            or self.router.dependencies
             or route.response_model is not None
         )
         if takes_more or dependant.request_param_name is None:
-            raise ValueError(f"{endpoint.__qualname__} takes more than the Request")
-        self._direct[route.path] = (route, endpoint)
-
-    @property
-    def served_directly(self) -> dict[str, Endpoint]:
-        """{path: endpoint} of the POSTs served directly."""
-        return {path: endpoint for path, (_, endpoint) in self._direct.items()}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._outer(scope, receive, send)
-
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
-        direct = None
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            direct = self._direct.get(scope["path"])
-        if direct is None:
-            await super().__call__(scope, receive, send)
-            return
-        route, endpoint = direct
-        scope["app"] = self  # what FastAPI sets first, for request.app
-        scope["route"] = route  # what the router sets, for the access log
-        request = Request(scope, receive, send)
-        try:
-            response = await endpoint(request)
-        except Exception as exc:  # the same answers as the app's exception handlers
-            response = error_response(request, exc)
-        await response(scope, receive, send)
+            raise ValueError(f"{self.endpoint.__qualname__} takes more than the Request")
+        endpoint: Endpoint = self.endpoint
+        return endpoint
 
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:

@@ -1,11 +1,11 @@
 """The outer layer of every HTTP request: its id (X-Request-ID, request_ids.py), its access
 log line, and its count and duration in the metrics (metrics.py). Plain ASGI, entered by
-SwitchboardApp before anything else, the directly served webhook included, so that no route
-can skip it.
+SwitchboardApp before anything else, so that no route can skip it.
 
 Kept cheap, since every inbound text passes it: the id is looked for in the raw header list,
 the response's headers are extended rather than parsed, and the access line is built only
-when access logs are on; the metrics are a counter and a histogram, no lock of ours.
+when access logs are on; the metrics are a counter and a histogram, whose series for each
+(route, method, status) are looked up once and then kept, no lock of ours.
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class RequestLayer:
         self._access_log = access_log
         self._requests = metrics.requests
         self._seconds = metrics.request_seconds
+        # {(route, method, status): its series}: labels() takes a lock and builds a key each
+        # time. As many as routes x methods x statuses, all of them ours to name.
+        self._series: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -67,8 +70,16 @@ class RequestLayer:
             seconds = time.perf_counter() - started
             template = _template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self._requests.labels(template, method, str(status)).inc()
-            self._seconds.labels(template, method).observe(seconds)
+            key = (template, method, status)
+            series = self._series.get(key)
+            if series is None:
+                series = (
+                    self._requests.labels(template, method, str(status)),
+                    self._seconds.labels(template, method),
+                )
+                self._series[key] = series
+            series[0].inc()
+            series[1].observe(seconds)
             if self._access_log:
                 _log_access(scope, template, status, seconds)
             REQUEST_ID.reset(token)

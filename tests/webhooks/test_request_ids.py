@@ -22,7 +22,7 @@ from tests.conftest import service_url
 from tests.webhooks.conftest import fixture, running, twilio_post_args
 
 pytestmark = pytest.mark.anyio
-INBOUND = "/webhooks/twilio/messages"  # served directly (http_app.py)
+INBOUND = "/webhooks/twilio/messages"  # a RequestRoute (http_app.py)
 STATUS = "/webhooks/twilio/status"
 BAD_SIGNATURE = {
     "X-Twilio-Signature": "bad",
