@@ -397,3 +397,31 @@ async def test_the_writers_wait_on_locks_one_second_at_most_and_keep_the_urls_op
             "SELECT current_setting('lock_timeout'), current_setting('work_mem')"
         )
         assert await cursor.fetchone() == ("1s", "7MB")
+
+
+async def test_a_long_body_is_masked_before_a_connection_is_taken(migrated_db: str) -> None:
+    digits = "4111 1111 1111 1111 " * 50_000  # a megabyte of card numbers: slow to mask
+    email = InboundMessage(
+        provider=Provider.SENDGRID,
+        channel=Channel.EMAIL,
+        provider_message_id="<long@example.com>",
+        from_address="ann@example.com",
+        to_address="help@bank.example",
+        body_text=digits,
+        body_json={"subject": "cards"},
+        thread=Thread(key="<long@example.com>"),
+    )
+    async with AsyncConnectionPool(
+        migrated_db, min_size=1, max_size=1, kwargs={"autocommit": True}
+    ) as only_one:
+        recording = asyncio.create_task(record_inbound(only_one, [email]))
+        await asyncio.sleep(0.1)  # masking, in a worker thread
+        assert not recording.done()
+        # The pool's one connection is free meanwhile for whoever else needs it.
+        async with only_one.connection(timeout=0.2) as conn:
+            await conn.execute("SELECT 1")
+        [recorded] = await recording
+
+    assert not recorded.duplicate
+    stored = execute(migrated_db, "SELECT body_text FROM cc_messages")[0][0]
+    assert stored.startswith("•••• •••• •••• 1111 •••• •••• •••• 1111 ")

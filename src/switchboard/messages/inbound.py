@@ -54,6 +54,8 @@ IDENTITY_CHANNEL = {
     Channel.EMAIL: IdentityChannel.EMAIL,
 }
 _DUPLICATE = Recorded(duplicate=True)
+# Past this many characters to read, a group's card numbers are masked in a worker thread.
+MASKED_IN_LOOP_CHARS = 4096
 Body = tuple[str | None, dict[str, Any]]
 
 
@@ -87,12 +89,28 @@ async def record_inbound(
     for message in stored:
         if _kind(message) != _kind(first):
             raise ValueError("a group holds messages of one provider, event type and direction")
-    # Masking is linear, but a megabyte of digits (an email anyone can send) would still hold
-    # the event loop and every other request, and must not hold a connection meanwhile.
-    bodies = await anyio.to_thread.run_sync(_cards_masked, stored)
+    # Before a connection is taken: masking a megabyte of digits (an email anyone can send)
+    # must not hold one. Such a body is masked in a worker thread, or it would hold the event
+    # loop and every other request too; a few texts are masked at once, as handing them to a
+    # thread would cost the group's writer more than masking them.
+    if sum(_chars(m.body_text) + _chars(m.body_json) for m in stored) <= MASKED_IN_LOOP_CHARS:
+        bodies = _cards_masked(stored)
+    else:
+        bodies = await anyio.to_thread.run_sync(_cards_masked, stored)
     group = [_Masked(*row) for row in zip(stored, bodies, ids, strict=True)]
     async with pool.connection() as conn, conn.transaction():
         return await _record(conn, group, codes)
+
+
+def _chars(value: Any) -> int:
+    """The characters of the strings in a text or anything JSON holds: what masking reads."""
+    if isinstance(value, str):
+        return len(value)
+    if isinstance(value, dict):
+        return sum(_chars(inner) for inner in value.values())
+    if isinstance(value, list):
+        return sum(_chars(inner) for inner in value)
+    return 0
 
 
 def _kind(message: InboundMessage) -> tuple[str, str, str]:
