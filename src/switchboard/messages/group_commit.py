@@ -22,7 +22,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.db import connection_pool, database_fault
-from switchboard.messages.inbound import record_inbound
+from switchboard.messages.inbound import record_inbound, shared_in_group
 from switchboard.messages.models import InboundMessage, Recorded
 from switchboard.metrics import Metrics
 from switchboard.request_ids import REQUEST_ID, current_request_id
@@ -143,16 +143,11 @@ class InboundTexts:
     def _take_group(self) -> list[_Waiting]:
         """The oldest waiting text and those like it (one provider, event type and direction
         a group)."""
-        first = self._waiting[0][0]
+        first = shared_in_group(self._waiting[0].message)
         group: list[_Waiting] = []
         rest: list[_Waiting] = []
         for waiting in self._waiting:
-            message = waiting[0]
-            alike = (message.provider, message.event_type, message.direction) == (
-                first.provider,
-                first.event_type,
-                first.direction,
-            )
+            alike = shared_in_group(waiting.message) == first
             (group if alike and len(group) < self._max_group else rest).append(waiting)
         self._waiting = rest
         return group

@@ -85,9 +85,9 @@ async def record_inbound(
         return []
     ids = [current_request_id()] * len(messages) if request_ids is None else list(request_ids)
     stored = [storable_message(message) for message in messages]
-    first = stored[0]
+    first = shared_in_group(stored[0])
     for message in stored:
-        if _kind(message) != _kind(first):
+        if shared_in_group(message) != first:
             raise ValueError("a group holds messages of one provider, event type and direction")
     # Before a connection is taken: masking a megabyte of digits (an email anyone can send)
     # must not hold one. Such a body is masked in a worker thread, or it would hold the event
@@ -113,7 +113,8 @@ def _chars(value: Any) -> int:
     return 0
 
 
-def _kind(message: InboundMessage) -> tuple[str, str, str]:
+def shared_in_group(message: InboundMessage) -> tuple[str, str, str]:
+    """What every message of a group shares: its provider, event type and direction."""
     return message.provider, message.event_type, message.direction
 
 
