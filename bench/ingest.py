@@ -14,14 +14,15 @@ What it measures, in one run on one server:
    database's backends and by the load process, and how busy the machine was. The client is
    a minimal HTTP/1.1 client on uvloop, its requests signed before the phase, so that on a
    small machine it takes as little CPU from the service as it can.
-3. The floor, level by level right after the service's: the SQL one webhook executes (claim
-   the delivery, look up the identity link, find or open the conversation, insert the
-   message, append the audit record, in one transaction), through the very repository
-   functions the service calls, with psycopg from the same separate process, one connection
-   per client, at the same concurrency, against the same database. Then the raw PostgreSQL
-   limit: the same statements through pgbench (prepared statements, a C client; the one that
-   comes with the embedded server's package), at the same concurrency. Then the SQL the
-   service runs for texts that arrive together (messages/together_repository.py), with as
+3. The floor, level by level right after the service's: the SQL one webhook executes alone
+   (claim the delivery; look up the identity link and the open conversation; open one if
+   there is none; insert the message with its audit record; in one transaction: a group of
+   one), through the very repository functions the service calls, with psycopg from the same
+   separate process, one connection per client, at the same concurrency, against the same
+   database. Then the raw PostgreSQL limit: one webhook's writes as single-row statements
+   (claim, identity, conversation, message, audit) through pgbench (prepared statements, a C
+   client; the one that comes with the embedded server's package), at the same concurrency.
+   Then the SQL the service runs for texts that arrive together (messages/repository.py), with as
    many texts a transaction as the service wrote at that level (read from its rows' xmin)
    and as many texts in flight.
 4. A fixed-rate phase at half the service's peak throughput (requests scheduled at a steady
@@ -74,14 +75,10 @@ import uvloop
 from twilio.request_validator import RequestValidator
 
 from bench_support import KeepAlive, LongWaits, scratch_database, server, settle
-from switchboard.audit import repository as audit_sql
 from switchboard.conversations import repository as conversation_sql
-from switchboard.deliveries import repository as delivery_sql
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import load_or_create
-from switchboard.identities import repository as identity_sql
-from switchboard.messages import repository as message_sql
-from switchboard.messages import together_repository as group_sql
+from switchboard.messages import repository as group_sql
 from switchboard.settings import SECRET_SETTINGS
 from switchboard.simulate.payloads import OUR_NUMBER, Endpoint, sms_fields
 
@@ -441,69 +438,9 @@ async def fixed_rate(
 async def record_like_the_service(
     conn: psycopg.AsyncConnection[Any], sid: str, sender: str, body: str
 ) -> None:
-    """The statements messages.service.record_inbound makes for a new inbound SMS."""
-    thread = f"{sender}|{OUR_NUMBER}"
-    async with conn.transaction():
-        if not await delivery_sql.insert_delivery_unless_present(
-            conn, "twilio", sid, "message.received"
-        ):
-            return
-        customer = await identity_sql.find_customer_by_address(conn, "phone", sender)
-        found = await conversation_sql.find_open_by_thread_key(conn, "sms", thread)
-        opened = False
-        if found is None:
-            conversation = await conversation_sql.insert_open_conversation(
-                conn, channel="sms", provider="twilio", thread_key=thread, bank_customer_id=customer
-            )
-            if conversation is None:  # another client opened it first
-                found = await conversation_sql.find_open_by_thread_key(conn, "sms", thread)
-                assert found is not None
-                conversation = found[0]
-            opened = True
-        else:
-            conversation, known = found
-            if known is None and customer is not None:
-                await conversation_sql.set_customer_if_unknown(conn, conversation, customer)
-        message = await message_sql.insert_message_unless_present(
-            conn,
-            conversation_id=conversation,
-            direction="inbound",
-            provider="twilio",
-            provider_message_id=sid,
-            from_address=sender,
-            to_address=OUR_NUMBER,
-            body_text=body,
-            body_json=KEPT,
-            status="received",
-        )
-        await audit_sql.insert_audit_log(
-            conn,
-            {
-                "actor_type": "provider",
-                "actor_id": "twilio",
-                "event_type": "message.received",
-                "event_version": 1,
-                "input": {
-                    "channel": "sms",
-                    "provider_message_id": sid,
-                    "from": sender,
-                    "to": OUR_NUMBER,
-                    "body_chars": len(body),
-                },
-                "output": {
-                    "message_id": message,
-                    "conversation_id": conversation,
-                    "conversation_opened": opened,
-                    "customer_recognised": customer is not None,
-                },
-                "success": True,
-                "error_code": None,
-                "error_message": None,
-                "conversation_id": conversation,
-                "case_id": None,
-                "bank_customer_id": customer,
-            },
-        )
+    """The statements messages.inbound.record_inbound makes for one new inbound SMS: a group
+    of one."""
+    await record_group_like_the_service(conn, [(sid, sender, body)])
 
 
 async def sql_level(
@@ -557,20 +494,28 @@ def database_now(url: str) -> datetime:
 async def record_group_like_the_service(
     conn: psycopg.AsyncConnection[Any], messages: list[tuple[str, str, str]]
 ) -> None:
-    """The statements messages.together.record_inbound_together makes for new inbound SMS,
+    """The statements messages.inbound.record_inbound makes for new inbound SMS,
     through its repository, with the Python around them cut to the least."""
-    arrivals = [
-        group_sql.Arrival(sid, "phone", sender, "sms", f"{sender}|{OUR_NUMBER}")
-        for sid, sender, _ in messages
-    ]
     async with conn.transaction():
-        looked_up = await group_sql.claim_and_look_up(conn, "twilio", "message.received", arrivals)
+        claimed = await group_sql.claim_deliveries(
+            conn, "twilio", "message.received", [sid for sid, _, _ in messages]
+        )
+        messages = [m for m in messages if m[0] in claimed]
+        arrivals = [
+            group_sql.Arrival("phone", sender, "sms", f"{sender}|{OUR_NUMBER}")
+            for _, sender, _ in messages
+        ]
+        looked_up = await group_sql.look_up(conn, arrivals) if arrivals else []
         missing = {
             (arrival.channel, arrival.thread_key, found.customer_id)
             for arrival, found in zip(arrivals, looked_up, strict=True)
-            if found.claimed and found.conversation is None
+            if found.conversation is None
         }
-        opened = await conversation_sql.insert_open_conversations(conn, "twilio", list(missing))
+        opened = (
+            await conversation_sql.insert_open_conversations(conn, "twilio", list(missing))
+            if missing
+            else {}
+        )
         if len(opened) < len(missing):  # another client opened some: find theirs
             opened |= {
                 thread: row[0]
@@ -582,8 +527,6 @@ async def record_group_like_the_service(
             }
         received = []
         for (sid, sender, body), arrival, found in zip(messages, arrivals, looked_up, strict=True):
-            if not found.claimed:
-                continue
             thread = (arrival.channel, arrival.thread_key)
             conversation = found.conversation[0] if found.conversation else opened[thread]
             received.append(
@@ -601,9 +544,10 @@ async def record_group_like_the_service(
                     },
                 )
             )  # fmt: skip
-        await group_sql.insert_received(
-            conn, direction="inbound", provider="twilio", status="received", received=received
-        )
+        if received:
+            await group_sql.insert_received(
+                conn, direction="inbound", provider="twilio", status="received", received=received
+            )
 
 
 async def group_sql_level(
@@ -645,8 +589,8 @@ async def group_sql_level(
 
 # -- the raw PostgreSQL limit: the same statements through pgbench ------------------------------
 
-# One webhook's transaction as pgbench runs it (prepared statements, C client): the same
-# statements as record_like_the_service, the ids carried from one to the next with \gset.
+# One webhook's transaction as pgbench runs it (prepared statements, C client): its writes as
+# single-row statements, the ids carried from one to the next with \gset.
 # The JSON the service encodes in Python is built here by jsonb_build_object.
 _SENDER = "'+447700900' || lpad(:n::text, 3, '0')"
 _SID = "'SM' || lpad(to_hex(:a::bigint), 16, '0') || lpad(to_hex(:b::bigint), 16, '0')"

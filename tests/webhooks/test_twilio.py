@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import hmac
@@ -143,35 +142,6 @@ async def test_messages_from_one_sender_share_a_conversation_until_it_closes(
         " GROUP BY c.id, c.status ORDER BY 1",
     )
     assert conversations == [("closed", 2), ("open", 1)]
-
-
-async def test_twenty_concurrent_identical_deliveries_store_one_message(
-    client: httpx.AsyncClient,
-) -> None:
-    payload = fixture("twilio", "inbound_sms.json")
-
-    responses = await asyncio.gather(*(post(client, INBOUND, payload) for _ in range(20)))
-
-    assert [r.status_code for r in responses] == [200] * 20
-    url = db_url(client)
-    assert execute(url, "SELECT count(*) FROM cc_messages") == [(1,)]
-    assert execute(url, "SELECT count(*) FROM cc_conversations WHERE provider = 'twilio'") == [(1,)]
-    assert execute(
-        url, "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'message.received'"
-    ) == [(1,)]
-
-
-async def test_two_simultaneous_first_messages_from_one_sender_open_one_conversation(
-    client: httpx.AsyncClient,
-) -> None:
-    base = fixture("twilio", "inbound_sms.json")
-    sends = [post(client, INBOUND, {**base, "MessageSid": f"SM{n:032x}"}) for n in range(10)]
-
-    await asyncio.gather(*sends)
-
-    assert execute(
-        db_url(client), "SELECT count(DISTINCT conversation_id), count(*) FROM cc_messages"
-    ) == [(1, 10)]
 
 
 async def test_a_bad_signature_is_refused_audited_and_stores_nothing(

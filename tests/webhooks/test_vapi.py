@@ -688,27 +688,6 @@ async def test_an_overlong_call_id_is_refused_before_it_reaches_an_index(
     assert counts(db_url(client)) == NOTHING_WRITTEN
 
 
-async def test_a_turn_racing_the_end_of_call_report_lands_in_the_calls_one_conversation(
-    client: httpx.AsyncClient,
-) -> None:
-    url = db_url(client)
-    for n in range(20):
-        call_id = f"race-call-{n}"
-        report = vapi("end_of_call_report")
-        report["message"]["call"]["id"] = call_id
-        turn = vapi("transcript_final_user")
-        turn["message"]["call"]["id"] = call_id
-
-        await asyncio.gather(post(client, report), post(client, turn))
-
-    assert execute(
-        url,
-        "SELECT count(*) FROM (SELECT provider_conversation_id FROM cc_conversations"
-        " WHERE provider_conversation_id LIKE 'race-call-%%'"
-        " GROUP BY 1 HAVING count(*) > 1) AS split",
-    ) == [(0,)]
-
-
 def _with_number(name: str, number: str, *path: str | int) -> str:
     """The fixture's body as Vapi would send it with a number written as `number` at `path`
     of its message (a number Python's json would read as inf, or a constant JSON lacks)."""

@@ -11,7 +11,7 @@ from switchboard.assignments import repository
 from switchboard.assignments.models import DEFAULT_SLA, SLA, Assignment, Queue
 from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, AuditEntry
-from switchboard.choices import member_of
+from switchboard.enum_input import member_of
 from switchboard.errors import InvalidInput
 from switchboard.privacy import mask_card_numbers
 

@@ -35,9 +35,9 @@ from switchboard.auth_sessions.models import (
     CodeSender,
     StartResult,
 )
-from switchboard.choices import member_of
 from switchboard.conversations import service as conversations
 from switchboard.db import within_transaction
+from switchboard.enum_input import member_of
 from switchboard.errors import ConversationNotFound, OtpNotConfigured
 from switchboard.privacy import mask_digit_runs
 from switchboard.providers.twilio_verify import VerifyClient

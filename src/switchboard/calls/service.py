@@ -1,4 +1,6 @@
-"""Recording a call's events: each in one transaction, each delivery once."""
+"""Recording a call's events that are not messages (its status changes, history updates):
+each in one transaction, each delivery once. Its turns and end-of-call report are messages
+(messages/inbound.py)."""
 
 from __future__ import annotations
 
@@ -8,27 +10,26 @@ from psycopg import AsyncConnection
 
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
-from switchboard.auth_sessions.codes import OtpConfig
 from switchboard.calls.models import CallEvent
 from switchboard.conversations import service as conversations
 from switchboard.conversations.models import Channel, Provider
-from switchboard.deliveries import service as deliveries
 from switchboard.identities.service import IdentityChannel, resolve_customer
-from switchboard.messages import service as messages
-from switchboard.messages.models import InboundMessage, Recorded
+from switchboard.messages.models import Recorded
 from switchboard.privacy import Identifier
+from switchboard.webhook_ledger import service as webhook_ledger
 
 
 async def record_call_event(conn: AsyncConnection[Any], event: CallEvent) -> Recorded:
     """Open or continue the call's conversation and audit the event, in one transaction; a
     delivery seen before stops at the first statement and writes nothing."""
     async with conn.transaction():
-        if not await deliveries.claim(
+        if not await webhook_ledger.claim(
             conn, provider=Provider.VAPI, event_key=event.event_key, event_type=event.event_type
         ):
             return Recorded(duplicate=True)
         customer_id = await resolve_customer(conn, IdentityChannel.PHONE, event.customer_address)
-        conversation = await conversations.continue_call_or_open(
+        await conversations.lock_call(conn, event.call_id)
+        conversation = await conversations.continue_or_open_call(
             conn, call_id=event.call_id, bank_customer_id=customer_id
         )
         await audit.append(
@@ -55,16 +56,3 @@ async def record_call_event(conn: AsyncConnection[Any], event: CallEvent) -> Rec
             ),
         )
         return Recorded(False, None, conversation.id, conversation.bank_customer_id)
-
-
-async def record_call_ended(
-    conn: AsyncConnection[Any], report: InboundMessage, codes: OtpConfig | None
-) -> Recorded:
-    """Store the end-of-call report as the call's last message and close its conversation,
-    in one transaction. Its audit record is the message's own (event type call.ended);
-    a redelivered report writes nothing. `codes` as for messages.record_inbound."""
-    async with conn.transaction():
-        recorded = await messages.record_inbound(conn, report, codes)
-        if not recorded.duplicate and recorded.conversation_id is not None:
-            await conversations.close(conn, recorded.conversation_id)
-        return recorded

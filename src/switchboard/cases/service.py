@@ -19,8 +19,8 @@ from switchboard.cases.models import (
     CaseStatus,
     CaseType,
 )
-from switchboard.choices import member_of
 from switchboard.db import within_transaction
+from switchboard.enum_input import member_of
 from switchboard.errors import CaseNotFound, IllegalCaseTransition, InvalidInput
 from switchboard.privacy import mask_card_numbers
 

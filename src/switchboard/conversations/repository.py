@@ -11,17 +11,6 @@ from psycopg.rows import TupleRow
 Row = tuple[UUID, UUID | None]
 
 
-async def find_open_by_thread_key(
-    conn: AsyncConnection[Any], channel: str, thread_key: str
-) -> Row | None:
-    cursor = await conn.execute(
-        "SELECT id, bank_customer_id FROM cc_conversations"
-        " WHERE channel = %s AND provider_conversation_id = %s AND status IN ('open', 'pending')",
-        (channel, thread_key),
-    )
-    return _row(await cursor.fetchone())
-
-
 async def lock_thread(conn: AsyncConnection[Any], channel: str, thread_key: str) -> None:
     """Serialise, until the transaction ends, everyone finding or opening this thread."""
     await conn.execute(
@@ -39,27 +28,6 @@ async def find_latest_by_thread_key(
         (channel, thread_key),
     )
     return _row(await cursor.fetchone())
-
-
-async def insert_open_conversation(
-    conn: AsyncConnection[Any],
-    *,
-    channel: str,
-    provider: str,
-    thread_key: str,
-    bank_customer_id: UUID | None,
-) -> UUID | None:
-    """The new conversation's id, or None when another one is open on this thread."""
-    cursor = await conn.execute(
-        "INSERT INTO cc_conversations (channel, provider, provider_conversation_id,"
-        " bank_customer_id, status) VALUES (%s, %s, %s, %s, 'open')"
-        " ON CONFLICT (channel, provider_conversation_id)"
-        " WHERE status IN ('open', 'pending') AND provider_conversation_id IS NOT NULL"
-        " DO NOTHING RETURNING id",
-        (channel, provider, thread_key, bank_customer_id),
-    )
-    row = await cursor.fetchone()
-    return None if row is None else row[0]
 
 
 async def find_by_message_ids(

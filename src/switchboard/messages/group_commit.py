@@ -6,7 +6,8 @@ so at a quiet time each webhook costs what it always did. Only when every writer
 texts queue, and the next free writer takes all of them (up to MAX_GROUP) in one
 transaction. A group that fails for any reason (a deadlock with another group, a lock it
 waited on too long, one message the database refuses) is retried message by message, in
-the order they came, so one message's fault is that message's alone.
+the order they came, so one message's fault is that message's alone. A group and a text
+written alone take the same path (inbound.record_inbound): alone, it is a group of one.
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.db import connection_pool, database_fault
+from switchboard.messages.inbound import record_inbound, shared_in_group
 from switchboard.messages.models import InboundMessage, Recorded
-from switchboard.messages.service import record_inbound
-from switchboard.messages.together import groupable, record_inbound_together
 from switchboard.metrics import Metrics
 from switchboard.request_ids import REQUEST_ID, current_request_id
 
@@ -108,8 +108,8 @@ class InboundTexts:
         await self._group_pool.close()
 
     async def record(self, message: InboundMessage) -> Recorded:
-        """Store the message (see record_inbound); returns once it has committed."""
-        if self._closed or not groupable(message):
+        """Store the message (inbound.record_inbound); returns once it has committed."""
+        if self._closed:
             return await self._record_alone(message)
         future: asyncio.Future[Recorded] = asyncio.get_running_loop().create_future()
         self._waiting.append(_Waiting(message, future, current_request_id()))
@@ -141,23 +141,24 @@ class InboundTexts:
             self._writing -= 1
 
     def _take_group(self) -> list[_Waiting]:
-        """The oldest waiting text and those like it (one provider and event type a group)."""
-        first = self._waiting[0][0]
+        """The oldest waiting text and those like it (one provider, event type and direction
+        a group)."""
+        first = shared_in_group(self._waiting[0].message)
         group: list[_Waiting] = []
         rest: list[_Waiting] = []
         for waiting in self._waiting:
-            message = waiting[0]
-            alike = (message.provider, message.event_type) == (first.provider, first.event_type)
+            alike = shared_in_group(waiting.message) == first
             (group if alike and len(group) < self._max_group else rest).append(waiting)
         self._waiting = rest
         return group
 
     async def _write(self, group: list[_Waiting]) -> None:
         try:
-            async with self._group_pool.connection() as conn:
-                results = await record_inbound_together(
-                    conn, [w.message for w in group], [w.request_id for w in group]
-                )
+            results = await record_inbound(
+                self._group_pool,
+                [w.message for w in group],
+                request_ids=[w.request_id for w in group],
+            )
         except Exception as exc:
             if database_fault(exc) is not None:
                 # The database failed, not a text: written alone, each would wait as long for
@@ -199,5 +200,5 @@ class InboundTexts:
             REQUEST_ID.reset(token)
 
     async def _record_alone(self, message: InboundMessage) -> Recorded:
-        async with self._pool.connection() as conn:
-            return await record_inbound(conn, message)
+        [recorded] = await record_inbound(self._pool, [message])
+        return recorded

@@ -30,6 +30,7 @@ class Thread:
     key: str
     replies_to: tuple[str, ...] = ()
     one_per_call: bool = False  # voice: every event of a call lands in its conversation
+    ends_call: bool = False  # the end-of-call report: the call's conversation closes with it
 
 
 @dataclass(frozen=True)

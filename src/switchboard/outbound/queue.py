@@ -21,11 +21,11 @@ from procrastinate.jobs import Job
 from psycopg import AsyncConnection
 
 from switchboard.db import database_fault
-from switchboard.outbound.delivery import DeliveryContext, RetryLater, deliver
+from switchboard.outbound.dispatch import DispatchContext, RetryLater, dispatch
 
 QUEUE = "outbound"
 TASK = "switchboard.outbound.send_message"
-CONTEXT_KEY = "outbound"  # where the worker puts its DeliveryContext in additional_context
+CONTEXT_KEY = "outbound"  # where the worker puts its DispatchContext in additional_context
 DATABASE_RETRY_SECONDS = 1  # a send the database went away under is run again after this
 
 
@@ -61,9 +61,9 @@ def outbound_queue(connector: BaseConnector) -> Iterator[App]:
 async def send_message(
     context: JobContext, message_id: str, sealed_body: str | None = None
 ) -> None:
-    delivery: DeliveryContext = context.additional_context[CONTEXT_KEY]
+    delivery: DispatchContext = context.additional_context[CONTEXT_KEY]
     # job.attempts counts the runs before this one.
-    await deliver(delivery, UUID(message_id), sealed_body, attempt=context.job.attempts + 1)
+    await dispatch(delivery, UUID(message_id), sealed_body, attempt=context.job.attempts + 1)
 
 
 async def defer_send(

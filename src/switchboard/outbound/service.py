@@ -199,7 +199,7 @@ async def _thread(
         if ours is None:
             # A Messaging Service (or the sandbox) picks our number: continue whichever thread
             # the customer last used with us.
-            found = await conversations.continue_latest_on_prefix(
+            found = await conversations.continue_latest_open_by_prefix(
                 conn,
                 channel=channel,
                 thread_prefix=f"{request.to_address}|",
@@ -208,9 +208,11 @@ async def _thread(
             if found is not None:
                 return found
         key = f"{request.to_address}|{ours or config.messaging_service_sid or 'sandbox'}"
-    return await conversations.continue_or_open(
-        conn, channel=channel, provider=provider, thread_key=key, bank_customer_id=customer_id
+    thread = (str(channel), key)
+    refs = await conversations.continue_or_open(
+        conn, provider=provider, threads={thread: customer_id}
     )
+    return refs[thread]
 
 
 def _described(request: OutboundRequest) -> dict[str, Any]:

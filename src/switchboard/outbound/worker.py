@@ -25,7 +25,7 @@ from switchboard.errors import ConfigurationError
 from switchboard.heap import startup_objects_frozen
 from switchboard.metrics import Metrics
 from switchboard.outbound.config import config_from
-from switchboard.outbound.delivery import DeliveryContext
+from switchboard.outbound.dispatch import DispatchContext
 from switchboard.outbound.queue import CONTEXT_KEY, QUEUE, outbound_queue
 from switchboard.outbound.sandbox import SandboxSender
 from switchboard.providers.messaging import MessageSender
@@ -94,7 +94,7 @@ def senders_for(
 @asynccontextmanager
 async def delivery_context(
     settings: Settings, database_url: str, metrics: Metrics
-) -> AsyncIterator[DeliveryContext]:
+) -> AsyncIterator[DispatchContext]:
     """Everything the send task needs, open for as long as the block runs."""
     check_live_settings(settings)
     pool = connection_pool(
@@ -107,7 +107,7 @@ async def delivery_context(
     await pool.open()  # not waiting: a worker started before the database waits for it
     try:
         async with httpx.AsyncClient(timeout=settings.outbound_timeout_seconds) as client:
-            yield DeliveryContext(
+            yield DispatchContext(
                 pool=pool,
                 senders=senders_for(settings, client, pool),
                 seal_key=config_from(settings).seal_key,
@@ -163,7 +163,7 @@ def _every(settings: Settings) -> float:
     return settings.outbound_stalled_seconds / 3
 
 
-def _worker(app: App, context: DeliveryContext, settings: Settings, *, burst: bool) -> Worker:
+def _worker(app: App, context: DispatchContext, settings: Settings, *, burst: bool) -> Worker:
     # Built here, not by app.run_worker_async, to read its worker_id after a lost database.
     return Worker(
         app,
@@ -183,7 +183,7 @@ def _worker(app: App, context: DeliveryContext, settings: Settings, *, burst: bo
 
 
 async def _work_until_stopped(
-    app: App, context: DeliveryContext, settings: Settings, stop_on_signals: bool
+    app: App, context: DispatchContext, settings: Settings, stop_on_signals: bool
 ) -> None:
     """procrastinate's worker stops, or raises, when the database goes away (a failed fetch,
     heartbeat or listener): run a new one each time the database answers again."""

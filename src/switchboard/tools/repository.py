@@ -31,7 +31,7 @@ async def read_call_state(
     channels: list[str],
 ) -> CallState:
     """What every tool call reads first, once it holds the call's lock, in one statement
-    rather than three: the answer kept for this tool call, conversations' find_call (the
+    rather than three: the answer kept for this tool call, what continue_or_open_call reads (the
     latest conversation on the call's thread) and auth_sessions' latest_verification for
     that conversation and its customer. It must keep reading what those two read; the tools'
     assurance tests say so."""

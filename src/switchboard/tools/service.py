@@ -165,8 +165,8 @@ async def _caller(
         else ConversationRef(state.conversation_id, None, created=False)
     )
     customer_id = await resolve_customer(conn, IdentityChannel.PHONE, context.caller)
-    conversation = await conversations.continue_found_call_or_open(
-        conn, found, call_id=context.call_id, bank_customer_id=customer_id
+    conversation = await conversations.continue_or_open_call(
+        conn, call_id=context.call_id, bank_customer_id=customer_id, latest=found
     )
     if conversation.created:  # no code can have been verified in it yet: nothing to read
         assurance = auth_sessions.assurance_from(conversation.bank_customer_id, None, matched=True)

@@ -32,6 +32,7 @@ from switchboard.errors import (
     WebhookRejected,
 )
 from switchboard.messages import service as messages
+from switchboard.messages.inbound import record_inbound
 from switchboard.messages.models import StatusReport
 from switchboard.messages.status import SENDGRID
 from switchboard.webhooks.common import (
@@ -114,8 +115,7 @@ EventBatch = Annotated[list[dict[str, Any]], Depends(verified_events)]
 @router.post("/inbound", summary="Inbound Parse email, parsed or raw mode")
 async def inbound_email(posted: InboundPost, pool: Pool, request: Request) -> Response:
     message = await read_email(posted)
-    async with pool.connection() as conn:
-        recorded = await messages.record_inbound(conn, message)
+    [recorded] = await record_inbound(pool, [message])
     count_delivery(request, Provider.SENDGRID, recorded)
     return Response(status_code=200)
 

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
 
 from switchboard.api_docs import WEBHOOK_ERRORS
 from switchboard.auth_sessions.codes import OtpConfig
@@ -21,7 +21,7 @@ from switchboard.calls import service as calls
 from switchboard.calls.models import CallEvent, CallEventType
 from switchboard.conversations.models import Channel, Provider
 from switchboard.errors import InvalidSignature, MissingField, WebhookRejected
-from switchboard.messages import service as messages
+from switchboard.messages.inbound import record_inbound
 from switchboard.messages.models import Direction, InboundMessage, Recorded, Thread
 from switchboard.tools import service as tools
 from switchboard.tools.context import ToolServices
@@ -69,7 +69,7 @@ class Kept(StrEnum):
     CONVERSATION_UPDATE = "conversation-update"
 
 
-Recorder = Callable[[AsyncConnection[Any]], Awaitable[Recorded]]
+Recorder = Callable[[AsyncConnectionPool[Any]], Awaitable[Recorded]]
 
 
 async def verified_message(request: Request) -> Message:
@@ -119,8 +119,7 @@ async def server_message(
     if record is None:
         count_delivery(request, Provider.VAPI)
         return {}
-    async with pool.connection() as conn:
-        recorded = await record(conn)
+    recorded = await record(pool)
     count_delivery(request, Provider.VAPI, recorded)
     return {}
 
@@ -130,19 +129,32 @@ def _recorder_for(message: Message, region: str, codes: OtpConfig | None) -> Rec
     `codes` finds the call's one-time codes in what was said, to mask them."""
     match message["type"]:
         case Kept.STATUS_UPDATE:
-            event = _status_event(message, region)
-            return lambda conn: calls.record_call_event(conn, event)
+            return _call_event_recorder(_status_event(message, region))
         case Kept.TRANSCRIPT | Kept.FINAL_TRANSCRIPT:
             turn = _transcript_turn(message, region)
-            return None if turn is None else lambda conn: messages.record_inbound(conn, turn, codes)
+            return None if turn is None else _message_recorder(turn, codes)
         case Kept.END_OF_CALL_REPORT:
-            report = _end_of_call_report(message, region)
-            return lambda conn: calls.record_call_ended(conn, report, codes)
+            return _message_recorder(_end_of_call_report(message, region), codes)
         case Kept.CONVERSATION_UPDATE:
-            update = _conversation_update(message, region)
-            return lambda conn: calls.record_call_event(conn, update)
+            return _call_event_recorder(_conversation_update(message, region))
         case _:
             return None
+
+
+def _call_event_recorder(event: CallEvent) -> Recorder:
+    async def record(pool: AsyncConnectionPool[Any]) -> Recorded:
+        async with pool.connection() as conn:
+            return await calls.record_call_event(conn, event)
+
+    return record
+
+
+def _message_recorder(message: InboundMessage, codes: OtpConfig | None) -> Recorder:
+    async def record(pool: AsyncConnectionPool[Any]) -> Recorded:
+        [recorded] = await record_inbound(pool, [message], codes=codes)
+        return recorded
+
+    return record
 
 
 def _status_event(message: Message, region: str) -> CallEvent:
@@ -239,7 +251,7 @@ def _end_of_call_report(message: Message, region: str) -> InboundMessage:
         to_address=ours,
         body_text=summary,
         body_json={name: value for name, value in report.items() if value is not None},
-        thread=Thread(key=call_id, one_per_call=True),
+        thread=Thread(key=call_id, one_per_call=True, ends_call=True),
         event_type=CallEventType.ENDED,
         spoken_keys=("summary", "transcript"),
     )

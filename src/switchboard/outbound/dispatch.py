@@ -46,7 +46,7 @@ class RetryLater(Exception):
 
 
 @dataclass(frozen=True)
-class DeliveryContext:
+class DispatchContext:
     pool: AsyncConnectionPool[Any]
     senders: Mapping[str, MessageSender]  # by channel: sms, whatsapp, email
     seal_key: bytes | None
@@ -55,12 +55,12 @@ class DeliveryContext:
     metrics: Metrics  # each attempt's outcome, by provider and channel
 
 
-def _count(context: DeliveryContext, provider: str, row: OutboundRow, outcome: str) -> None:
+def _count(context: DispatchContext, provider: str, row: OutboundRow, outcome: str) -> None:
     context.metrics.sends.labels(provider, row.channel, outcome).inc()
 
 
-async def deliver(
-    context: DeliveryContext, message_id: UUID, sealed_body: str | None, *, attempt: int
+async def dispatch(
+    context: DispatchContext, message_id: UUID, sealed_body: str | None, *, attempt: int
 ) -> None:
     """Send the message (attempt 1, 2, ...); raises RetryLater when it should be tried again."""
     async with context.pool.connection() as conn:
@@ -116,12 +116,12 @@ async def deliver(
     await _accepted(context, row, attempt, accepted)
 
 
-def _opened(context: DeliveryContext, row: OutboundRow, sealed_body: str) -> str:
+def _opened(context: DispatchContext, row: OutboundRow, sealed_body: str) -> str:
     return unseal(context.seal_key, sealed_body, message_id=row.id)
 
 
 async def _accepted(
-    context: DeliveryContext, row: OutboundRow, attempt: int, accepted: Accepted
+    context: DispatchContext, row: OutboundRow, attempt: int, accepted: Accepted
 ) -> None:
     mapped = _MAPS.get(accepted.provider, {}).get(accepted.provider_status)
     status = mapped if mapped in _SETTLING else MessageStatus.SENT
@@ -154,7 +154,7 @@ async def _accepted(
 
 
 async def _retrying(
-    context: DeliveryContext,
+    context: DispatchContext,
     row: OutboundRow,
     attempt: int,
     error: ProviderUnavailable,
@@ -183,7 +183,7 @@ async def _retrying(
 
 
 async def _unsent(
-    context: DeliveryContext,
+    context: DispatchContext,
     row: OutboundRow,
     attempt: int,
     *,

@@ -8,7 +8,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 
-async def insert_delivery_unless_present(
+async def insert_event_unless_present(
     conn: AsyncConnection[Any], provider: str, event_key: str, event_type: str
 ) -> UUID | None:
     cursor = await conn.execute(

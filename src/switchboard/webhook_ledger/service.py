@@ -6,7 +6,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-from switchboard.deliveries import repository
+from switchboard.webhook_ledger import repository
 
 
 async def claim(
@@ -17,7 +17,7 @@ async def claim(
     A concurrent identical delivery waits on the unique key until the first one's transaction
     ends, then finds it claimed; had the first rolled back, it claims it itself.
     """
-    delivery_id = await repository.insert_delivery_unless_present(
+    delivery_id = await repository.insert_event_unless_present(
         conn, provider, event_key, event_type
     )
     return delivery_id is not None

@@ -1,4 +1,6 @@
-"""Inbound texts written together: each ends as it would one at a time, once."""
+"""Recording inbound messages: a group's texts each stored once in its thread's conversation,
+with the steps only some messages need (a keyword, a call, a reply) inside the same path; and
+the group writer that feeds it."""
 
 from __future__ import annotations
 
@@ -13,11 +15,10 @@ from psycopg.conninfo import make_conninfo
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.conversations.models import Channel, Provider
-from switchboard.messages import together_repository
+from switchboard.messages import repository
 from switchboard.messages.group_commit import InboundTexts
-from switchboard.messages.models import InboundMessage, Thread
-from switchboard.messages.service import record_inbound
-from switchboard.messages.together import record_inbound_together
+from switchboard.messages.inbound import record_inbound
+from switchboard.messages.models import InboundMessage, Recorded, Thread
 from switchboard.metrics import Metrics
 from tests.builders import execute, link_customer
 
@@ -60,14 +61,19 @@ async def pool(migrated_db: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
         yield opened
 
 
+async def one(pool: AsyncConnectionPool[Any], message: InboundMessage) -> Recorded:
+    [recorded] = await record_inbound(pool, [message])
+    return recorded
+
+
 async def test_a_group_stores_each_delivery_once_in_its_threads_conversation(
-    conn: AsyncConnection[Any], migrated_db: str
+    pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
     bob = link_customer(migrated_db, phone=BOB, email="bob@example.com")
-    earlier = await record_inbound(conn, text("SM0", ANN))
+    earlier = await one(pool, text("SM0", ANN))
 
-    results = await record_inbound_together(
-        conn,
+    results = await record_inbound(
+        pool,
         [
             text("SM1", ANN),
             text("SM2", BOB, "card 4111 1111 1111 1111 please"),
@@ -109,12 +115,12 @@ async def test_a_group_stores_each_delivery_once_in_its_threads_conversation(
 
 
 async def test_a_group_of_deliveries_all_seen_before_writes_nothing(
-    conn: AsyncConnection[Any], migrated_db: str
+    pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    await record_inbound_together(conn, [text("SM1", ANN), text("SM2", BOB)])
+    await record_inbound(pool, [text("SM1", ANN), text("SM2", BOB)])
     before = execute(migrated_db, "SELECT count(*) FROM cc_audit_logs")
 
-    again = await record_inbound_together(conn, [text("SM2", BOB), text("SM1", ANN)])
+    again = await record_inbound(pool, [text("SM2", BOB), text("SM1", ANN)])
 
     assert [r.duplicate for r in again] == [True, True]
     assert execute(migrated_db, "SELECT count(*) FROM cc_audit_logs") == before
@@ -122,12 +128,12 @@ async def test_a_group_of_deliveries_all_seen_before_writes_nothing(
 
 
 async def test_an_open_conversation_learns_its_sender_was_linked_since(
-    conn: AsyncConnection[Any], migrated_db: str
+    pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    first = await record_inbound(conn, text("SM1", ANN))
+    first = await one(pool, text("SM1", ANN))
     ann = link_customer(migrated_db, phone=ANN, email="ann@example.com")
 
-    [result] = await record_inbound_together(conn, [text("SM2", ANN)])
+    [result] = await record_inbound(pool, [text("SM2", ANN)])
 
     assert (result.conversation_id, result.bank_customer_id) == (first.conversation_id, ann)
     assert execute(
@@ -138,16 +144,16 @@ async def test_an_open_conversation_learns_its_sender_was_linked_since(
 
 
 async def test_a_closed_conversation_is_not_continued_by_a_group(
-    conn: AsyncConnection[Any], migrated_db: str
+    pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    first = await record_inbound(conn, text("SM1", ANN))
+    first = await one(pool, text("SM1", ANN))
     execute(
         migrated_db,
         "UPDATE cc_conversations SET status = 'closed' WHERE id = %s",
         (first.conversation_id,),
     )
 
-    [result] = await record_inbound_together(conn, [text("SM2", ANN)])
+    [result] = await record_inbound(pool, [text("SM2", ANN)])
 
     assert result.conversation_id != first.conversation_id
     assert execute(
@@ -157,44 +163,55 @@ async def test_a_closed_conversation_is_not_continued_by_a_group(
     ) == [("open",)]
 
 
-@pytest.mark.parametrize(
-    "message",
-    [
-        text("SM1", ANN, "STOP"),
-        text("SM1", ANN, channel=Channel.VOICE),
-        InboundMessage(
-            provider=Provider.SENDGRID,
-            channel=Channel.EMAIL,
-            provider_message_id="<a@example.com>",
-            from_address="ann@example.com",
-            to_address="help@bank.example",
-            body_text="hello",
-            body_json={},
-            thread=Thread(key="<a@example.com>", replies_to=("<b@example.com>",)),
-        ),
-    ],
-)
-async def test_texts_the_common_path_does_not_cover_are_refused(
-    conn: AsyncConnection[Any], migrated_db: str, message: InboundMessage
+async def test_a_keyword_in_a_group_is_stored_and_heeded_there(
+    pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    with pytest.raises(ValueError, match="cannot be recorded in a group"):
-        await record_inbound_together(conn, [text("SM0", BOB), message])
+    ann = link_customer(migrated_db, phone=ANN, email="ann@example.com")
+
+    results = await record_inbound(
+        pool, [text("SM1", ANN, "hello"), text("SM2", ANN, "STOP"), text("SM3", BOB, "STOP")]
+    )
+
+    assert [r.duplicate for r in results] == [False] * 3
+    assert execute(
+        migrated_db,
+        "SELECT event_type, actor_id, success FROM cc_audit_logs"
+        " WHERE event_type LIKE 'preferences.%%' ORDER BY created_at",
+    ) == [
+        ("preferences.updated", str(ann), True),
+        ("preferences.keyword_not_applied", "unlinked-sender", False),
+    ]
+
+
+async def test_a_group_of_several_providers_or_event_types_is_refused(
+    pool: AsyncConnectionPool[Any], migrated_db: str
+) -> None:
+    email = InboundMessage(
+        provider=Provider.SENDGRID,
+        channel=Channel.EMAIL,
+        provider_message_id="<a@example.com>",
+        from_address="ann@example.com",
+        to_address="help@bank.example",
+        body_text="hello",
+        body_json={},
+        thread=Thread(key="<a@example.com>", replies_to=("<b@example.com>",)),
+    )
+    with pytest.raises(ValueError, match="one provider, event type and direction"):
+        await record_inbound(pool, [text("SM0", BOB), email])
     assert execute(migrated_db, "SELECT count(*) FROM cc_webhook_events") == [(0,)]
 
 
 async def test_a_conversation_closed_while_the_group_waited_for_its_claim_is_not_continued(
-    conn: AsyncConnection[Any], migrated_db: str
+    pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
-    bobs = await record_inbound(conn, text("SMB1", BOB))
+    bobs = await one(pool, text("SMB1", BOB))
     async with (
         await AsyncConnection.connect(migrated_db, autocommit=True) as other,
         await AsyncConnection.connect(migrated_db, autocommit=True) as agent,
     ):
         # Another transaction holds Ann's delivery (the provider's retry, being written).
         await hold_delivery(other, "SMA1")
-        group = asyncio.create_task(
-            record_inbound_together(conn, [text("SMA1", ANN), text("SMB2", BOB)])
-        )
+        group = asyncio.create_task(record_inbound(pool, [text("SMA1", ANN), text("SMB2", BOB)]))
         await asyncio.sleep(0.3)
         assert not group.done()  # waiting on SMA1
         await agent.execute(
@@ -212,11 +229,11 @@ async def test_a_conversation_closed_while_the_group_waited_for_its_claim_is_not
 
 
 async def test_a_group_whose_insert_fails_stores_nothing_and_leaves_its_connection_usable(
-    conn: AsyncConnection[Any], migrated_db: str
+    pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
     # The last statement fails, after the claim and the look-up: another transaction is
     # storing one of the messages (its provider id) and the group gives up waiting on it.
-    anns = await record_inbound(conn, text("SMA1", ANN))
+    anns = await one(pool, text("SMA1", ANN))
     async with await AsyncConnection.connect(migrated_db, autocommit=True) as other:
         await other.execute("BEGIN")
         await other.execute(
@@ -224,16 +241,20 @@ async def test_a_group_whose_insert_fails_stores_nothing_and_leaves_its_connecti
             " status) VALUES (%s, 'inbound', 'twilio', 'SMA3', 'received')",
             (anns.conversation_id,),
         )
-        await conn.execute("SET lock_timeout = '200ms'")
-        with pytest.raises(psycopg.errors.LockNotAvailable):
-            await record_inbound_together(conn, [text("SMA2", ANN), text("SMA3", ANN)])
-        await other.execute("ROLLBACK")
+        impatient = make_conninfo(migrated_db, options="-c lock_timeout=200ms")
+        async with AsyncConnectionPool(
+            impatient, min_size=1, max_size=1, kwargs={"autocommit": True}
+        ) as waits_little:
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                await record_inbound(waits_little, [text("SMA2", ANN), text("SMA3", ANN)])
+            await other.execute("ROLLBACK")
+            async with waits_little.connection() as conn:
+                assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
-    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert execute(
         migrated_db, "SELECT count(*) FROM cc_webhook_events WHERE event_key IN ('SMA2', 'SMA3')"
     ) == [(0,)]
-    again = await record_inbound_together(conn, [text("SMA2", ANN), text("SMA3", ANN)])
+    again = await record_inbound(pool, [text("SMA2", ANN), text("SMA3", ANN)])
     assert [r.conversation_id for r in again] == [anns.conversation_id] * 2
     assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(3,)]
     assert execute(
@@ -246,17 +267,19 @@ async def test_groups_sharing_deliveries_in_another_order_do_not_deadlock(
 ) -> None:
     group = [text(f"SM{n:02d}", f"+4477009002{n:02d}") for n in range(12)]
     async with (
-        await AsyncConnection.connect(migrated_db, autocommit=True) as one,
-        await AsyncConnection.connect(migrated_db, autocommit=True) as two,
+        AsyncConnectionPool(
+            migrated_db, min_size=1, max_size=1, kwargs={"autocommit": True}
+        ) as first,
+        AsyncConnectionPool(
+            migrated_db, min_size=1, max_size=1, kwargs={"autocommit": True}
+        ) as second,
         await AsyncConnection.connect(migrated_db, autocommit=True) as third,
     ):
         # A third transaction holds a delivery in the middle, so that both groups are
         # waiting on it, each holding what it claimed before it, when it lets go: claimed in
         # the order given, each would then need what the other holds, every time.
         await hold_delivery(third, "SM06")
-        both = asyncio.gather(
-            record_inbound_together(one, group), record_inbound_together(two, group[::-1])
-        )
+        both = asyncio.gather(record_inbound(first, group), record_inbound(second, group[::-1]))
         await asyncio.sleep(0.3)
         await third.execute("ROLLBACK")
         forward, backward = await both
@@ -292,23 +315,29 @@ async def test_texts_arriving_together_are_written_in_groups_and_each_answered(
 async def test_a_group_that_fails_is_written_text_by_text(
     pool: AsyncConnectionPool[Any], migrated_db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def deadlocked(*_: Any, **__: Any) -> Any:
-        raise psycopg.errors.DeadlockDetected("deadlock detected")
+    insert_received = repository.insert_received
 
-    monkeypatch.setattr(together_repository, "insert_received", deadlocked)
+    async def refusing_sm3(conn: AsyncConnection[Any], **kwargs: Any) -> Any:
+        if any(row.provider_message_id == "SM3" for row in kwargs["received"]):
+            raise psycopg.errors.CheckViolation("the database refuses SM3")
+        return await insert_received(conn, **kwargs)
 
-    async with InboundTexts(pool, Metrics()) as texts:
+    monkeypatch.setattr(repository, "insert_received", refusing_sm3)
+
+    async with InboundTexts(pool, Metrics(), writers=1) as texts:
         results = await asyncio.gather(
-            *(texts.record(text(f"SM{n}", ANN if n % 2 else BOB)) for n in range(8))
+            *(texts.record(text(f"SM{n}", ANN if n % 2 else BOB)) for n in range(8)),
+            return_exceptions=True,
         )
 
-    assert [r.duplicate for r in results] == [False] * 8
+    assert isinstance(results.pop(3), psycopg.errors.CheckViolation)  # its fault alone
+    assert [r.duplicate for r in results if isinstance(r, Recorded)] == [False] * 7
     assert texts.groups == 0
-    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(8,)]
+    assert execute(migrated_db, "SELECT count(*) FROM cc_messages") == [(7,)]
     assert execute(migrated_db, "SELECT count(*) FROM cc_conversations") == [(2,)]
 
 
-async def test_a_keyword_is_recorded_alone_and_heeded(
+async def test_a_keyword_is_written_by_the_writer_and_heeded(
     pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
     link_customer(migrated_db, phone=ANN, email="ann@example.com")
@@ -317,13 +346,13 @@ async def test_a_keyword_is_recorded_alone_and_heeded(
         result = await texts.record(text("SM1", ANN, "STOP"))
 
     assert not result.duplicate
-    assert texts.groups == 0
+    assert texts.groups == 1
     assert execute(
         migrated_db, "SELECT count(*) FROM cc_audit_logs WHERE event_type LIKE 'preferences.%%'"
     ) == [(1,)]
 
 
-async def test_a_request_in_words_is_recorded_alone_and_flagged(
+async def test_a_request_in_words_is_written_by_the_writer_and_flagged(
     pool: AsyncConnectionPool[Any], migrated_db: str
 ) -> None:
     link_customer(migrated_db, phone=ANN, email="ann@example.com")
@@ -332,7 +361,7 @@ async def test_a_request_in_words_is_recorded_alone_and_flagged(
         result = await texts.record(text("SM1", ANN, "don't text me anymore"))
 
     assert not result.duplicate
-    assert texts.groups == 0
+    assert texts.groups == 1
     assert execute(
         migrated_db, "SELECT conversation_id, message_id, phrase FROM cc_possible_revocations"
     ) == [(result.conversation_id, result.message_id, "don't text me")]
@@ -368,3 +397,31 @@ async def test_the_writers_wait_on_locks_one_second_at_most_and_keep_the_urls_op
             "SELECT current_setting('lock_timeout'), current_setting('work_mem')"
         )
         assert await cursor.fetchone() == ("1s", "7MB")
+
+
+async def test_a_long_body_is_masked_before_a_connection_is_taken(migrated_db: str) -> None:
+    digits = "4111 1111 1111 1111 " * 50_000  # a megabyte of card numbers: slow to mask
+    email = InboundMessage(
+        provider=Provider.SENDGRID,
+        channel=Channel.EMAIL,
+        provider_message_id="<long@example.com>",
+        from_address="ann@example.com",
+        to_address="help@bank.example",
+        body_text=digits,
+        body_json={"subject": "cards"},
+        thread=Thread(key="<long@example.com>"),
+    )
+    async with AsyncConnectionPool(
+        migrated_db, min_size=1, max_size=1, kwargs={"autocommit": True}
+    ) as only_one:
+        recording = asyncio.create_task(record_inbound(only_one, [email]))
+        await asyncio.sleep(0.1)  # masking, in a worker thread
+        assert not recording.done()
+        # The pool's one connection is free meanwhile for whoever else needs it.
+        async with only_one.connection(timeout=0.2) as conn:
+            await conn.execute("SELECT 1")
+        [recorded] = await recording
+
+    assert not recorded.duplicate
+    stored = execute(migrated_db, "SELECT body_text FROM cc_messages")[0][0]
+    assert stored.startswith("•••• •••• •••• 1111 •••• •••• •••• 1111 ")

@@ -1,1 +1,0 @@
-"""Provider deliveries already acted on: the key that makes every webhook exactly-once."""
