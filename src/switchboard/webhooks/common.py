@@ -52,12 +52,8 @@ def count_delivery(request: Request, provider: str, *recorded: Recorded) -> None
     metrics.webhook(provider, "duplicate" if duplicate else "accepted")
 
 
-# The same, as dependencies. async, though they await nothing: FastAPI runs a plain `def`
-# dependency in a worker thread, two thread hand-offs per webhook just to read app.state.
-async def current_settings(request: Request) -> Settings:
-    return settings_of(request)
-
-
+# The pool, as a dependency. async, though it awaits nothing: FastAPI runs a plain `def`
+# dependency in a worker thread, a thread hand-off per webhook just to read app.state.
 async def current_pool(request: Request) -> AsyncConnectionPool[Any]:
     return pool_of(request)
 
@@ -153,4 +149,3 @@ async def audit_rejection(request: Request, provider: str, rejection: WebhookRej
 
 
 Pool = Annotated[AsyncConnectionPool[Any], Depends(current_pool)]
-CurrentSettings = Annotated[Settings, Depends(current_settings)]

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import AsyncConnectionPool
 
 from switchboard.api_docs import WEBHOOK_ERRORS
@@ -21,15 +22,15 @@ from switchboard.calls import service as calls
 from switchboard.calls.models import CallEvent, CallEventType
 from switchboard.conversations.models import Channel, Provider
 from switchboard.errors import InvalidSignature, MissingField, WebhookRejected
+from switchboard.http_app import RequestRoute
 from switchboard.messages.inbound import record_inbound
 from switchboard.messages.models import Direction, InboundMessage, Recorded, Thread
 from switchboard.tools import service as tools
 from switchboard.tools.context import ToolServices
 from switchboard.webhooks.common import (
-    CurrentSettings,
-    Pool,
     audit_rejection,
     count_delivery,
+    pool_of,
     read_body,
     require_media_type,
     require_secret,
@@ -100,28 +101,37 @@ def _presents_secret(request: Request, secret: str) -> bool:
     return by_header or by_bearer
 
 
-VapiMessage = Annotated[Message, Depends(verified_message)]
-
-
-@router.post("/vapi", summary="Vapi server message")
-async def server_message(
-    message: VapiMessage, pool: Pool, settings: CurrentSettings, request: Request
-) -> dict[str, Any]:
+async def server_message(request: Request) -> Response:
     """tool-calls are answered with their results, in order; every other type with `{}`, as
     Vapi reads no reply for them."""
+    # Every tool call comes this way while a caller waits: it takes the Request alone and
+    # reads its message, settings and pool from it, so that FastAPI has no dependency to
+    # solve and no response model to validate for it (http_app.RequestRoute).
+    message = await verified_message(request)
+    settings = settings_of(request)
+    pool = pool_of(request)
     services: ToolServices = request.app.state.tool_services
     if message["type"] == TOOL_CALLS:
         context, calls = tool_calls_of(message, settings.default_phone_region)
         answers = await tools.answer_tool_calls(pool, context, calls, services)
         count_delivery(request, Provider.VAPI)
-        return {"results": [answer.for_vapi() for answer in answers]}
+        return JSONResponse({"results": [answer.for_vapi() for answer in answers]})
     record = _recorder_for(message, settings.default_phone_region, services.otp)
     if record is None:
         count_delivery(request, Provider.VAPI)
-        return {}
+        return JSONResponse({})
     recorded = await record(pool)
     count_delivery(request, Provider.VAPI, recorded)
-    return {}
+    return JSONResponse({})
+
+
+router.add_api_route(
+    "/vapi",
+    server_message,
+    methods=["POST"],
+    summary="Vapi server message",
+    route_class_override=RequestRoute,
+)
 
 
 def _recorder_for(message: Message, region: str, codes: OtpConfig | None) -> Recorder | None:
