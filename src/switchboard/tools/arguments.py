@@ -17,8 +17,9 @@ class Arguments(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class NoArguments(Arguments):
-    pass
+# A tool that takes nothing is given the base's empty, strict arguments. No class of its own:
+# a class's docstring would be sent to the model as its schema's description.
+NoArguments = Arguments
 
 
 class StartVerification(Arguments):
