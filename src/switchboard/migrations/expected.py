@@ -97,6 +97,17 @@ SERVICE_ROLE_TABLES: dict[str, frozenset[str]] = {
     "cc_sandbox_outbox": _APPEND_ONLY,
     "cc_webhook_refusals": _READ_WRITE,  # counters: upserted, and deleted once summarised
     "cc_possible_revocations": _APPEND_ONLY,
+    "cc_calendars": _READ_WRITE,
+    "cc_calendar_hours": _READ_WRITE,
+    "cc_calendar_exceptions": _READ_WRITE,
+    "cc_sla_policies": _READ_WRITE,
+    "cc_sla_targets": _READ_WRITE,
+    "cc_queues": _READ_WRITE,
+    # Agents are disabled, never deleted: audit rows name them.
+    "cc_agents": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "cc_agent_queues": frozenset({"SELECT", "INSERT", "DELETE"}),
+    "cc_agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "cc_sign_in_failures": _READ_WRITE,  # counters: upserted, deleted on a sign-in
     "procrastinate_jobs": _READ_WRITE,
     "procrastinate_events": _READ_WRITE,
     "procrastinate_periodic_defers": _READ_WRITE,
