@@ -13,15 +13,20 @@ from psycopg import AsyncConnection
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.migrations.checklist import run_checklist
-from switchboard.migrations.expected import SERVICE_ROLE_TABLES, TABLE_PRIVILEGES
+from switchboard.migrations.expected import (
+    AGENT_READABLE,
+    SERVICE_ROLE_TABLES,
+    TABLE_PRIVILEGES,
+)
 from switchboard.migrations.files import Migration
 from switchboard.migrations.runner import LEDGER, MigrationRunner
 from tests.builders import execute
 
 Runner = Callable[..., MigrationRunner]
 
-# Roles that get nothing of their own: no policy is written for anon or authenticated yet, and
-# switchboard_app has its rights only by acting as service_role.
+# Roles that get nothing of their own on a table as a whole: anon nothing at all, authenticated
+# only the reads of 021 (AGENT_READABLE), and switchboard_app has its rights only by acting as
+# service_role or authenticated.
 NOTHING = ("anon", "authenticated", "switchboard_app")
 
 # What a Supabase project has in force for the role that creates the tables.
@@ -65,8 +70,10 @@ def privilege_problems(url: str) -> list[str]:
     problems = []
     for kind, name, role, privileges in granted:
         has = set(privileges)
-        if role in NOTHING:
-            expected: set[str] = set()
+        if role == "authenticated" and kind == "table" and name in AGENT_READABLE:
+            expected: set[str] = {"SELECT"} if AGENT_READABLE[name] is None else set()
+        elif role in NOTHING:
+            expected = set()
         elif kind == "table":
             expected = set(SERVICE_ROLE_TABLES.get(name, {"(not listed in SERVICE_ROLE_TABLES)"}))
         elif kind == "sequence":

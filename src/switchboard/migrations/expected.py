@@ -115,6 +115,24 @@ SERVICE_ROLE_TABLES: dict[str, frozenset[str]] = {
     "switchboard_migrations": frozenset({"SELECT"}),  # the app role can tell it is up to date
     "switchboard_migration_changes": frozenset(),
 }
+# What authenticated (an agent's transaction, 021) may read, under its policies: every column
+# (None), or only these, so that no contact detail can be read. Nothing else, and no writes.
+AGENT_READABLE: dict[str, tuple[str, ...] | None] = {
+    "cc_conversations": (
+        "id", "bank_customer_id", "channel", "status", "created_at", "updated_at", "provider"
+    ),
+    "cc_messages": (
+        "id", "conversation_id", "direction", "provider_message_id", "body_text", "created_at",
+        "provider", "status", "provider_status", "error_code", "status_updated_at",
+    ),
+    "cc_cases": None,
+    "cc_case_notes": None,
+    "cc_assignments": None,
+    "cc_comm_preferences": None,
+    "cc_identity_links": ("id", "bank_customer_id", "channel", "created_at", "updated_at"),
+    "cc_audit_logs": None,
+    "cc_tool_calls": None,
+}  # fmt: skip
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
 # Names the specification renames; after 006 only the new name may remain.

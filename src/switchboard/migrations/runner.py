@@ -50,9 +50,10 @@ LOCK_RETRIES = 30
 _RENAMED_TABLES = {"cc_preferences": "cc_comm_preferences"}
 # The migration that adds the columns and defaults the service needs (fit.py).
 SERVICE_COLUMNS_MIGRATION = "015"
-# The migration that gives every table, sequence and function its privileges; it runs again
-# after a job queue migration of procrastinate's, so that what it creates gets them too.
-PRIVILEGES_MIGRATION = "014"
+# The migrations that set privileges from scratch: 014 every table's, sequence's and function's,
+# 021 what agents may read (whose grants 014 takes back). They run again, in order, after a
+# job queue migration of procrastinate's, so that what it creates gets them too.
+PRIVILEGES_MIGRATIONS = ("014", "021")
 
 Report = Callable[[str], None]
 # What `upgrade` applies: one of our migrations, or one of procrastinate's migration files.
@@ -309,9 +310,10 @@ class MigrationRunner:
         self._report(f"applying {step.label} ...")
         started = time.monotonic()
         statements = [(step.script, s) for s in step.script.statements]
-        privileges = [m for m in self._migrations if m.id == PRIVILEGES_MIGRATION]
-        if privileges and privileges[0].id in _read_ledger(conn):
-            statements += [(privileges[0].apply, s) for s in privileges[0].apply.statements]
+        applied = _read_ledger(conn)
+        for again in self._migrations:
+            if again.id in PRIVILEGES_MIGRATIONS and again.id in applied:
+                statements += [(again.apply, s) for s in again.apply.statements]
         self._run_in_transaction(
             conn,
             statements,

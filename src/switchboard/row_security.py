@@ -1,0 +1,66 @@
+"""An agent's reads, guarded by PostgreSQL: row-level security (migration 021) decides what an
+agent's transaction sees, not the Python that asks.
+
+`act_as_agent` turns the rest of the current transaction into the agent's, as Supabase's own API
+does for a signed-in user: the role `authenticated`, and the agent in `request.jwt.claims`. Both
+are local to the transaction, so a pooled connection returns to the service's role at its
+end, whatever happened in it. `read_conversation` names the conversation whose messages, tool
+calls, preferences and identity links the transaction may read (one at a time: see 021).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
+
+
+@dataclass(frozen=True)
+class AgentClaims:
+    """Who the transaction acts for. The database reads the role and the queues afresh from
+    cc_agents; these claims say who, and are what auth.jwt() shows."""
+
+    agent_id: UUID
+    role: str
+    queues: Sequence[str] = ()
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "sub": str(self.agent_id),
+                "role": "authenticated",
+                "agent_role": self.role,
+                "queues": list(self.queues),
+            }
+        )
+
+
+async def act_as_agent(conn: AsyncConnection[Any], claims: AgentClaims) -> None:
+    """From here to the end of the current transaction, `conn` reads as the agent."""
+    _in_transaction(conn)
+    await conn.execute(
+        "SELECT set_config('request.jwt.claims', %s, true),"
+        " set_config('role', 'authenticated', true)",
+        (claims.as_json(),),
+    )
+
+
+async def read_conversation(conn: AsyncConnection[Any], conversation_id: UUID) -> None:
+    """The conversation whose messages (and tool calls, customer's preferences and links) the
+    rest of the transaction may read, if the agent may see it."""
+    _in_transaction(conn)
+    await conn.execute(
+        "SELECT set_config('request.conversation_id', %s, true)", (str(conversation_id),)
+    )
+
+
+def _in_transaction(conn: AsyncConnection[Any]) -> None:
+    # Outside a transaction the settings would end with the statement that makes them, and
+    # what followed would run with the service's rights.
+    if conn.info.transaction_status != TransactionStatus.INTRANS:
+        raise RuntimeError("an agent's reads run inside a transaction (conn.transaction())")
