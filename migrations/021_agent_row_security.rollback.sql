@@ -11,7 +11,7 @@ DECLARE
 BEGIN
     FOREACH tbl IN ARRAY ARRAY['cc_conversations', 'cc_messages', 'cc_cases', 'cc_case_notes',
                                'cc_assignments', 'cc_comm_preferences', 'cc_identity_links',
-                               'cc_audit_logs', 'cc_tool_calls']
+                               'cc_audit_logs', 'cc_tool_calls', 'cc_auth_sessions']
     LOOP
         EXECUTE format('DROP POLICY IF EXISTS %I ON %I', tbl || '_agent_read', tbl);
         EXECUTE format('REVOKE ALL ON TABLE %I FROM authenticated', tbl);

@@ -13,7 +13,8 @@
 --   `(select ...)` so that each runs once per statement, not once per row.
 -- * An agent sees the conversations, cases and assignments of their queues and those assigned to
 --   them; a supervisor those of their queues; an admin all. Messages, tool calls, preferences and
---   identity links are read one conversation at a time: the request names it in the local
+--   identity links (and its one-time codes' states, for its verification level) are read one
+--   conversation at a time: the request names it in the local
 --   setting `request.conversation_id`, and the policy admits that conversation's rows only if
 --   the agent may see the conversation (checked once per statement, so a 1,000-message timeline
 --   costs what it costs the service role). The audit log is readable by supervisors (for the
@@ -21,7 +22,8 @@
 --   agent's writes are made by the service, in the same transaction, after these policies
 --   have let the agent see what is changed.
 -- * Contact details are not granted at all (column privileges): addresses in cc_messages and
---   cc_identity_links, the provider's raw payload, the customer table. Agents see them masked,
+--   cc_identity_links, the provider's raw payload, the customer table; nor a code's hash or
+--   destination. Agents see them masked,
 --   or revealed for a stated reason, through the service.
 -- * switchboard_app, the service's login role, is made a member of authenticated, so that it
 --   can take that role for an agent's transaction.
@@ -75,40 +77,50 @@ END
 $$;
 
 -- The agent acting: their id, role and queues, if `sub` names an active agent; else NULLs.
+-- PL/pgSQL rather than SQL: a session keeps a PL/pgSQL function's plans, where a SQL function
+-- that cannot be inlined (a SECURITY DEFINER one) is planned again on every call.
 CREATE OR REPLACE FUNCTION cc_private.agent_id() RETURNS uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT a.id FROM public.cc_agents AS a WHERE a.id = auth.uid() AND a.status = 'active'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    RETURN (SELECT a.id FROM public.cc_agents AS a
+            WHERE a.id = auth.uid() AND a.status = 'active');
+END
 $$;
 
 CREATE OR REPLACE FUNCTION cc_private.agent_role() RETURNS text
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT a.role FROM public.cc_agents AS a WHERE a.id = auth.uid() AND a.status = 'active'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    RETURN (SELECT a.role FROM public.cc_agents AS a
+            WHERE a.id = auth.uid() AND a.status = 'active');
+END
 $$;
 
 CREATE OR REPLACE FUNCTION cc_private.agent_queues() RETURNS text[]
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT coalesce(array_agg(q.queue_name ORDER BY q.queue_name), '{}')
-    FROM public.cc_agent_queues AS q
-    JOIN public.cc_agents AS a ON a.id = q.agent_id
-    WHERE a.id = auth.uid() AND a.status = 'active'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    RETURN (SELECT coalesce(array_agg(q.queue_name ORDER BY q.queue_name), '{}')
+            FROM public.cc_agent_queues AS q
+            JOIN public.cc_agents AS a ON a.id = q.agent_id
+            WHERE a.id = auth.uid() AND a.status = 'active');
+END
 $$;
 
 -- Whether the acting agent may see a conversation: an admin any; anyone else one that was ever
 -- in one of their queues or assigned to them.
 CREATE OR REPLACE FUNCTION cc_private.may_see_conversation(conversation uuid) RETURNS boolean
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT CASE
-        WHEN a.id IS NULL THEN false
-        WHEN a.role = 'admin' THEN true
-        ELSE EXISTS (
-            SELECT FROM public.cc_assignments AS w
-            WHERE w.conversation_id = conversation
-              AND (w.assigned_to = a.id::text
-                   OR w.queue_name IN (SELECT q.queue_name FROM public.cc_agent_queues AS q
-                                       WHERE q.agent_id = a.id)))
-    END
-    FROM (SELECT NULL) AS one
-    LEFT JOIN public.cc_agents AS a ON a.id = auth.uid() AND a.status = 'active'
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    RETURN EXISTS (
+        SELECT FROM public.cc_agents AS a
+        WHERE a.id = auth.uid() AND a.status = 'active'
+          AND (a.role = 'admin'
+               OR EXISTS (SELECT FROM public.cc_assignments AS w
+                          WHERE w.conversation_id = conversation
+                            AND (w.assigned_to = a.id::text
+                                 OR EXISTS (SELECT FROM public.cc_agent_queues AS q
+                                            WHERE q.agent_id = a.id
+                                              AND q.queue_name = w.queue_name)))));
+END
 $$;
 
 -- The conversation the request reads (request.conversation_id), if the agent may see it.
@@ -130,9 +142,11 @@ $$;
 
 -- The customer of that conversation: the one whose preferences and links the agent may read.
 CREATE OR REPLACE FUNCTION cc_private.read_customer() RETURNS uuid
-LANGUAGE sql STABLE SECURITY DEFINER SET search_path = '' AS $$
-    SELECT c.bank_customer_id FROM public.cc_conversations AS c
-    WHERE c.id = cc_private.read_conversation()
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
+BEGIN
+    RETURN (SELECT c.bank_customer_id FROM public.cc_conversations AS c
+            WHERE c.id = cc_private.read_conversation());
+END
 $$;
 
 DO $$
@@ -165,7 +179,9 @@ DECLARE
         'cc_comm_preferences', '*',
         'cc_identity_links', 'id, bank_customer_id, channel, created_at, updated_at',
         'cc_audit_logs', '*',
-        'cc_tool_calls', '*');
+        'cc_tool_calls', '*',
+        'cc_auth_sessions', 'id, bank_customer_id, conversation_id, status, expires_at, created_at, '
+                            'channel, provider, updated_at, check_attempts, verified_at');
     tbl text;
     cols text;
 BEGIN
@@ -181,9 +197,9 @@ BEGIN
 END
 $$;
 
+-- One call a row: a conversation is read by its id, or listed a page at a time.
 CREATE POLICY cc_conversations_agent_read ON cc_conversations FOR SELECT TO authenticated
-    USING ((SELECT cc_private.agent_role()) = 'admin'
-           OR EXISTS (SELECT FROM cc_assignments AS w WHERE w.conversation_id = cc_conversations.id));
+    USING (cc_private.may_see_conversation(id));
 
 CREATE POLICY cc_assignments_agent_read ON cc_assignments FOR SELECT TO authenticated
     USING ((SELECT cc_private.agent_role()) = 'admin'
@@ -203,6 +219,11 @@ CREATE POLICY cc_messages_agent_read ON cc_messages FOR SELECT TO authenticated
     USING (conversation_id = (SELECT cc_private.read_conversation()));
 
 CREATE POLICY cc_tool_calls_agent_read ON cc_tool_calls FOR SELECT TO authenticated
+    USING (conversation_id = (SELECT cc_private.read_conversation()));
+
+-- The conversation's one-time codes, for its verification level: never a code's hash or where
+-- it was sent.
+CREATE POLICY cc_auth_sessions_agent_read ON cc_auth_sessions FOR SELECT TO authenticated
     USING (conversation_id = (SELECT cc_private.read_conversation()));
 
 CREATE POLICY cc_comm_preferences_agent_read ON cc_comm_preferences FOR SELECT TO authenticated

@@ -4,8 +4,9 @@ agent's transaction sees, not the Python that asks.
 `act_as_agent` turns the rest of the current transaction into the agent's, as Supabase's own API
 does for a signed-in user: the role `authenticated`, and the agent in `request.jwt.claims`. Both
 are local to the transaction, so a pooled connection returns to the service's role at its
-end, whatever happened in it. `read_conversation` names the conversation whose messages, tool
-calls, preferences and identity links the transaction may read (one at a time: see 021).
+end, whatever happened in it. The conversation it reads (`reading`, or later
+`read_conversation`) is the one whose messages, tool calls, codes, preferences and identity
+links the transaction may read: one at a time (see 021).
 """
 
 from __future__ import annotations
@@ -18,6 +19,14 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.pq import TransactionStatus
+
+# One round trip: who, as what, reading which conversation ('' for none).
+ACT_AS_AGENT = (
+    "SELECT set_config('request.jwt.claims', %(claims)s, true),"
+    " set_config('role', 'authenticated', true),"
+    " set_config('request.conversation_id', %(conversation)s, true)"
+)
+READ_CONVERSATION = "SELECT set_config('request.conversation_id', %(conversation)s, true)"
 
 
 @dataclass(frozen=True)
@@ -40,23 +49,22 @@ class AgentClaims:
         )
 
 
-async def act_as_agent(conn: AsyncConnection[Any], claims: AgentClaims) -> None:
-    """From here to the end of the current transaction, `conn` reads as the agent."""
+async def act_as_agent(
+    conn: AsyncConnection[Any], claims: AgentClaims, *, reading: UUID | None = None
+) -> None:
+    """From here to the end of the current transaction, `conn` reads as the agent, reading
+    the conversation `reading` (if any)."""
     _in_transaction(conn)
     await conn.execute(
-        "SELECT set_config('request.jwt.claims', %s, true),"
-        " set_config('role', 'authenticated', true)",
-        (claims.as_json(),),
+        ACT_AS_AGENT,
+        {"claims": claims.as_json(), "conversation": "" if reading is None else str(reading)},
     )
 
 
 async def read_conversation(conn: AsyncConnection[Any], conversation_id: UUID) -> None:
-    """The conversation whose messages (and tool calls, customer's preferences and links) the
-    rest of the transaction may read, if the agent may see it."""
+    """The conversation the rest of the transaction reads, if the agent may see it."""
     _in_transaction(conn)
-    await conn.execute(
-        "SELECT set_config('request.conversation_id', %s, true)", (str(conversation_id),)
-    )
+    await conn.execute(READ_CONVERSATION, {"conversation": str(conversation_id)})
 
 
 def _in_transaction(conn: AsyncConnection[Any]) -> None:

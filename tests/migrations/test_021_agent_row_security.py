@@ -18,9 +18,9 @@ READABLE = (
 )
 
 
-def test_nine_tables_readable_by_agents_under_their_policies(migrated_db: str) -> None:
-    assert execute(migrated_db, POLICIES) == [(9,)]
-    assert execute(migrated_db, READABLE) == [(9,)]
+def test_ten_tables_readable_by_agents_under_their_policies(migrated_db: str) -> None:
+    assert execute(migrated_db, POLICIES) == [(10,)]
+    assert execute(migrated_db, READABLE) == [(10,)]
     # Nothing but reads, and nothing at all for anon.
     assert execute(
         migrated_db,
@@ -58,7 +58,7 @@ def test_021_runs_twice_and_rolls_back(migrated_db: str, runner_for: Runner) -> 
     migration = next(m for m in script._migrations if m.id == "021")
     for statement in migration.apply.statements:  # as the runner does after 014, again
         execute(migrated_db, statement.sql)
-    assert execute(migrated_db, POLICIES) == [(9,)]
+    assert execute(migrated_db, POLICIES) == [(10,)]
 
     script.downgrade("020" if any(m.id == "020" for m in script._migrations) else "018")
 
@@ -66,7 +66,7 @@ def test_021_runs_twice_and_rolls_back(migrated_db: str, runner_for: Runner) -> 
     assert execute(migrated_db, READABLE) == [(0,)]
     assert execute(migrated_db, "SELECT to_regprocedure('auth.uid()')") == [(None,)]
     script.upgrade()
-    assert execute(migrated_db, POLICIES) == [(9,)]
+    assert execute(migrated_db, POLICIES) == [(10,)]
 
 
 def test_the_columns_agents_may_read_are_exactly_those_listed(migrated_db: str) -> None:

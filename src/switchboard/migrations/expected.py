@@ -132,6 +132,10 @@ AGENT_READABLE: dict[str, tuple[str, ...] | None] = {
     "cc_identity_links": ("id", "bank_customer_id", "channel", "created_at", "updated_at"),
     "cc_audit_logs": None,
     "cc_tool_calls": None,
+    "cc_auth_sessions": (
+        "id", "bank_customer_id", "conversation_id", "status", "expires_at", "created_at",
+        "channel", "provider", "updated_at", "check_attempts", "verified_at",
+    ),
 }  # fmt: skip
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 
