@@ -136,6 +136,20 @@ class IllegalCaseTransition(SwitchboardError):
     http_status = 409
 
 
+class StaleReply(SwitchboardError):
+    """Someone wrote in the conversation since the agent's view of it."""
+
+    code = "reply_stale"
+    http_status = 409
+
+
+class CannotReply(SwitchboardError):
+    """The conversation has nobody to write back to on its channel (a call, say)."""
+
+    code = "cannot_reply"
+    http_status = 409
+
+
 class InvalidInput(SwitchboardError):
     code = "invalid_input"
     http_status = 422

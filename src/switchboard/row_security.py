@@ -67,6 +67,13 @@ async def read_conversation(conn: AsyncConnection[Any], conversation_id: UUID) -
     await conn.execute(READ_CONVERSATION, {"conversation": str(conversation_id)})
 
 
+async def act_as_service(conn: AsyncConnection[Any]) -> None:
+    """Back to the service's own role for the rest of the transaction: for the writes an agent's
+    action makes once the policies have let the agent see what it acts on."""
+    _in_transaction(conn)
+    await conn.execute("RESET ROLE")
+
+
 def _in_transaction(conn: AsyncConnection[Any]) -> None:
     # Outside a transaction the settings would end with the statement that makes them, and
     # what followed would run with the service's rights.

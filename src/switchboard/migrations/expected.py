@@ -108,6 +108,7 @@ SERVICE_ROLE_TABLES: dict[str, frozenset[str]] = {
     "cc_agent_queues": frozenset({"SELECT", "INSERT", "DELETE"}),
     "cc_agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE"}),
     "cc_sign_in_failures": _READ_WRITE,  # counters: upserted, deleted on a sign-in
+    "cc_conversation_notes": _APPEND_ONLY,
     "procrastinate_jobs": _READ_WRITE,
     "procrastinate_events": _READ_WRITE,
     "procrastinate_periodic_defers": _READ_WRITE,
@@ -136,6 +137,7 @@ AGENT_READABLE: dict[str, tuple[str, ...] | None] = {
         "id", "bank_customer_id", "conversation_id", "status", "expires_at", "created_at",
         "channel", "provider", "updated_at", "check_attempts", "verified_at",
     ),
+    "cc_conversation_notes": None,  # 023
 }  # fmt: skip
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 

@@ -21,6 +21,9 @@ class OutboundRequest:
     # What cc_messages.body_text stores when body_text holds a secret (a one-time code):
     # the real text then travels only sealed (encrypted) in the job's arguments.
     stored_text: str | None = None
+    # An answer to a customer who wrote in recently (agent_actions.REPLY_WINDOW): a response,
+    # not a solicitation, so quiet hours do not hold it back.
+    responding: bool = False
 
 
 @dataclass(frozen=True)

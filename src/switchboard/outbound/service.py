@@ -76,7 +76,11 @@ async def queue_message(
             None if customer_id is None else await preferences.get_preferences(conn, customer_id)
         )
         verdict = may_send(
-            found, purpose=request.purpose, channel=request.channel, now=now or datetime.now(UTC)
+            found,
+            purpose=request.purpose,
+            channel=request.channel,
+            now=now or datetime.now(UTC),
+            responding=request.responding,
         )
         if not verdict.allowed:
             await audit.append(
@@ -222,6 +226,7 @@ def _described(request: OutboundRequest) -> dict[str, Any]:
         "purpose": request.purpose,
         "to": mask_address(request.to_address),
         "body_chars": len(request.body_text),
+        **({"responding": True} if request.responding else {}),
     }
 
 

@@ -17,10 +17,16 @@ from switchboard.preferences.models import (
 
 
 def may_send(
-    preferences: Preferences | None, *, purpose: Purpose, channel: ContactChannel, now: datetime
+    preferences: Preferences | None,
+    *,
+    purpose: Purpose,
+    channel: ContactChannel,
+    now: datetime,
+    responding: bool = False,
 ) -> Verdict:
     """The verdict for one message; `now` must be timezone-aware. A customer with no
-    preferences on record gets the defaults: any channel, quiet hours in London."""
+    preferences on record gets the defaults: any channel, quiet hours in London. A response to
+    a customer who has just written (`responding`) is not held back by quiet hours."""
     if purpose in ALWAYS_ALLOWED:
         return Verdict(True)
     if now.tzinfo is None:
@@ -34,6 +40,8 @@ def may_send(
     ):
         allowed = ", ".join(sorted(preferences.allowed_channels)) or "none"
         return Verdict(False, "channel_not_allowed", f"{channel} is not allowed ({allowed} are)")
+    if responding:
+        return Verdict(True)
     zone = ZoneInfo(preferences.timezone if preferences else "Europe/London")
     local = now.astimezone(zone)
     if not QUIET_HOURS_END <= local.time() < QUIET_HOURS_START:

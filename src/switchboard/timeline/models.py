@@ -44,8 +44,9 @@ class Position:
 
 @dataclass(frozen=True)
 class Entry:
-    """A message (kind "message") or one of the assistant's tool calls (kind "tool_call",
-    summarised: the tool and its one-line result or error)."""
+    """A message (kind "message"), one of the assistant's tool calls (kind "tool_call",
+    summarised: the tool and its one-line result or error), or an agent's internal note (kind
+    "note", by `author`, an agent's id)."""
 
     kind: str
     id: UUID
@@ -57,6 +58,7 @@ class Entry:
     tool: str | None = None
     outcome: str | None = None  # "ok" or the error's code
     summary: str | None = None
+    author: str | None = None
 
 
 @dataclass(frozen=True)

@@ -12,12 +12,13 @@ from psycopg.rows import class_row
 
 from switchboard.timeline.models import Entry, Position
 
-# Messages and tool calls, newest first, each side read through its own index and cut at the
-# page's size before they are merged.
+# Messages, tool calls and internal notes, newest first, each read through its own index and cut
+# at the page's size before they are merged.
 PAGE = """
-SELECT kind, id, at, direction, provider, text, status, tool, outcome, summary FROM (
+SELECT kind, id, at, direction, provider, text, status, tool, outcome, summary, author FROM (
     (SELECT 'message' AS kind, m.id, m.created_at AS at, m.direction, m.provider,
-            m.body_text AS text, m.status, NULL AS tool, NULL AS outcome, NULL AS summary
+            m.body_text AS text, m.status, NULL AS tool, NULL AS outcome, NULL AS summary,
+            NULL AS author
      FROM cc_messages AS m
      WHERE m.conversation_id = %(conversation)s AND (m.created_at, m.id) < (%(at)s, %(id)s)
      ORDER BY m.created_at DESC, m.id DESC LIMIT %(limit)s)
@@ -25,10 +26,16 @@ SELECT kind, id, at, direction, provider, text, status, tool, outcome, summary F
     (SELECT 'tool_call', t.id, t.created_at, NULL, NULL, NULL, NULL, t.tool_name,
             CASE WHEN t.answer ? 'error' THEN split_part(t.answer ->> 'error', ':', 1)
                  ELSE 'ok' END,
-            coalesce(t.answer ->> 'error', t.answer ->> 'result')
+            coalesce(t.answer ->> 'error', t.answer ->> 'result'), NULL
      FROM cc_tool_calls AS t
      WHERE t.conversation_id = %(conversation)s AND (t.created_at, t.id) < (%(at)s, %(id)s)
      ORDER BY t.created_at DESC, t.id DESC LIMIT %(limit)s)
+    UNION ALL
+    (SELECT 'note', n.id, n.created_at, NULL, NULL, n.body, NULL, NULL, NULL, NULL,
+            n.author_agent_id::text
+     FROM cc_conversation_notes AS n
+     WHERE n.conversation_id = %(conversation)s AND (n.created_at, n.id) < (%(at)s, %(id)s)
+     ORDER BY n.created_at DESC, n.id DESC LIMIT %(limit)s)
 ) AS entries
 ORDER BY at DESC, id DESC LIMIT %(limit)s
 """

@@ -1,0 +1,68 @@
+"""SQL of the agents' actions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, NamedTuple
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+
+class Seen(NamedTuple):
+    """What an agent may see of a conversation, read under the policies."""
+
+    channel: str
+    bank_customer_id: UUID | None
+
+
+class Latest(NamedTuple):
+    message_id: UUID | None  # the newest message, either way, None if there is none
+    customer_address: str | None  # who wrote in last: where a reply goes
+    customer_wrote_at: datetime | None
+
+
+async def visible_conversation(conn: AsyncConnection[Any], conversation_id: UUID) -> Seen | None:
+    cursor = await conn.execute(
+        "SELECT channel, bank_customer_id FROM cc_conversations WHERE id = %s", (conversation_id,)
+    )
+    row = await cursor.fetchone()
+    return None if row is None else Seen(row[0], row[1])
+
+
+async def visible_case(conn: AsyncConnection[Any], case_id: UUID) -> bool:
+    cursor = await conn.execute("SELECT FROM cc_cases WHERE id = %s", (case_id,))
+    return await cursor.fetchone() is not None
+
+
+async def lock_and_read_latest(conn: AsyncConnection[Any], conversation_id: UUID) -> Latest:
+    """Hold the conversation's row until the transaction ends (two replies to it wait for each
+    other), then read its newest message and the customer's newest: in a statement of their
+    own, so that they are read after the lock is had, with what the other reply committed."""
+    await conn.execute("SELECT FROM cc_conversations WHERE id = %s FOR UPDATE", (conversation_id,))
+    cursor = await conn.execute(
+        "SELECT (SELECT m.id FROM cc_messages AS m WHERE m.conversation_id = %(c)s"
+        "        ORDER BY m.created_at DESC, m.id DESC LIMIT 1),"
+        "       i.from_address, i.created_at"
+        " FROM (SELECT) AS one"
+        " LEFT JOIN LATERAL (SELECT m.from_address, m.created_at FROM cc_messages AS m"
+        "                    WHERE m.conversation_id = %(c)s AND m.direction = 'inbound'"
+        "                    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS i ON true",
+        {"c": conversation_id},
+    )
+    row = await cursor.fetchone()
+    return Latest(None, None, None) if row is None else Latest(row[0], row[1], row[2])
+
+
+async def insert_note(
+    conn: AsyncConnection[Any], conversation_id: UUID, agent_id: UUID, body: str
+) -> UUID:
+    cursor = await conn.execute(
+        "INSERT INTO cc_conversation_notes (conversation_id, author_agent_id, body)"
+        " VALUES (%s, %s, %s) RETURNING id",
+        (conversation_id, agent_id, body),
+    )
+    row = await cursor.fetchone()
+    if row is None:  # INSERT ... RETURNING always returns the row it wrote
+        raise RuntimeError("cc_conversation_notes insert returned no row")
+    return UUID(str(row[0]))

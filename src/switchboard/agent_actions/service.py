@@ -1,0 +1,188 @@
+"""An agent's actions on a conversation and its cases: each one transaction with one audit
+record (actor_type agent), and each first asks PostgreSQL, in the agent's name, whether the
+agent may see what it acts on: if not, it is not found, as if it did not exist.
+
+Replies: a text or email to the customer who wrote in, through the outbound queue with the
+purpose `service`. A reply within REPLY_WINDOW of the customer's last message answers them:
+it is a response, not a solicitation, and quiet hours do not hold it back (do-not-contact and
+the customer's allowed channels still do). A reply names the newest message its writer saw:
+if anyone (the customer, another agent) wrote since, it is refused, naming the newest.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from switchboard.agent_actions import repository
+from switchboard.agent_actions.repository import Seen
+from switchboard.audit import service as audit
+from switchboard.audit.models import Actor, ActorType, AuditEntry
+from switchboard.cases import service as cases
+from switchboard.cases.models import Case
+from switchboard.conversations.models import Channel
+from switchboard.errors import (
+    CannotReply,
+    CaseNotFound,
+    ConversationNotFound,
+    InvalidInput,
+    StaleReply,
+)
+from switchboard.outbound import service as outbound_service
+from switchboard.outbound.config import Outbound
+from switchboard.outbound.models import OutboundRequest, Queued
+from switchboard.preferences.models import ContactChannel, Purpose
+from switchboard.privacy import mask_card_numbers
+from switchboard.row_security import AgentClaims, act_as_agent, act_as_service
+
+REPLY_WINDOW = timedelta(hours=24)
+MAX_NOTE = 4000
+_REPLY_CHANNELS = {
+    Channel.SMS: ContactChannel.SMS,
+    Channel.WHATSAPP: ContactChannel.WHATSAPP,
+    Channel.EMAIL: ContactChannel.EMAIL,
+}
+
+
+def _actor(agent: AgentClaims) -> Actor:
+    return Actor(ActorType.AGENT, str(agent.agent_id))
+
+
+async def _seen_by(conn: AsyncConnection[Any], agent: AgentClaims, conversation_id: UUID) -> Seen:
+    """The conversation as the agent may see it (else not found); then the service's role."""
+    await act_as_agent(conn, agent, reading=conversation_id)
+    seen = await repository.visible_conversation(conn, conversation_id)
+    if seen is None:
+        raise ConversationNotFound(f"no conversation {conversation_id}")
+    await act_as_service(conn)
+    return seen
+
+
+async def reply(
+    conn: AsyncConnection[Any],
+    agent: AgentClaims,
+    conversation_id: UUID,
+    *,
+    text: str,
+    last_seen_message_id: UUID | None,
+    outbound: Outbound,
+    subject: str | None = None,
+    now: datetime | None = None,
+) -> Queued:
+    """Queue the agent's reply to the customer of the conversation, on its channel. Refused
+    (StaleReply) if its newest message is not `last_seen_message_id` (None: there was none);
+    refused by the customer's preferences as the outbound queue refuses (Queued.allowed)."""
+    body = text.strip()
+    if not body:
+        raise InvalidInput("the reply is empty")
+    when = now or datetime.now(UTC)
+    async with conn.transaction():
+        seen = await _seen_by(conn, agent, conversation_id)
+        if seen.channel not in _REPLY_CHANNELS:
+            raise CannotReply(
+                f"a {seen.channel} conversation cannot be answered in writing",
+                hint="reply on the customer's text or email conversation",
+            )
+        latest = await repository.lock_and_read_latest(conn, conversation_id)
+        if latest.message_id != last_seen_message_id:
+            raise StaleReply(
+                f"the conversation has a newer message ({latest.message_id}) than the one the "
+                f"reply was written after ({last_seen_message_id})",
+                hint="read the conversation again, then reply",
+            )
+        if latest.customer_address is None or latest.customer_wrote_at is None:
+            raise CannotReply("the customer has not written in this conversation")
+        return await outbound_service.queue_message(
+            conn,
+            _actor(agent),
+            OutboundRequest(
+                channel=_REPLY_CHANNELS[Channel(seen.channel)],
+                to_address=latest.customer_address,
+                purpose=Purpose.SERVICE,
+                body_text=body,
+                subject=subject,
+                conversation_id=conversation_id,
+                bank_customer_id=seen.bank_customer_id,
+                responding=when - latest.customer_wrote_at <= REPLY_WINDOW,
+            ),
+            outbound=outbound,
+            now=when,
+        )
+
+
+async def add_note(
+    conn: AsyncConnection[Any], agent: AgentClaims, conversation_id: UUID, body: str
+) -> UUID:
+    """An internal note on the conversation: for colleagues, never sent to the customer."""
+    text = mask_card_numbers(body.strip())
+    if not text:
+        raise InvalidInput("the note is empty")
+    if len(text) > MAX_NOTE:
+        raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
+    async with conn.transaction():
+        seen = await _seen_by(conn, agent, conversation_id)
+        note_id = await repository.insert_note(conn, conversation_id, agent.agent_id, text)
+        await audit.append(
+            conn,
+            AuditEntry(
+                actor_type=ActorType.AGENT,
+                actor_id=str(agent.agent_id),
+                event_type="conversation.note_added",
+                success=True,
+                input={"body_chars": len(text)},
+                output={"note_id": note_id},
+                conversation_id=conversation_id,
+                bank_customer_id=seen.bank_customer_id,
+            ),
+        )
+    return note_id
+
+
+async def open_case(
+    conn: AsyncConnection[Any],
+    agent: AgentClaims,
+    conversation_id: UUID,
+    *,
+    case_type: str,
+    summary: str,
+    priority: str = "normal",
+) -> Case:
+    """A case for the conversation's customer, opened from the conversation."""
+    async with conn.transaction():
+        seen = await _seen_by(conn, agent, conversation_id)
+        return await cases.open_case(
+            conn,
+            _actor(agent),
+            case_type=case_type,
+            priority=priority,
+            summary=summary,
+            bank_customer_id=seen.bank_customer_id,
+            conversation_id=conversation_id,
+        )
+
+
+async def move_case(
+    conn: AsyncConnection[Any], agent: AgentClaims, case_id: UUID, to_status: str
+) -> Case:
+    """The case's next status, if the workflow allows it (else IllegalCaseTransition, 409)."""
+    async with conn.transaction():
+        await _case_seen_by(conn, agent, case_id)
+        return await cases.move_case(conn, _actor(agent), case_id, to_status)
+
+
+async def note_case(
+    conn: AsyncConnection[Any], agent: AgentClaims, case_id: UUID, body: str
+) -> UUID:
+    async with conn.transaction():
+        await _case_seen_by(conn, agent, case_id)
+        return await cases.add_note(conn, _actor(agent), case_id, body)
+
+
+async def _case_seen_by(conn: AsyncConnection[Any], agent: AgentClaims, case_id: UUID) -> None:
+    await act_as_agent(conn, agent)
+    if not await repository.visible_case(conn, case_id):
+        raise CaseNotFound(f"no case {case_id}")
+    await act_as_service(conn)
