@@ -54,7 +54,7 @@ async def test_a_dispute_gets_10_business_days_and_45_calendar_days(
     assert [c.metric for c in started] == ["reg_e_investigation", "reg_e_resolution"]
     assert due_times(migrated_db, case_id) == {
         "reg_e_investigation": (ny(2026, 12, 5), "business_days", "12 CFR 1005.11(c)(1)"),
-        "reg_e_resolution": (ny(2027, 1, 4), "calendar_days", "12 CFR 1005.11(c)(2)(i)"),
+        "reg_e_resolution": (ny(2027, 1, 4), "calendar_days", "12 CFR 1005.11(c)(2)"),
     }
     assert execute(
         migrated_db,

@@ -492,3 +492,31 @@ async def test_two_starts_at_once_give_one_set_of_clocks(migrated_db: str) -> No
 
     assert sorted(counts) == [0, 0, 0, 0, 2]
     assert len(clock_rows(migrated_db, conversation)) == 2
+
+
+async def test_a_holiday_added_in_sql_moves_due_times_once_recomputed(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    conversation = new_conversation(migrated_db)
+    await service.start_clocks(
+        conn,
+        conversation,
+        queue="cards",
+        priority="normal",
+        at=ny(2026, 12, 4, 19, 30),
+        actor=ROUTING,
+    )
+    execute(
+        migrated_db,
+        "INSERT INTO cc_calendar_exceptions (calendar_name, on_date, opens, closes, label)"
+        " VALUES ('business_hours', '2026-12-05', '11:00', '12:00', 'Short Saturday')",
+    )
+
+    moved = await service.recompute_due(conn, "business_hours", actor=AGENT)
+
+    assert [c.metric for c in moved] == ["first_response", "resolution"]
+    assert clock_rows(migrated_db, conversation)["first_response"][1] == ny(2026, 12, 5, 11, 30)
+    assert execute(
+        migrated_db,
+        "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'sla.clocks_recomputed'",
+    ) == [(1,)]

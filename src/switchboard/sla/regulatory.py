@@ -2,8 +2,9 @@
 
 Regulation E, 12 CFR 1005.11(c), counted from the day the institution receives the notice of
 error (that day does not count):
-* (c)(1): determine whether an error occurred within 10 business days; (c)(2)(i): or, having
-  provisionally credited the account within those 10 business days, within 45 calendar days.
+* (c)(1): determine whether an error occurred within 10 business days; (c)(2): or within 45
+  calendar days, having provisionally credited the account within those 10 business days
+  ((c)(2)(i)).
   One clock, reg_e_investigation, for "determined or provisionally credited", one,
   reg_e_resolution, for the 45 days.
 * (c)(3)(i): 20 business days instead of 10 when the transfer was within 30 days after the
@@ -69,7 +70,7 @@ def targets_for(
                 Metric.REG_E_RESOLUTION,
                 Unit.CALENDAR_DAYS,
                 90 if extended else 45,
-                "12 CFR 1005.11(c)(3)(ii)" if extended else "12 CFR 1005.11(c)(2)(i)",
+                "12 CFR 1005.11(c)(3)(ii)" if extended else "12 CFR 1005.11(c)(2)",
             ),
         ]
     if case_type == CaseType.COMPLAINTS:

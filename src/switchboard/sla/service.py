@@ -576,7 +576,7 @@ async def add_closed_day(
         calendars = Calendars(conn)
         await calendars.get(calendar_name)  # exists, or InvalidInput naming those that do
         added = await repository.insert_closed_day(conn, calendar_name, on_date, label)
-        moved = await recompute_due(conn, calendar_name, actor=actor) if added else []
+        moved = await _recompute(conn, calendar_name, actor, datetime.now(UTC)) if added else []
         await audit.append(
             conn,
             AuditEntry(
@@ -596,11 +596,21 @@ async def recompute_due(
 ) -> list[Clock]:
     """After a change to the calendar: each running clock's due time from its last start or
     resume under the calendar as it is now. History (business_used) is not rewritten."""
+    async with within_transaction(conn):
+        moved = await _recompute(conn, calendar_name, actor, at or datetime.now(UTC))
+        await audit_clocks(
+            conn, "sla.clocks_recomputed", actor, moved, input={"calendar": calendar_name}
+        )
+    return moved
+
+
+async def _recompute(
+    conn: AsyncConnection[Any], calendar_name: str, actor: Actor, moment: datetime
+) -> list[Clock]:
     calendar = await repository.load_calendar(conn, calendar_name)
     if calendar is None:
         raise InvalidInput(f"no calendar {calendar_name!r}")
     moved, events = [], []
-    moment = at or datetime.now(UTC)
     for clock in await repository.lock_running_on_calendar(conn, calendar_name):
         due = due_time(
             clock.unit, running_since(clock), clock.target - clock.business_used, calendar
