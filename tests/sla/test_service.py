@@ -14,7 +14,7 @@ import pytest
 from psycopg import AsyncConnection
 
 from switchboard.audit.models import Actor, ActorType
-from switchboard.errors import InvalidInput
+from switchboard.errors import ConversationNotFound, InvalidInput
 from switchboard.sla import repository, service
 from switchboard.sla.calendar import DAY_SECONDS
 from tests.builders import execute
@@ -175,6 +175,15 @@ async def test_an_unknown_queue_or_priority_is_refused(
             actor=ROUTING,
         )
     assert clock_rows(migrated_db, conversation) == {}
+    with pytest.raises(ConversationNotFound):
+        await service.start_clocks(
+            conn,
+            UUID("00000000-0000-4000-8000-000000000000"),
+            queue="cards",
+            priority="normal",
+            at=ny(2026, 12, 7, 10),
+            actor=ROUTING,
+        )
 
 
 async def test_only_a_human_agents_reply_fulfils_the_first_response(
@@ -223,6 +232,12 @@ async def test_waiting_on_the_customer_pauses_and_their_message_resumes_with_a_n
 
     assert [c.metric for c in paused] == ["resolution"]
     assert clock_rows(migrated_db, conversation)["resolution"] == ("paused", None, 2 * H)
+    assert execute(
+        migrated_db,
+        "SELECT e.due_at, e.business_used FROM cc_sla_clock_events AS e"
+        " JOIN cc_sla_clocks AS c ON c.id = e.clock_id"
+        " WHERE c.metric = 'resolution' AND e.event = 'paused'",
+    ) == [(ny(2026, 12, 10, 10), 2 * H)]
     view = await service.conversation_clocks(conn, conversation, now=ny(2026, 12, 8, 9))
     assert [(v.clock.metric, v.remaining) for v in view if v.clock.state == "paused"] == [
         ("resolution", 34 * H)

@@ -93,6 +93,11 @@ async def policy_target(
     return None if row is None else row[0]
 
 
+async def conversation_exists(conn: AsyncConnection[Any], conversation_id: UUID) -> bool:
+    cursor = await conn.execute("SELECT FROM cc_conversations WHERE id = %s", (conversation_id,))
+    return await cursor.fetchone() is not None
+
+
 async def queue_names(conn: AsyncConnection[Any]) -> list[str]:
     cursor = await conn.execute("SELECT name FROM cc_queues ORDER BY name")
     return [name for (name,) in await cursor.fetchall()]

@@ -20,7 +20,7 @@ from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.cases.models import CasePriority
 from switchboard.db import within_transaction
 from switchboard.enum_input import member_of
-from switchboard.errors import InvalidInput
+from switchboard.errors import ConversationNotFound, InvalidInput
 from switchboard.sla import repository
 from switchboard.sla.calendar import (
     Calendar,
@@ -80,8 +80,13 @@ def running_since(clock: Clock) -> datetime:
     return clock.running_since
 
 
-def clock_event(clock: Clock, event: ClockEvent, at: datetime, actor: Actor) -> Event:
-    return (clock.id, event, at, clock.due_at, clock.business_used, str(actor.type), actor.id)
+def clock_event(
+    clock: Clock, event: ClockEvent, at: datetime, actor: Actor, *, due_at: datetime | None = None
+) -> Event:
+    """The event row; `due_at`, the due time the clock had then when the change cleared it
+    (a pause)."""
+    due = due_at if due_at is not None else clock.due_at
+    return (clock.id, event, at, due, clock.business_used, str(actor.type), actor.id)
 
 
 def _aware(at: datetime) -> datetime:
@@ -115,6 +120,8 @@ async def start_clocks(
             raise InvalidInput(f"no queue {queue!r}", hint=f"one of: {known}")
         policy, calendar_name, targets = found
         calendar = await Calendars(conn).get(calendar_name)
+        if not clocks and not await repository.conversation_exists(conn, conversation_id):
+            raise ConversationNotFound(f"no conversation {conversation_id}")
         started = []
         for metric in ENTRY_METRICS:
             if metric not in targets or any(c.metric == metric and c.live for c in clocks):
@@ -174,7 +181,7 @@ async def pause_clocks(
             )
             await repository.save_clock(conn, done)
             paused.append(done)
-            events.append(clock_event(done, ClockEvent.PAUSED, at, actor))
+            events.append(clock_event(done, ClockEvent.PAUSED, at, actor, due_at=clock.due_at))
         await _record(
             conn, events, "sla.clocks_paused", actor, paused, conversation_id=conversation_id
         )
@@ -516,7 +523,7 @@ async def audit_clocks(
 
 
 async def conversation_clocks(
-    conn: AsyncConnection[Any], conversation_id: UUID, *, now: datetime
+    conn: AsyncConnection[Any], conversation_id: UUID, *, now: datetime | None = None
 ) -> list[ClockView]:
     """Every clock of the conversation, oldest first, with the time left at `now`."""
     clocks = await repository.clocks_of(conn, conversation_id=conversation_id)
@@ -524,7 +531,7 @@ async def conversation_clocks(
 
 
 async def case_clocks(
-    conn: AsyncConnection[Any], case_id: UUID, *, now: datetime
+    conn: AsyncConnection[Any], case_id: UUID, *, now: datetime | None = None
 ) -> list[ClockView]:
     clocks = await repository.clocks_of(conn, case_id=case_id)
     return await _views(conn, clocks, now)
@@ -534,8 +541,10 @@ async def clock_events(conn: AsyncConnection[Any], clock_id: UUID) -> list[Clock
     return await repository.events_of(conn, clock_id)
 
 
-async def _views(conn: AsyncConnection[Any], clocks: list[Clock], now: datetime) -> list[ClockView]:
-    now = _aware(now)
+async def _views(
+    conn: AsyncConnection[Any], clocks: list[Clock], at: datetime | None
+) -> list[ClockView]:
+    now = _aware(at) if at is not None else datetime.now(UTC)
     calendars = Calendars(conn)
     views = []
     for clock in clocks:
