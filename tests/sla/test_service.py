@@ -535,3 +535,25 @@ async def test_a_holiday_added_in_sql_moves_due_times_once_recomputed(
         migrated_db,
         "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'sla.clocks_recomputed'",
     ) == [(1,)]
+
+
+async def test_a_clock_resumed_while_closed_counts_from_the_next_opening(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    """15 min spent Friday 19:30-19:45; resumed Saturday 14:00, after Saturday's 13:00 close:
+    the 45 min left run from Monday 08:00."""
+    conversation = new_conversation(migrated_db)
+    await service.start_clocks(
+        conn,
+        conversation,
+        queue="cards",
+        priority="normal",
+        at=ny(2026, 12, 4, 19, 30),
+        actor=ROUTING,
+    )
+    await service.pause_clocks(conn, conversation, at=ny(2026, 12, 4, 19, 45), actor=AGENT)
+
+    await service.customer_wrote(conn, conversation, at=ny(2026, 12, 5, 14), actor=CUSTOMER)
+
+    state, due, used = clock_rows(migrated_db, conversation)["first_response"]
+    assert (state, due, used) == ("running", ny(2026, 12, 7, 8, 45), timedelta(minutes=15))
