@@ -108,6 +108,9 @@ SERVICE_ROLE_TABLES: dict[str, frozenset[str]] = {
     "cc_agent_queues": frozenset({"SELECT", "INSERT", "DELETE"}),
     "cc_agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE"}),
     "cc_sign_in_failures": _READ_WRITE,  # counters: upserted, deleted on a sign-in
+    # Clocks end (fulfilled, breached, cancelled), never deleted; their events only append.
+    "cc_sla_clocks": frozenset({"SELECT", "INSERT", "UPDATE"}),
+    "cc_sla_clock_events": _APPEND_ONLY,
     "cc_conversation_notes": _APPEND_ONLY,
     "procrastinate_jobs": _READ_WRITE,
     "procrastinate_events": _READ_WRITE,

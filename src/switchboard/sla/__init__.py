@@ -1,0 +1,1 @@
+"""SLA clocks in business time, and regulatory case clocks."""
