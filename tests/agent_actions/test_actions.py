@@ -14,6 +14,7 @@ import pytest
 from psycopg import AsyncConnection
 
 from switchboard.agent_actions import service as actions
+from switchboard.audit.models import Actor, ActorType
 from switchboard.errors import (
     CaseNotFound,
     ConversationNotFound,
@@ -21,6 +22,7 @@ from switchboard.errors import (
     StaleReply,
 )
 from switchboard.outbound.config import Outbound, outbound_for
+from switchboard.sla import service as sla
 from switchboard.timeline.service import read_timeline
 from tests.builders import execute
 from tests.conftest import service_url
@@ -191,3 +193,24 @@ async def test_cases_move_only_as_the_workflow_allows(
     with pytest.raises(IllegalCaseTransition):
         await actions.move_case(conn, floor.ana, case.id, "new")
     assert moved.status == "triage"
+
+
+async def test_an_agents_reply_meets_the_first_response_clock(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str, outbound: Outbound
+) -> None:
+    started = datetime.now(UTC) - timedelta(minutes=1)
+    await sla.start_clocks(
+        conn, floor.fraud, queue="fraud", priority="normal", at=started,
+        actor=Actor(ActorType.SYSTEM, "test"),
+    )  # fmt: skip
+
+    await actions.reply(
+        conn, floor.ana, floor.fraud, text="On it", outbound=outbound,
+        last_seen_message_id=_newest(migrated_db, floor.fraud),
+    )  # fmt: skip
+
+    clocks = {
+        v.clock.metric: v.clock.state for v in await sla.conversation_clocks(conn, floor.fraud)
+    }
+    assert clocks["first_response"] == "fulfilled"
+    assert clocks["resolution"] == "running"

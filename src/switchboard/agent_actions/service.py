@@ -37,6 +37,7 @@ from switchboard.outbound.models import OutboundRequest, Queued
 from switchboard.preferences.models import ContactChannel, Purpose
 from switchboard.privacy import mask_card_numbers
 from switchboard.row_security import AgentClaims, act_as_agent, act_as_service
+from switchboard.sla import service as sla
 
 REPLY_WINDOW = timedelta(hours=24)
 MAX_NOTE = 4000
@@ -95,7 +96,7 @@ async def reply(
             )
         if latest.customer_address is None or latest.customer_wrote_at is None:
             raise CannotReply("the customer has not written in this conversation")
-        return await outbound_service.queue_message(
+        queued = await outbound_service.queue_message(
             conn,
             _actor(agent),
             OutboundRequest(
@@ -111,6 +112,9 @@ async def reply(
             outbound=outbound,
             now=when,
         )
+        if queued.allowed:  # a human's answer: the conversation's response clock is met
+            await sla.reply_sent(conn, conversation_id, at=when, by=_actor(agent))
+        return queued
 
 
 async def add_note(
