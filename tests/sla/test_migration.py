@@ -13,15 +13,19 @@ Runner = Callable[..., MigrationRunner]
 def test_clocks_are_never_deleted_and_events_only_appended(migrated_db: str) -> None:
     rights = execute(
         migrated_db,
-        "SELECT table_name::text, string_agg(privilege_type, ',' ORDER BY privilege_type)"
+        "SELECT table_name::text, grantee::text,"
+        " string_agg(privilege_type, ',' ORDER BY privilege_type)"
         " FROM information_schema.role_table_grants"
         " WHERE table_name IN ('cc_sla_clocks', 'cc_sla_clock_events')"
         " AND grantee IN ('service_role', 'anon', 'authenticated', 'PUBLIC')"
-        " GROUP BY grantee, table_name ORDER BY 1",
+        " GROUP BY grantee, table_name ORDER BY 1, 2",
     )
+    # Agents read them (024), under their policies; only the service writes.
     assert rights == [
-        ("cc_sla_clock_events", "INSERT,SELECT"),
-        ("cc_sla_clocks", "INSERT,SELECT,UPDATE"),
+        ("cc_sla_clock_events", "authenticated", "SELECT"),
+        ("cc_sla_clock_events", "service_role", "INSERT,SELECT"),
+        ("cc_sla_clocks", "authenticated", "SELECT"),
+        ("cc_sla_clocks", "service_role", "INSERT,SELECT,UPDATE"),
     ]
     secured = execute(
         migrated_db,

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from psycopg import AsyncConnection
 
+from switchboard.audit.models import Actor, ActorType
 from switchboard.auth_sessions.models import AssuranceLevel
 from switchboard.errors import ConversationNotFound, InvalidInput
+from switchboard.sla import service as sla
 from switchboard.timeline.service import read_timeline
 from tests.builders import execute
 from tests.row_security.floor import Floor, floor_fixture  # noqa: F401 (a fixture)
@@ -110,3 +112,19 @@ async def test_a_page_size_out_of_range_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput, match="limit"):
         await read_timeline(conn, floor.ana, floor.fraud, limit=limit)
+
+
+async def test_the_clocks_come_with_the_timeline_and_only_with_it(
+    conn: AsyncConnection[Any], floor: Floor
+) -> None:
+    system = Actor(ActorType.SYSTEM, "test")
+    for conversation, queue in ((floor.fraud, "fraud"), (floor.cards, "cards")):
+        await sla.start_clocks(
+            conn, conversation, queue=queue, priority="high", at=datetime.now(UTC), actor=system
+        )
+
+    timeline = await read_timeline(conn, floor.ana, floor.fraud)
+
+    assert {v.clock.metric for v in timeline.clocks} == {"first_response", "resolution"}
+    assert {v.clock.conversation_id for v in timeline.clocks} == {floor.fraud}
+    assert all(v.remaining is not None and v.remaining > timedelta(0) for v in timeline.clocks)

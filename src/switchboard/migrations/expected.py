@@ -141,6 +141,15 @@ AGENT_READABLE: dict[str, tuple[str, ...] | None] = {
         "channel", "provider", "updated_at", "check_attempts", "verified_at",
     ),
     "cc_conversation_notes": None,  # 023
+    # 024
+    "cc_sla_clocks": None,
+    "cc_sla_clock_events": None,
+    "cc_queues": None,
+    "cc_sla_policies": None,
+    "cc_sla_targets": None,
+    "cc_calendars": None,
+    "cc_calendar_hours": None,
+    "cc_calendar_exceptions": None,
 }  # fmt: skip
 TABLE_PRIVILEGES = ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
 

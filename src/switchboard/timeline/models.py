@@ -10,6 +10,7 @@ from uuid import UUID
 
 from switchboard.auth_sessions.models import AssuranceLevel
 from switchboard.errors import InvalidInput
+from switchboard.sla.models import ClockView
 
 DEFAULT_PAGE = 50
 MAX_PAGE = 200
@@ -75,5 +76,6 @@ class Timeline:
     bank_customer_id: UUID | None
     opened_at: datetime
     verification: Verification
+    clocks: list[ClockView]  # its SLA clocks, with the time each has left
     entries: list[Entry]
     next_cursor: str | None  # None: this page holds the oldest entry

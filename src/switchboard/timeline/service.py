@@ -1,6 +1,6 @@
 """Reading a conversation's timeline as an agent: one transaction in the agent's name, in which
-PostgreSQL's policies (021) decide whether the conversation, its messages, its tool calls and
-its codes can be read at all."""
+PostgreSQL's policies (021, 024) decide whether the conversation, its messages, tool calls,
+notes, codes and SLA clocks can be read at all."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from psycopg import AsyncConnection
 from switchboard.auth_sessions import service as auth_sessions
 from switchboard.errors import ConversationNotFound, InvalidInput
 from switchboard.row_security import AgentClaims, act_as_agent
+from switchboard.sla import service as sla
 from switchboard.timeline import repository
 from switchboard.timeline.models import (
     DEFAULT_PAGE,
@@ -51,6 +52,7 @@ async def read_timeline(
             matched=customer is not None,
             email_otp_level_2=email_otp_level_2,
         )
+        clocks = await sla.conversation_clocks(conn, conversation_id)
     more = len(entries) > limit
     entries = entries[:limit]
     return Timeline(
@@ -60,6 +62,7 @@ async def read_timeline(
         bank_customer_id=customer,
         opened_at=opened_at,
         verification=Verification(assurance.level, assurance.verified_until),
+        clocks=clocks,
         entries=entries,
         next_cursor=Position(entries[-1].at, entries[-1].id).cursor() if more else None,
     )
