@@ -143,6 +143,20 @@ class StaleReply(SwitchboardError):
     http_status = 409
 
 
+class SendRefused(SwitchboardError):
+    """The customer's preferences refuse the message (the rule is named); audited."""
+
+    code = "send_refused"
+    http_status = 409
+
+
+class RevealNotAllowed(SwitchboardError):
+    """Revealing a customer's contact details needs a supervisor, or the right for the queue."""
+
+    code = "reveal_not_allowed"
+    http_status = 403
+
+
 class CannotReply(SwitchboardError):
     """The conversation has nobody to write back to on its channel (a call, say)."""
 

@@ -66,3 +66,19 @@ async def insert_note(
     if row is None:  # INSERT ... RETURNING always returns the row it wrote
         raise RuntimeError("cc_conversation_notes insert returned no row")
     return UUID(str(row[0]))
+
+
+async def may_reveal(conn: AsyncConnection[Any], agent_id: UUID, conversation_id: UUID) -> bool:
+    """A supervisor or admin may; an agent given the right for one of the queues the
+    conversation has been in may."""
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT FROM cc_agents AS a WHERE a.id = %(agent)s"
+        "               AND a.status = 'active' AND a.role IN ('supervisor', 'admin'))"
+        " OR EXISTS (SELECT FROM cc_assignments AS w"
+        "            JOIN cc_agent_queues AS q ON q.queue_name = w.queue_name"
+        "            WHERE w.conversation_id = %(conversation)s AND q.agent_id = %(agent)s"
+        "              AND q.may_reveal)",
+        {"agent": agent_id, "conversation": conversation_id},
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])

@@ -48,11 +48,11 @@ _REPLY_CHANNELS = {
 }
 
 
-def _actor(agent: AgentClaims) -> Actor:
+def actor_of(agent: AgentClaims) -> Actor:
     return Actor(ActorType.AGENT, str(agent.agent_id))
 
 
-async def _seen_by(conn: AsyncConnection[Any], agent: AgentClaims, conversation_id: UUID) -> Seen:
+async def seen_by(conn: AsyncConnection[Any], agent: AgentClaims, conversation_id: UUID) -> Seen:
     """The conversation as the agent may see it (else not found); then the service's role."""
     await act_as_agent(conn, agent, reading=conversation_id)
     seen = await repository.visible_conversation(conn, conversation_id)
@@ -81,7 +81,7 @@ async def reply(
         raise InvalidInput("the reply is empty")
     when = now or datetime.now(UTC)
     async with conn.transaction():
-        seen = await _seen_by(conn, agent, conversation_id)
+        seen = await seen_by(conn, agent, conversation_id)
         if seen.channel not in _REPLY_CHANNELS:
             raise CannotReply(
                 f"a {seen.channel} conversation cannot be answered in writing",
@@ -98,7 +98,7 @@ async def reply(
             raise CannotReply("the customer has not written in this conversation")
         queued = await outbound_service.queue_message(
             conn,
-            _actor(agent),
+            actor_of(agent),
             OutboundRequest(
                 channel=_REPLY_CHANNELS[Channel(seen.channel)],
                 to_address=latest.customer_address,
@@ -113,7 +113,7 @@ async def reply(
             now=when,
         )
         if queued.allowed:  # a human's answer: the conversation's response clock is met
-            await sla.reply_sent(conn, conversation_id, at=when, by=_actor(agent))
+            await sla.reply_sent(conn, conversation_id, at=when, by=actor_of(agent))
         return queued
 
 
@@ -127,7 +127,7 @@ async def add_note(
     if len(text) > MAX_NOTE:
         raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
     async with conn.transaction():
-        seen = await _seen_by(conn, agent, conversation_id)
+        seen = await seen_by(conn, agent, conversation_id)
         note_id = await repository.insert_note(conn, conversation_id, agent.agent_id, text)
         await audit.append(
             conn,
@@ -156,10 +156,10 @@ async def open_case(
 ) -> Case:
     """A case for the conversation's customer, opened from the conversation."""
     async with conn.transaction():
-        seen = await _seen_by(conn, agent, conversation_id)
+        seen = await seen_by(conn, agent, conversation_id)
         return await cases.open_case(
             conn,
-            _actor(agent),
+            actor_of(agent),
             case_type=case_type,
             priority=priority,
             summary=summary,
@@ -174,7 +174,7 @@ async def move_case(
     """The case's next status, if the workflow allows it (else IllegalCaseTransition, 409)."""
     async with conn.transaction():
         await _case_seen_by(conn, agent, case_id)
-        return await cases.move_case(conn, _actor(agent), case_id, to_status)
+        return await cases.move_case(conn, actor_of(agent), case_id, to_status)
 
 
 async def note_case(
@@ -182,7 +182,7 @@ async def note_case(
 ) -> UUID:
     async with conn.transaction():
         await _case_seen_by(conn, agent, case_id)
-        return await cases.add_note(conn, _actor(agent), case_id, body)
+        return await cases.add_note(conn, actor_of(agent), case_id, body)
 
 
 async def _case_seen_by(conn: AsyncConnection[Any], agent: AgentClaims, case_id: UUID) -> None:

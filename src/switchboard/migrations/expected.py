@@ -105,7 +105,7 @@ SERVICE_ROLE_TABLES: dict[str, frozenset[str]] = {
     "cc_queues": _READ_WRITE,
     # Agents are disabled, never deleted: audit rows name them.
     "cc_agents": frozenset({"SELECT", "INSERT", "UPDATE"}),
-    "cc_agent_queues": frozenset({"SELECT", "INSERT", "DELETE"}),
+    "cc_agent_queues": _READ_WRITE,  # 025: UPDATE, for the right to reveal
     "cc_agent_sessions": frozenset({"SELECT", "INSERT", "UPDATE"}),
     "cc_sign_in_failures": _READ_WRITE,  # counters: upserted, deleted on a sign-in
     # Clocks end (fulfilled, breached, cancelled), never deleted; their events only append.
