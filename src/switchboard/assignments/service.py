@@ -475,8 +475,6 @@ async def _why_not(
     """Why the UPDATE of `move` changed nothing, read after it (for the message only: the
     UPDATE's own check is what kept the item safe)."""
     current = await _existing(conn, assignment_id)
-    if TRANSITIONS[move].by_holder and current.assigned_to != str(agent_id):
-        return NotAssignmentHolder("this item is not yours")
     if version is not None and current.version != version:
         return StaleAssignment(
             f"this item changed since you saw it (version {version}, now {current.version})",
@@ -484,6 +482,8 @@ async def _why_not(
         )
     if not allowed(move, current.state):
         return _illegal(move, current)
+    if TRANSITIONS[move].by_holder and current.assigned_to != str(agent_id):
+        return NotAssignmentHolder("this item is not yours")
     if move is Move.ACCEPT:
         return IllegalAssignmentMove(
             "this offer has expired", hint="claim the next item, or wait for another offer"
