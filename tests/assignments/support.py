@@ -125,8 +125,6 @@ def audit_events(url: str, item_id: uuid.UUID) -> list[tuple[str, str]]:
 def without_guard(url: str, function: str, guard: str, replacement: str = "") -> None:
     """Replace `function` (a regprocedure, e.g. 'cc_private.claim_next_assignment(uuid)') with
     its own definition minus `guard`: what the code would be had the guard been forgotten."""
-    definition = str(
-        execute(url, "SELECT pg_get_functiondef(%s::regprocedure)", (function,))[0][0]
-    )
+    definition = str(execute(url, "SELECT pg_get_functiondef(%s::regprocedure)", (function,))[0][0])
     assert guard in definition, f"{guard!r} is not in {function}"
     execute(url, definition.replace(guard, replacement))

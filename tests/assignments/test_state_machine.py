@@ -5,6 +5,7 @@ real database and check the state it leaves, the version, and its one audit reco
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -45,30 +46,28 @@ def test_the_lifecycle_is_taskrouters() -> None:
     assert moves_from(State.DONE) == moves_from(State.CANCELLED) == []
 
 
+async def _expire(conn: AsyncConnection[Any], url: str) -> Any:
+    execute(url, "UPDATE cc_assignments SET offer_expires_at = now() - interval '1 second'")
+    return await service.sweep(conn)
+
+
+# How each move is asked of the service, on item `i` by agent `a`.
+MAKE: dict[Move, Callable[[AsyncConnection[Any], str, UUID, UUID], Awaitable[Any]]] = {
+    Move.CLAIM: lambda c, u, a, i: service.claim_next(c, a),
+    Move.OFFER: lambda c, u, a, i: service.offer(c, service.agent_actor(a), i, a),
+    Move.ACCEPT: lambda c, u, a, i: service.accept(c, a, i),
+    Move.DECLINE: lambda c, u, a, i: service.decline(c, a, i),
+    Move.EXPIRE: lambda c, u, a, i: _expire(c, u),
+    Move.WITHDRAW: lambda c, u, a, i: service.set_presence(c, a, "away"),
+    Move.WRAP_UP: lambda c, u, a, i: service.wrap_up(c, a, i),
+    Move.FINISH: lambda c, u, a, i: service.finish(c, a, i),
+    Move.TRANSFER: lambda c, u, a, i: service.transfer(c, a, i, queue="cards", reason="cards"),
+    Move.CANCEL: lambda c, u, a, i: service.cancel(c, service.SYSTEM, i),
+}
+
+
 async def _make(conn: AsyncConnection[Any], url: str, move: Move, agent: UUID, item: UUID) -> Any:
-    """Make `move` on `item` the way the service is asked to."""
-    actor = service.agent_actor(agent)
-    if move is Move.CLAIM:
-        return await service.claim_next(conn, agent)
-    if move is Move.OFFER:
-        return await service.offer(conn, actor, item, agent)
-    if move is Move.ACCEPT:
-        return await service.accept(conn, agent, item)
-    if move is Move.DECLINE:
-        return await service.decline(conn, agent, item)
-    if move is Move.WRAP_UP:
-        return await service.wrap_up(conn, agent, item)
-    if move is Move.FINISH:
-        return await service.finish(conn, agent, item)
-    if move is Move.TRANSFER:
-        return await service.transfer(conn, agent, item, queue="cards", reason="card issue")
-    if move is Move.CANCEL:
-        return await service.cancel(conn, service.SYSTEM, item)
-    if move is Move.EXPIRE:
-        execute(url, "UPDATE cc_assignments SET offer_expires_at = now() - interval '1 second'")
-        return await service.sweep(conn)
-    assert move is Move.WITHDRAW
-    return await service.set_presence(conn, agent, "away")
+    return await MAKE[move](conn, url, agent, item)
 
 
 @pytest.mark.parametrize(("move", "state"), LEGAL, ids=[f"{m}-from-{s}" for m, s in LEGAL])
@@ -122,9 +121,7 @@ async def test_a_move_on_a_stale_view_is_refused(
     assert item_row(migrated_db, item)["state"] == "done"
 
 
-async def test_only_the_holder_moves_an_item(
-    conn: AsyncConnection[Any], migrated_db: str
-) -> None:
+async def test_only_the_holder_moves_an_item(conn: AsyncConnection[Any], migrated_db: str) -> None:
     holder = make_agent(migrated_db)
     other = make_agent(migrated_db)
     item = make_item(migrated_db, state="offered", agent_id=holder)
@@ -153,5 +150,6 @@ async def test_offer_expiry_is_the_queues_offer_timeout(
 
     offered = await service.offer(conn, service.SYSTEM, item, agent)
 
-    assert offered.offered_at is not None and offered.offer_expires_at is not None
+    assert offered.offered_at is not None
+    assert offered.offer_expires_at is not None
     assert offered.offer_expires_at - offered.offered_at == timedelta(seconds=30)  # fraud's
