@@ -40,7 +40,7 @@ async def test_fifty_agents_claiming_at_once_never_share_an_item_nor_exceed_capa
 ) -> None:
     capacity = {"sms": 3, "email": 2}
     agents = [make_agent(migrated_db, capacity=capacity) for _ in range(50)]
-    rng = random.Random(13)
+    rng = random.Random(13)  # noqa: S311 -- test data, not secrets
     for n in range(300):
         make_item(
             migrated_db,
@@ -63,7 +63,8 @@ async def test_fifty_agents_claiming_at_once_never_share_an_item_nor_exceed_capa
                 claimed.append((agent, item))
 
     try:
-        tasks = [asyncio.create_task(claim(c, a)) for c, a in zip(connections, claimers, strict=True)]
+        pairs = zip(connections, claimers, strict=True)
+        tasks = [asyncio.create_task(claim(conn, agent)) for conn, agent in pairs]
         start.set()
         await asyncio.gather(*tasks)
     finally:
