@@ -77,7 +77,8 @@ async def test_fifty_agents_claiming_at_once_never_share_an_item_nor_exceed_capa
         assert item.assigned_to == str(agent)
     held = collections.Counter((agent, item.channel) for agent, item in claimed)
     # Enough work waits for every agent to fill every channel, and no more than that.
-    assert held == {(agent, channel): room for agent in agents for channel, room in capacity.items()}
+    full = {(agent, channel): room for agent in agents for channel, room in capacity.items()}
+    assert held == full
     in_database = execute(
         migrated_db,
         f"SELECT assigned_to, channel, count(*) FROM cc_assignments WHERE {LIVE}"
@@ -159,9 +160,7 @@ async def test_an_item_is_never_given_to_two_agents(migrated_db: str, guarded: b
         without_guard(migrated_db, CLAIM, "WHERE a.id = picked AND a.state = 'queued'",
                       "WHERE a.id = picked")  # fmt: skip
 
-    mine, other, _ = await _second_claim_while_first_is_open(
-        migrated_db, first_agent, second_agent
-    )
+    mine, other, _ = await _second_claim_while_first_is_open(migrated_db, first_agent, second_agent)
 
     assert mine is not None
     assert other is not None
