@@ -17,9 +17,7 @@ FUNCTIONS = (
 )
 
 
-def test_assignments_made_before_019_are_finished_work(
-    empty_db: str, runner_for: Runner
-) -> None:
+def test_assignments_made_before_019_are_finished_work(empty_db: str, runner_for: Runner) -> None:
     runner = runner_for(empty_db)
     runner.upgrade("018")
     conversation = execute(
@@ -27,8 +25,8 @@ def test_assignments_made_before_019_are_finished_work(
     )[0][0]
     execute(
         empty_db,
-        "INSERT INTO cc_assignments (conversation_id, queue_name, reason) VALUES (%s, 'cards', 'x'),"
-        " (%s, 'cards', 'y')",
+        "INSERT INTO cc_assignments (conversation_id, queue_name, reason)"
+        " VALUES (%s, 'cards', 'x'), (%s, 'cards', 'y')",
         (conversation, conversation),
     )
 
@@ -38,12 +36,15 @@ def test_assignments_made_before_019_are_finished_work(
     # New rows start queued, in the queue from the time they are written.
     execute(
         empty_db,
-        "INSERT INTO cc_assignments (conversation_id, queue_name, channel) VALUES (%s, 'cards', 'sms')",
+        "INSERT INTO cc_assignments (conversation_id, queue_name, channel)"
+        " VALUES (%s, 'cards', 'sms')",
         (conversation,),
     )
-    assert execute(
-        empty_db, "SELECT count(*) FROM cc_assignments WHERE state = 'queued' AND enqueued_at IS NOT NULL"
-    ) == [(1,)]
+    queued = execute(
+        empty_db,
+        "SELECT count(*) FROM cc_assignments WHERE state = 'queued' AND enqueued_at IS NOT NULL",
+    )
+    assert queued == [(1,)]
 
 
 def test_019_rolls_back_and_applies_again(migrated_db: str, runner_for: Runner) -> None:
