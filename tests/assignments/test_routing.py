@@ -3,6 +3,8 @@ presence, transfer and reopen."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -11,7 +13,9 @@ from psycopg import AsyncConnection
 
 from switchboard.assignments import service
 from switchboard.audit.models import Actor, ActorType
+from switchboard.db import connection_pool
 from switchboard.errors import AgentCannotTakeWork, AssignmentAlreadyLive
+from switchboard.outbound.worker import sweep_routing_every
 from tests.assignments.support import (
     audit_events,
     item_row,
@@ -20,6 +24,7 @@ from tests.assignments.support import (
     make_item,
 )
 from tests.builders import execute
+from tests.conftest import service_url
 
 pytestmark = pytest.mark.anyio
 ASSISTANT = Actor(ActorType.AI_AGENT, "vapi-assistant")
@@ -283,3 +288,25 @@ async def test_a_reopened_conversation_goes_to_the_queue_when_its_agent_is_full(
     item = await service.enqueue_reopened(conn, service.SYSTEM, conversation_id=conversation)
 
     assert (item.state, item.assigned_to) == ("queued", None)
+
+
+async def test_the_worker_sweeps_routing_on_its_own(migrated_db: str) -> None:
+    agent = make_agent(migrated_db)
+    item = make_item(migrated_db, state="offered", agent_id=agent, offer_expires_in=-1)
+    pool = connection_pool(
+        service_url(migrated_db), name="routing-test", min_size=1, max_size=1, wait_seconds=5
+    )
+    await pool.open()
+    sweeping = asyncio.create_task(sweep_routing_every(pool, seconds=0.05))
+    try:
+        for _ in range(100):
+            if item_row(migrated_db, item)["state"] == "queued":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        sweeping.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweeping
+        await pool.close()
+
+    assert item_row(migrated_db, item)["state"] == "queued"
