@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg import AsyncConnection
 
-from switchboard.assignments import repository, service
+from switchboard.assignments import service
 from switchboard.assignments.models import Assignment
 from switchboard.errors import AssignmentAlreadyLive
 from tests.assignments.support import make_agent, make_conversation, make_item, without_guard
@@ -101,7 +101,7 @@ async def _second_claim_while_first_is_open(
     first, second = await _connect(url), await _connect(url)
     try:
         async with first.transaction():
-            mine = await repository.claim_next_assignment(first, first_agent)
+            mine = await service.claim_next(first, first_agent)
             other = asyncio.create_task(service.claim_next(second, second_agent))
             done, _ = await asyncio.wait([other], timeout=1.0)
         return mine, await other, bool(done)

@@ -18,6 +18,7 @@ from switchboard.assignments.models import (
     Presence,
     State,
 )
+from switchboard.audit.repository import audit_parameters
 
 LIVE = "('queued', 'offered', 'active', 'wrap_up')"
 
@@ -111,12 +112,29 @@ async def conversation_channel(conn: AsyncConnection[Any], conversation_id: UUID
     return None if row is None else str(row[0])
 
 
-async def claim_next_assignment(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment | None:
-    return await _one(
-        conn,
-        f"SELECT {COLUMNS} FROM cc_private.claim_next_assignment(%s)",
-        (agent_id,),
-    )
+# The claim, and its audit record when it took an item, in one statement: one round trip,
+# one transaction. The record's payloads are the caller's (audit.service.values_now), its
+# output completed with the item the claim took.
+CLAIM_SQL = (
+    f"WITH claimed AS (SELECT {COLUMNS} FROM cc_private.claim_next_assignment(%(agent_id)s)),"
+    " audited AS (INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version,"
+    " input_redacted, output_redacted, success, error_code, error_message, conversation_id,"
+    " case_id, bank_customer_id)"
+    " SELECT %(actor_type)s, %(actor_id)s, %(event_type)s, %(event_version)s, %(input)s,"
+    " %(output)s || jsonb_build_object('assignment_id', c.id, 'state', c.state,"
+    " 'queue', c.queue_name, 'assigned_to', c.assigned_to, 'version', c.version),"
+    " %(success)s, %(error_code)s, %(error_message)s, c.conversation_id, c.case_id,"
+    " %(bank_customer_id)s FROM claimed AS c)"
+    f" SELECT {COLUMNS} FROM claimed"
+)
+
+
+async def claim_next_assignment(
+    conn: AsyncConnection[Any], agent_id: UUID, audit: dict[str, Any]
+) -> Assignment | None:
+    """The item claim-next gave the agent, its audit record (`audit`: its columns, as
+    audit.service.values_now gives them) written with it; None when it gave none."""
+    return await _one(conn, CLAIM_SQL, {**audit_parameters(audit), "agent_id": agent_id})
 
 
 async def offer_assignment(

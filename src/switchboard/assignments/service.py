@@ -203,11 +203,14 @@ async def claim_next(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment |
     """The best waiting item of the agent's queues, now theirs and active; None when none
     waits, or the agent may take no more (not available, at capacity in every channel with
     work)."""
-    async with conn.transaction():
-        item = await repository.claim_next_assignment(conn, agent_id)
-        if item is not None:
-            await _audit(conn, agent_actor(agent_id), "assignment.claimed", item)
-    return item
+    entry = AuditEntry(
+        actor_type=ActorType.AGENT,
+        actor_id=str(agent_id),
+        event_type="assignment.claimed",
+        success=True,
+    )
+    # One statement: the claim and its audit record commit together, in one round trip.
+    return await repository.claim_next_assignment(conn, agent_id, audit.values_now(entry))
 
 
 async def offer(
