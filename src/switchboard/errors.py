@@ -298,3 +298,48 @@ class VerifyRejected(SwitchboardError):
 
     code = "verify_rejected"
     http_status = 502
+
+
+class AssignmentNotFound(SwitchboardError):
+    code = "assignment_not_found"
+    http_status = 404
+
+
+class IllegalAssignmentMove(SwitchboardError):
+    """A move the assignment's state machine does not allow from the state it is in."""
+
+    code = "illegal_assignment_move"
+    http_status = 409
+
+
+class StaleAssignment(SwitchboardError):
+    """The agent acted on a view of the assignment older than its current version."""
+
+    code = "stale_assignment"
+    http_status = 409
+
+
+class NotAssignmentHolder(SwitchboardError):
+    """A move only the agent who holds the assignment may make."""
+
+    code = "not_assignment_holder"
+    http_status = 403
+
+
+class AssignmentAlreadyLive(SwitchboardError):
+    """The conversation already has a queued, offered, active or wrapping assignment."""
+
+    code = "assignment_already_live"
+    http_status = 409
+
+
+class AgentCannotTakeWork(SwitchboardError):
+    """Not available, not in the item's queue, or no room left in its channel."""
+
+    code = "agent_cannot_take_work"
+    http_status = 409
+
+
+class AgentNotFound(SwitchboardError):
+    code = "agent_not_found"
+    http_status = 404

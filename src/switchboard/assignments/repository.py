@@ -1,4 +1,5 @@
-"""SQL for cc_assignments."""
+"""SQL for cc_assignments, claim-next and offers (cc_private's functions), and agents'
+presence."""
 
 from __future__ import annotations
 
@@ -7,28 +8,297 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
-from psycopg.rows import class_row
+from psycopg.rows import dict_row
 
-from switchboard.assignments.models import Assignment
+from switchboard.assignments.models import (
+    COLUMNS,
+    TRANSITIONS,
+    Assignment,
+    Move,
+    Presence,
+    State,
+)
+from switchboard.audit.repository import audit_parameters
+
+LIVE = "('queued', 'offered', 'active', 'wrap_up')"
 
 
-async def insert_assignment(
+def _assignment(row: dict[str, Any]) -> Assignment:
+    return Assignment(**{**row, "state": State(row["state"])})
+
+
+async def _one(conn: AsyncConnection[Any], query: str, params: Any) -> Assignment | None:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(query.encode(), params)
+        row = await cur.fetchone()
+    return None if row is None else _assignment(row)
+
+
+async def insert_queued(
     conn: AsyncConnection[Any],
     *,
     conversation_id: UUID | None,
     case_id: UUID | None,
     queue_name: str,
-    reason: str,
+    channel: str,
+    priority: int,
+    source: str,
+    reason: str | None,
     within: timedelta,
-) -> Assignment:
-    async with conn.cursor(row_factory=class_row(Assignment)) as cur:
-        await cur.execute(
-            "INSERT INTO cc_assignments (conversation_id, case_id, queue_name, reason,"
-            " sla_due_at) VALUES (%s, %s, %s, %s, now() + %s)"
-            " RETURNING id, conversation_id, case_id, queue_name, sla_due_at",
-            (conversation_id, case_id, queue_name, reason, within),
-        )
-        assignment = await cur.fetchone()
-    if assignment is None:  # INSERT ... RETURNING always returns the row it wrote
-        raise RuntimeError("cc_assignments insert returned no row")
-    return assignment
+    assurance_level: int | None = None,
+    last_agent_id: UUID | None = None,
+    transferred_from: UUID | None = None,
+    enqueued_at_of: UUID | None = None,
+) -> Assignment | None:
+    """The new queued item; None when the conversation already has a live one (the partial
+    unique index decides, whatever runs at the same time). `enqueued_at_of`: an item whose
+    time in the queue this one keeps (a transfer keeps the customer's place)."""
+    return await _one(
+        conn,
+        "INSERT INTO cc_assignments (conversation_id, case_id, queue_name, channel, priority,"
+        " source, reason, sla_due_at, assurance_level, last_agent_id, transferred_from,"
+        " enqueued_at)"
+        " VALUES (%(conversation_id)s, %(case_id)s, %(queue_name)s, %(channel)s, %(priority)s,"
+        " %(source)s, %(reason)s, now() + %(within)s, %(assurance_level)s, %(last_agent_id)s,"
+        " %(transferred_from)s, coalesce((SELECT enqueued_at FROM cc_assignments"
+        " WHERE id = %(enqueued_at_of)s), now()))"
+        f" ON CONFLICT (conversation_id) WHERE state IN {LIVE} DO NOTHING"
+        f" RETURNING {COLUMNS}",
+        {
+            "conversation_id": conversation_id,
+            "case_id": case_id,
+            "queue_name": queue_name,
+            "channel": channel,
+            "priority": priority,
+            "source": source,
+            "reason": reason,
+            "within": within,
+            "assurance_level": assurance_level,
+            "last_agent_id": last_agent_id,
+            "transferred_from": transferred_from,
+            "enqueued_at_of": enqueued_at_of,
+        },
+    )
+
+
+async def get_assignment(conn: AsyncConnection[Any], assignment_id: UUID) -> Assignment | None:
+    return await _one(conn, f"SELECT {COLUMNS} FROM cc_assignments WHERE id = %s", (assignment_id,))
+
+
+async def live_assignment(conn: AsyncConnection[Any], conversation_id: UUID) -> Assignment | None:
+    return await _one(
+        conn,
+        f"SELECT {COLUMNS} FROM cc_assignments WHERE conversation_id = %s AND state IN {LIVE}",
+        (conversation_id,),
+    )
+
+
+async def last_assignment(conn: AsyncConnection[Any], conversation_id: UUID) -> Assignment | None:
+    """The conversation's most recent finished item: whose agent a reopen goes back to."""
+    return await _one(
+        conn,
+        f"SELECT {COLUMNS} FROM cc_assignments WHERE conversation_id = %s"
+        " AND state IN ('done', 'cancelled')"
+        " ORDER BY coalesce(done_at, updated_at) DESC, created_at DESC LIMIT 1",
+        (conversation_id,),
+    )
+
+
+async def conversation_channel(conn: AsyncConnection[Any], conversation_id: UUID) -> str | None:
+    cursor = await conn.execute(
+        "SELECT channel FROM cc_conversations WHERE id = %s", (conversation_id,)
+    )
+    row = await cursor.fetchone()
+    return None if row is None else str(row[0])
+
+
+# The claim, and its audit record when it took an item, in one statement: one round trip,
+# one transaction. The record's payloads are the caller's (audit.service.values_now), its
+# output completed with the item the claim took.
+CLAIM_SQL = (
+    f"WITH claimed AS (SELECT {COLUMNS} FROM cc_private.claim_next_assignment(%(agent_id)s)),"
+    " audited AS (INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version,"
+    " input_redacted, output_redacted, success, error_code, error_message, conversation_id,"
+    " case_id, bank_customer_id)"
+    " SELECT %(actor_type)s, %(actor_id)s, %(event_type)s, %(event_version)s, %(input)s,"
+    " %(output)s || jsonb_build_object('assignment_id', c.id, 'state', c.state,"
+    " 'queue', c.queue_name, 'assigned_to', c.assigned_to, 'version', c.version),"
+    " %(success)s, %(error_code)s, %(error_message)s, c.conversation_id, c.case_id,"
+    " %(bank_customer_id)s FROM claimed AS c)"
+    f" SELECT {COLUMNS} FROM claimed"
+)
+
+
+async def claim_next_assignment(
+    conn: AsyncConnection[Any], agent_id: UUID, audit: dict[str, Any]
+) -> Assignment | None:
+    """The item claim-next gave the agent, its audit record (`audit`: its columns, as
+    audit.service.values_now gives them) written with it; None when it gave none."""
+    return await _one(conn, CLAIM_SQL, {**audit_parameters(audit), "agent_id": agent_id})
+
+
+async def offer_assignment(
+    conn: AsyncConnection[Any], assignment_id: UUID, agent_id: UUID
+) -> Assignment | None:
+    return await _one(
+        conn,
+        f"SELECT {COLUMNS} FROM cc_private.offer_assignment(%s, %s)",
+        (assignment_id, agent_id),
+    )
+
+
+# What each move sets beyond the state; moves not listed here have their own statement.
+_SETS: dict[Move, str] = {
+    Move.ACCEPT: "accepted_at = now()",
+    Move.WRAP_UP: "wrap_started_at = now()",
+    Move.FINISH: "done_at = now(), end_reason = 'resolved'",
+    Move.TRANSFER: "done_at = now(), end_reason = 'transferred'",
+    Move.CANCEL: "done_at = now(), end_reason = %(end_reason)s, assigned_to = NULL,"
+    " offered_at = NULL, offer_expires_at = NULL",
+}
+# Beyond the state: an offer is accepted only before it expires.
+_WHERE: dict[Move, str] = {Move.ACCEPT: " AND offer_expires_at > now()"}
+
+
+async def move(
+    conn: AsyncConnection[Any],
+    move: Move,
+    assignment_id: UUID,
+    *,
+    holder: UUID | None = None,
+    version: int | None = None,
+    end_reason: str | None = None,
+) -> Assignment | None:
+    """The item after the move; None when it was not in a state the move starts from (or not
+    held by `holder`, or past `version`): the state is checked by the UPDATE itself."""
+    transition = TRANSITIONS[move]
+    return await _one(
+        conn,
+        f"UPDATE cc_assignments SET state = %(target)s, {_SETS[move]},"
+        " version = version + 1, updated_at = now()"
+        " WHERE id = %(id)s AND state = ANY(%(sources)s)"
+        " AND (%(holder)s::text IS NULL OR assigned_to = %(holder)s::text)"
+        " AND (%(version)s::integer IS NULL OR version = %(version)s::integer)"
+        f"{_WHERE.get(move, '')} RETURNING {COLUMNS}",
+        {
+            "target": str(transition.target),
+            "id": assignment_id,
+            "sources": [str(s) for s in transition.sources],
+            "holder": holder,
+            "version": version,
+            "end_reason": end_reason,
+        },
+    )
+
+
+# An offer that comes back keeps enqueued_at (its place) and counts; at the queue's
+# max_offers a supervisor is called once (escalated_at), and the item stays queued.
+_REQUEUE = (
+    "UPDATE cc_assignments AS a SET state = 'queued', assigned_to = NULL, offered_at = NULL,"
+    " offer_expires_at = NULL, offer_count = a.offer_count + 1,"
+    " escalated_at = CASE WHEN a.escalated_at IS NULL AND a.offer_count + 1 >= q.max_offers"
+    " THEN now() ELSE a.escalated_at END,"
+    " version = a.version + 1, updated_at = now()"
+    " FROM cc_queues AS q WHERE q.name = a.queue_name AND a.state = 'offered' AND {where}"
+    " RETURNING {columns}, a.escalated_at = now() AS escalated_now"
+)
+
+
+async def _requeue(
+    conn: AsyncConnection[Any], where: str, params: dict[str, Any]
+) -> tuple[Assignment, bool] | None:
+    columns = ", ".join(f"a.{c.strip()}" for c in COLUMNS.split(","))
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(_REQUEUE.format(where=where, columns=columns).encode(), params)
+        row = await cur.fetchone()
+    if row is None:
+        return None
+    escalated = bool(row.pop("escalated_now"))
+    return _assignment(row), escalated
+
+
+async def requeue_offer(
+    conn: AsyncConnection[Any],
+    assignment_id: UUID,
+    *,
+    holder: UUID | None = None,
+    version: int | None = None,
+) -> tuple[Assignment, bool] | None:
+    """Decline (by its holder) or withdraw an offer: (the item, whether this escalated it)."""
+    return await _requeue(
+        conn,
+        "a.id = %(id)s AND (%(holder)s::text IS NULL OR a.assigned_to = %(holder)s::text)"
+        " AND (%(version)s::integer IS NULL OR a.version = %(version)s::integer)",
+        {"id": assignment_id, "holder": holder, "version": version},
+    )
+
+
+async def requeue_one_expired_offer(conn: AsyncConnection[Any]) -> tuple[Assignment, bool] | None:
+    """One offer past its expiry, back in the queue; SKIP LOCKED: sweeps running at once
+    (two workers) take different ones, and one an agent is accepting is left to them."""
+    return await _requeue(
+        conn,
+        "a.id = (SELECT id FROM cc_assignments WHERE state = 'offered'"
+        " AND offer_expires_at <= now() ORDER BY offer_expires_at LIMIT 1"
+        " FOR UPDATE SKIP LOCKED)",
+        {},
+    )
+
+
+async def requeue_one_offer_of_absent_agent(
+    conn: AsyncConnection[Any],
+) -> tuple[Assignment, bool] | None:
+    """One open offer whose agent is not available (away, offline, disabled), back in the
+    queue."""
+    return await _requeue(
+        conn,
+        "a.id = (SELECT o.id FROM cc_assignments AS o JOIN cc_agents AS g"
+        " ON g.id::text = o.assigned_to WHERE o.state = 'offered'"
+        " AND (g.presence <> 'available' OR g.status <> 'active')"
+        " LIMIT 1 FOR UPDATE OF o SKIP LOCKED)",
+        {},
+    )
+
+
+# -- agents' presence ---------------------------------------------------------------------
+
+
+async def set_presence(
+    conn: AsyncConnection[Any], agent_id: UUID, presence: Presence
+) -> tuple[str, str] | None:
+    """(presence before, after); None for an unknown agent."""
+    cursor = await conn.execute(
+        "UPDATE cc_agents AS a SET presence = %(presence)s,"
+        " presence_changed_at = CASE WHEN a.presence = %(presence)s THEN a.presence_changed_at"
+        " ELSE now() END, last_seen_at = now(), updated_at = now()"
+        " FROM (SELECT id, presence FROM cc_agents WHERE id = %(id)s FOR NO KEY UPDATE) AS b"
+        " WHERE a.id = b.id RETURNING b.presence, a.presence",
+        {"id": agent_id, "presence": str(presence)},
+    )
+    row = await cursor.fetchone()
+    return None if row is None else (str(row[0]), str(row[1]))
+
+
+async def touch_agent(conn: AsyncConnection[Any], agent_id: UUID) -> bool:
+    cursor = await conn.execute(
+        "UPDATE cc_agents SET last_seen_at = now() WHERE id = %s RETURNING id", (agent_id,)
+    )
+    return await cursor.fetchone() is not None
+
+
+async def one_silent_agent_offline(
+    conn: AsyncConnection[Any], silent_for: timedelta
+) -> tuple[UUID, str] | None:
+    """An agent not offline whose last heartbeat is older than `silent_for`, set offline:
+    (its id, its presence before)."""
+    cursor = await conn.execute(
+        "UPDATE cc_agents AS a SET presence = 'offline', presence_changed_at = now(),"
+        " updated_at = now()"
+        " FROM (SELECT id, presence FROM cc_agents WHERE presence <> 'offline'"
+        " AND coalesce(last_seen_at, presence_changed_at) < now() - %s"
+        " LIMIT 1 FOR NO KEY UPDATE SKIP LOCKED) AS b"
+        " WHERE a.id = b.id RETURNING a.id, b.presence",
+        (silent_for,),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else (row[0], str(row[1]))

@@ -1,24 +1,60 @@
-"""Handing a conversation (or a case) to a human queue, audited."""
+"""Routing work to people: queueing it, claim-next, offers, an item's moves to done, agents'
+presence, and the sweep that takes back offers nobody answers. Each move is one transaction
+with one audit record; the state a move starts from is checked by the database's UPDATE, so
+two moves racing on one item cannot both happen."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
 
 from switchboard.assignments import repository
-from switchboard.assignments.models import DEFAULT_SLA, SLA, Assignment, Queue
+from switchboard.assignments.models import (
+    DEFAULT_SLA,
+    SLA,
+    TRANSITIONS,
+    Assignment,
+    Channel,
+    EndReason,
+    Move,
+    Presence,
+    Queue,
+    Source,
+    SweepReport,
+    allowed,
+)
 from switchboard.audit import service as audit
-from switchboard.audit.models import Actor, AuditEntry
+from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.enum_input import member_of
-from switchboard.errors import InvalidInput
+from switchboard.errors import (
+    AgentCannotTakeWork,
+    AgentNotFound,
+    AssignmentAlreadyLive,
+    AssignmentNotFound,
+    IllegalAssignmentMove,
+    InvalidInput,
+    NotAssignmentHolder,
+    StaleAssignment,
+)
 from switchboard.privacy import mask_card_numbers
 
 MAX_REASON = 500
+SYSTEM = Actor(ActorType.SYSTEM, "routing")
+# An agent whose heartbeat is older than this is taken offline by the sweep.
+DEFAULT_OFFLINE_AFTER = timedelta(seconds=90)
 
 
-async def hand_to_queue(
+def agent_actor(agent_id: UUID) -> Actor:
+    return Actor(ActorType.AGENT, str(agent_id))
+
+
+# -- what queues work ---------------------------------------------------------------------
+
+
+async def enqueue_handoff(
     conn: AsyncConnection[Any],
     actor: Actor,
     *,
@@ -27,8 +63,12 @@ async def hand_to_queue(
     conversation_id: UUID | None = None,
     case_id: UUID | None = None,
     bank_customer_id: UUID | None = None,
+    assurance_level: int | None = None,
+    channel: str | None = None,
+    priority: int = 0,
 ) -> Assignment:
-    """Put the work in the queue's list with its pick-up deadline (the queue's SLA)."""
+    """The assistant hands the conversation (or a case) to a human queue, with its reason and
+    the caller's assurance level. Refused while the conversation already has live work."""
     target = member_of(Queue, queue, "queue")
     reason = mask_card_numbers(reason.strip())
     if not reason:
@@ -38,29 +78,512 @@ async def hand_to_queue(
     if conversation_id is None and case_id is None:
         raise InvalidInput("an assignment needs a conversation or a case")
     async with conn.transaction():
-        assignment = await repository.insert_assignment(
+        item = await repository.insert_queued(
             conn,
             conversation_id=conversation_id,
             case_id=case_id,
             queue_name=target,
+            channel=await _channel(conn, conversation_id, channel),
+            priority=priority,
+            source=Source.AI_HANDOFF,
             reason=reason,
-            within=SLA.get(target, DEFAULT_SLA),
+            within=_sla(target),
+            assurance_level=assurance_level,
         )
-        await audit.append(
+        if item is None:
+            raise AssignmentAlreadyLive(
+                "this conversation is already queued or held by an agent",
+                hint="the person who has it (or will take it) sees the new messages",
+            )
+        await _audit(
             conn,
-            AuditEntry(
-                actor_type=actor.type,
-                actor_id=actor.id,
-                event_type="assignment.queued",
-                success=True,
-                input={"queue": target, "reason_chars": len(reason)},
-                output={
-                    "assignment_id": str(assignment.id),
-                    "sla_due_at": assignment.sla_due_at.isoformat(),
-                },
-                conversation_id=conversation_id,
-                case_id=case_id,
-                bank_customer_id=bank_customer_id,
-            ),
+            actor,
+            "assignment.queued",
+            item,
+            input={"queue": target, "reason_chars": len(reason), "source": "ai_handoff"},
+            output={"assurance_level": assurance_level},
+            bank_customer_id=bank_customer_id,
         )
-    return assignment
+    return item
+
+
+async def enqueue_inbound(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    *,
+    conversation_id: UUID,
+    bank_customer_id: UUID | None = None,
+) -> Assignment | None:
+    """A customer wrote on a conversation: queued unless someone holds it (or it waits
+    already), None then. A conversation worked before is a reopened one (enqueue_reopened)."""
+    if await repository.live_assignment(conn, conversation_id) is not None:
+        return None
+    if await repository.last_assignment(conn, conversation_id) is not None:
+        try:
+            return await enqueue_reopened(
+                conn, actor, conversation_id=conversation_id, bank_customer_id=bank_customer_id
+            )
+        except AssignmentAlreadyLive:
+            return None  # queued by something else in the meantime
+    async with conn.transaction():
+        item = await repository.insert_queued(
+            conn,
+            conversation_id=conversation_id,
+            case_id=None,
+            queue_name=Queue.GENERAL,
+            channel=await _channel(conn, conversation_id, None),
+            priority=0,
+            source=Source.INBOUND,
+            reason=None,
+            within=_sla(Queue.GENERAL),
+        )
+        if item is None:
+            return None
+        await _audit(
+            conn,
+            actor,
+            "assignment.queued",
+            item,
+            input={"queue": str(Queue.GENERAL), "source": "inbound"},
+            bank_customer_id=bank_customer_id,
+        )
+    return item
+
+
+async def enqueue_reopened(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    *,
+    conversation_id: UUID,
+    queue: str | None = None,
+    bank_customer_id: UUID | None = None,
+) -> Assignment:
+    """A conversation worked before needs a person again: offered to its last agent when that
+    agent is available, in the queue and has room (Zendesk's rule; Chatwoot sent it to
+    agents gone offline), else queued for anyone. Same queue as last time unless told."""
+    last = await repository.last_assignment(conn, conversation_id)
+    target = member_of(Queue, queue, "queue") if queue else (last.queue_name if last else None)
+    if target is None:
+        raise InvalidInput("say which queue: this conversation was never queued before")
+    last_agent = _agent_id(last.assigned_to) if last else None
+    async with conn.transaction():
+        item = await repository.insert_queued(
+            conn,
+            conversation_id=conversation_id,
+            case_id=last.case_id if last else None,
+            queue_name=target,
+            channel=await _channel(conn, conversation_id, last.channel if last else None),
+            priority=last.priority if last else 0,
+            source=Source.REOPEN,
+            reason=None,
+            within=_sla(target),
+            last_agent_id=last_agent,
+        )
+        if item is None:
+            raise AssignmentAlreadyLive("this conversation is already queued or held")
+        offered = None
+        if last_agent is not None:
+            offered = await repository.offer_assignment(conn, item.id, last_agent)
+        await _audit(
+            conn,
+            actor,
+            "assignment.queued",
+            offered or item,
+            input={"queue": target, "source": "reopen", "last_agent_id": last_agent},
+            output={"offered_to_last_agent": offered is not None},
+            bank_customer_id=bank_customer_id,
+        )
+    return offered or item
+
+
+# -- taking work --------------------------------------------------------------------------
+
+
+async def claim_next(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment | None:
+    """The best waiting item of the agent's queues, now theirs and active; None when none
+    waits, or the agent may take no more (not available, at capacity in every channel with
+    work)."""
+    entry = AuditEntry(
+        actor_type=ActorType.AGENT,
+        actor_id=str(agent_id),
+        event_type="assignment.claimed",
+        success=True,
+    )
+    # One statement: the claim and its audit record commit together, in one round trip.
+    return await repository.claim_next_assignment(conn, agent_id, audit.values_now(entry))
+
+
+async def offer(
+    conn: AsyncConnection[Any], actor: Actor, assignment_id: UUID, agent_id: UUID
+) -> Assignment:
+    """Push: the queued item offered to the agent until the queue's offer timeout."""
+    async with conn.transaction():
+        item = await repository.offer_assignment(conn, assignment_id, agent_id)
+        if item is None:
+            current = await _existing(conn, assignment_id)
+            if not allowed(Move.OFFER, current.state):
+                raise _illegal(Move.OFFER, current)
+            raise AgentCannotTakeWork(
+                "this agent cannot be offered this item now",
+                hint="the agent must be available, in the item's queue, with room in its channel",
+            )
+        await _audit(
+            conn,
+            actor,
+            "assignment.offered",
+            item,
+            output={"offer_expires_at": item.offer_expires_at},
+        )
+    return item
+
+
+async def accept(
+    conn: AsyncConnection[Any], agent_id: UUID, assignment_id: UUID, *, version: int | None = None
+) -> Assignment:
+    return await _move(
+        conn,
+        Move.ACCEPT,
+        agent_id,
+        assignment_id,
+        version=version,
+        event_type="assignment.accepted",
+    )
+
+
+async def decline(
+    conn: AsyncConnection[Any], agent_id: UUID, assignment_id: UUID, *, version: int | None = None
+) -> Assignment:
+    """Back to the queue in its place (enqueued_at kept); counts towards the queue's
+    max_offers, at which a supervisor is called."""
+    async with conn.transaction():
+        result = await repository.requeue_offer(
+            conn, assignment_id, holder=agent_id, version=version
+        )
+        if result is None:
+            raise await _why_not(conn, Move.DECLINE, assignment_id, agent_id, version)
+        item, escalated = result
+        await _audit_requeue(conn, agent_actor(agent_id), "assignment.declined", item, escalated)
+    return item
+
+
+async def wrap_up(
+    conn: AsyncConnection[Any], agent_id: UUID, assignment_id: UUID, *, version: int | None = None
+) -> Assignment:
+    return await _move(
+        conn,
+        Move.WRAP_UP,
+        agent_id,
+        assignment_id,
+        version=version,
+        event_type="assignment.wrap_up",
+    )
+
+
+async def finish(
+    conn: AsyncConnection[Any], agent_id: UUID, assignment_id: UUID, *, version: int | None = None
+) -> Assignment:
+    return await _move(
+        conn, Move.FINISH, agent_id, assignment_id, version=version, event_type="assignment.done"
+    )
+
+
+async def cancel(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    assignment_id: UUID,
+    *,
+    end_reason: EndReason = EndReason.CANCELLED,
+    version: int | None = None,
+) -> Assignment:
+    """Only before anyone took the work (queued or offered): never after active."""
+    if end_reason not in (EndReason.CANCELLED, EndReason.ABANDONED):
+        raise InvalidInput("a cancelled item ends as cancelled or abandoned")
+    async with conn.transaction():
+        item = await repository.move(
+            conn, Move.CANCEL, assignment_id, version=version, end_reason=str(end_reason)
+        )
+        if item is None:
+            raise await _why_not(conn, Move.CANCEL, assignment_id, None, version)
+        await _audit(conn, actor, "assignment.cancelled", item, input={"end": str(end_reason)})
+    return item
+
+
+async def transfer(
+    conn: AsyncConnection[Any],
+    agent_id: UUID,
+    assignment_id: UUID,
+    *,
+    queue: str,
+    reason: str,
+    version: int | None = None,
+) -> Assignment:
+    """The agent's active item ends as done (transferred) and the conversation is queued
+    again in `queue`, the new item naming the old (transferred_from) and keeping its place
+    (enqueued_at). SLA clocks belong to the conversation, so they run on. The new item."""
+    target = member_of(Queue, queue, "queue")
+    reason = mask_card_numbers(reason.strip())
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput(f"say why, in 1 to {MAX_REASON} characters")
+    async with conn.transaction():
+        ended = await repository.move(
+            conn, Move.TRANSFER, assignment_id, holder=agent_id, version=version
+        )
+        if ended is None:
+            raise await _why_not(conn, Move.TRANSFER, assignment_id, agent_id, version)
+        item = await repository.insert_queued(
+            conn,
+            conversation_id=ended.conversation_id,
+            case_id=ended.case_id,
+            queue_name=target,
+            channel=ended.channel or Channel.SMS,
+            priority=ended.priority,
+            source=Source.TRANSFER,
+            reason=reason,
+            within=_sla(target),
+            assurance_level=ended.assurance_level,
+            last_agent_id=agent_id,
+            transferred_from=ended.id,
+            enqueued_at_of=ended.id,
+        )
+        if item is None:  # the old one was the conversation's live item and is done now
+            raise RuntimeError("a transferred conversation could not be queued again")
+        await _audit(
+            conn,
+            agent_actor(agent_id),
+            "assignment.transferred",
+            item,
+            input={"from_assignment_id": ended.id, "queue": target, "reason_chars": len(reason)},
+        )
+    return item
+
+
+# -- presence -----------------------------------------------------------------------------
+
+
+async def set_presence(conn: AsyncConnection[Any], agent_id: UUID, presence: str) -> Presence:
+    """The agent's presence, audited when it changes; offers open when the agent leaves
+    'available' go back to the queue (each its own move)."""
+    wanted = member_of(Presence, presence, "presence")
+    async with conn.transaction():
+        changed = await repository.set_presence(conn, agent_id, wanted)
+        if changed is None:
+            raise AgentNotFound("no such agent")
+        before, after = changed
+        if before != after:
+            await audit.append(
+                conn,
+                AuditEntry(
+                    actor_type=ActorType.AGENT,
+                    actor_id=str(agent_id),
+                    event_type="agent.presence_changed",
+                    success=True,
+                    input={"presence": after},
+                    output={"before": before},
+                ),
+            )
+    if wanted is not Presence.AVAILABLE:
+        await _withdraw_offers_of_absent_agents(conn)
+    return wanted
+
+
+async def heartbeat(conn: AsyncConnection[Any], agent_id: UUID) -> None:
+    """The agent's console is open: keeps them from being taken offline by the sweep. Not
+    audited: it changes nothing but the time last seen."""
+    if not await repository.touch_agent(conn, agent_id):
+        raise AgentNotFound("no such agent")
+
+
+# -- the sweep ----------------------------------------------------------------------------
+
+
+async def sweep(
+    conn: AsyncConnection[Any], *, offline_after: timedelta = DEFAULT_OFFLINE_AFTER
+) -> SweepReport:
+    """Agents silent for `offline_after` go offline; offers of agents not available, and
+    offers past their expiry, go back to the queue. Each change its own transaction and
+    audit record (actor system); safe to run from several workers at once."""
+    gone = 0
+    while True:
+        async with conn.transaction():
+            agent = await repository.one_silent_agent_offline(conn, offline_after)
+            if agent is None:
+                break
+            await audit.append(
+                conn,
+                AuditEntry(
+                    actor_type=SYSTEM.type,
+                    actor_id=SYSTEM.id,
+                    event_type="agent.presence_changed",
+                    success=True,
+                    input={"presence": str(Presence.OFFLINE), "agent_id": agent[0]},
+                    output={"before": agent[1], "why": "no heartbeat"},
+                ),
+            )
+        gone += 1
+    withdrawn, escalated_w = await _withdraw_offers_of_absent_agents(conn)
+    expired = escalated_e = 0
+    while True:
+        async with conn.transaction():
+            result = await repository.requeue_one_expired_offer(conn)
+            if result is None:
+                break
+            item, escalated = result
+            await _audit_requeue(conn, SYSTEM, "assignment.offer_expired", item, escalated)
+        expired += 1
+        escalated_e += escalated
+    return SweepReport(gone, withdrawn, expired, escalated_w + escalated_e)
+
+
+async def _withdraw_offers_of_absent_agents(conn: AsyncConnection[Any]) -> tuple[int, int]:
+    withdrawn = escalated_count = 0
+    while True:
+        async with conn.transaction():
+            result = await repository.requeue_one_offer_of_absent_agent(conn)
+            if result is None:
+                break
+            item, escalated = result
+            await _audit_requeue(conn, SYSTEM, "assignment.offer_withdrawn", item, escalated)
+        withdrawn += 1
+        escalated_count += escalated
+    return withdrawn, escalated_count
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+async def _move(
+    conn: AsyncConnection[Any],
+    move: Move,
+    agent_id: UUID,
+    assignment_id: UUID,
+    *,
+    version: int | None,
+    event_type: str,
+) -> Assignment:
+    async with conn.transaction():
+        item = await repository.move(conn, move, assignment_id, holder=agent_id, version=version)
+        if item is None:
+            raise await _why_not(conn, move, assignment_id, agent_id, version)
+        await _audit(conn, agent_actor(agent_id), event_type, item)
+    return item
+
+
+async def _why_not(
+    conn: AsyncConnection[Any],
+    move: Move,
+    assignment_id: UUID,
+    agent_id: UUID | None,
+    version: int | None,
+) -> Exception:
+    """Why the UPDATE of `move` changed nothing, read after it (for the message only: the
+    UPDATE's own check is what kept the item safe)."""
+    current = await _existing(conn, assignment_id)
+    if version is not None and current.version != version:
+        return StaleAssignment(
+            f"this item changed since you saw it (version {version}, now {current.version})",
+            hint="reload it and decide again",
+        )
+    if not allowed(move, current.state):
+        return _illegal(move, current)
+    if TRANSITIONS[move].by_holder and current.assigned_to != str(agent_id):
+        return NotAssignmentHolder("this item is not yours")
+    if move is Move.ACCEPT:
+        return IllegalAssignmentMove(
+            "this offer has expired", hint="claim the next item, or wait for another offer"
+        )
+    return IllegalAssignmentMove(f"cannot {move} this item now")
+
+
+async def _existing(conn: AsyncConnection[Any], assignment_id: UUID) -> Assignment:
+    current = await repository.get_assignment(conn, assignment_id)
+    if current is None:
+        raise AssignmentNotFound("no such assignment")
+    return current
+
+
+def _illegal(move: Move, current: Assignment) -> IllegalAssignmentMove:
+    sources = ", ".join(sorted(TRANSITIONS[move].sources))
+    return IllegalAssignmentMove(
+        f"cannot {move} an item that is {current.state}",
+        hint=f"{move} applies to an item that is {sources}",
+    )
+
+
+async def _channel(
+    conn: AsyncConnection[Any], conversation_id: UUID | None, given: str | None
+) -> str:
+    if given is not None:
+        return member_of(Channel, given, "channel")
+    if conversation_id is not None:
+        channel = await repository.conversation_channel(conn, conversation_id)
+        if channel is None:
+            raise InvalidInput("no such conversation")
+        if channel in _CHANNELS:
+            return channel
+    raise InvalidInput("say which channel the work is on", hint="sms, whatsapp, email or voice")
+
+
+_CHANNELS = frozenset(c.value for c in Channel)
+_QUEUES = frozenset(q.value for q in Queue)
+
+
+def _sla(queue: str) -> timedelta:
+    return SLA.get(Queue(queue), DEFAULT_SLA) if queue in _QUEUES else DEFAULT_SLA
+
+
+def _agent_id(text: str | None) -> UUID | None:
+    if text is None:
+        return None
+    try:
+        return UUID(text)
+    except ValueError:
+        return None  # held before agents had ids (006's free text)
+
+
+async def _audit_requeue(
+    conn: AsyncConnection[Any], actor: Actor, event_type: str, item: Assignment, escalated: bool
+) -> None:
+    # An escalation is its own event, for supervisors to find; what brought it is kept.
+    await _audit(
+        conn,
+        actor,
+        "assignment.escalated" if escalated else event_type,
+        item,
+        input={"after": event_type} if escalated else {},
+        output={"offer_count": item.offer_count},
+    )
+
+
+async def _audit(
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    event_type: str,
+    item: Assignment,
+    *,
+    input: dict[str, Any] | None = None,
+    output: dict[str, Any] | None = None,
+    bank_customer_id: UUID | None = None,
+) -> None:
+    out = {key: value.isoformat() if hasattr(value, "isoformat") else value
+           for key, value in (output or {}).items()}  # fmt: skip
+    await audit.append(
+        conn,
+        AuditEntry(
+            actor_type=actor.type,
+            actor_id=actor.id,
+            event_type=event_type,
+            success=True,
+            input=input or {},
+            output={
+                "assignment_id": item.id,
+                "state": str(item.state),
+                "queue": item.queue_name,
+                "assigned_to": item.assigned_to,
+                "version": item.version,
+                **out,
+            },
+            conversation_id=item.conversation_id,
+            case_id=item.case_id,
+            bank_customer_id=bank_customer_id,
+        ),
+    )

@@ -1,5 +1,6 @@
 """Running the outbound queue: the providers chosen from the settings, and procrastinate's
-worker with what the send task needs.
+worker with what the send task needs. Beside it, the routing sweep (assignments.service.sweep):
+offers nobody answered, and those of agents gone silent, back to their queues.
 
 `switchboard worker` runs it on its own; `switchboard run` runs it inside the server's
 process, beside the API (app.py), and stops it with the server.
@@ -20,6 +21,7 @@ from procrastinate.exceptions import ConnectorException
 from procrastinate.worker import Worker
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.assignments import service as routing
 from switchboard.db import connection_pool, database_fault
 from switchboard.errors import ConfigurationError
 from switchboard.heap import startup_objects_frozen
@@ -36,6 +38,10 @@ from switchboard.settings import OutboundMode, Settings
 CONCURRENCY = 4  # sends in flight at once; each mostly waits on the provider
 POLL_SECONDS = 1.0  # how often a waiting worker looks for jobs due for a retry
 RECONNECT_SECONDS = 1.0  # how often a worker that lost the database asks for it again
+# Offers time out after tens of seconds (cc_queues.offer_timeout): a sweep this often returns
+# one to its queue within a few seconds of its expiry. Every worker sweeps; sweeps running at
+# once take different rows (SKIP LOCKED).
+ROUTING_SWEEP_SECONDS = 5.0
 log = logging.getLogger(__name__)
 
 
@@ -101,7 +107,7 @@ async def delivery_context(
         database_url,
         name="switchboard-worker",
         min_size=1,
-        max_size=CONCURRENCY + 2,  # the jobs, procrastinate's own queries, its listener
+        max_size=CONCURRENCY + 3,  # the jobs, procrastinate's queries, its listener, the sweep
         wait_seconds=settings.db_wait_seconds,
     )
     await pool.open()  # not waiting: a worker started before the database waits for it
@@ -196,6 +202,7 @@ async def _work_until_stopped(
             worker.stop()  # stops fetching; the sends in flight end
 
     sweeper = asyncio.create_task(_retry_stalled_jobs_every(app, settings), name="stalled jobs")
+    routing_sweeper = asyncio.create_task(sweep_routing_every(context.pool), name="routing")
     try:
         with signals.on_stop(stop) if stop_on_signals else contextlib.nullcontext():
             lost: int | None = None  # the id of a worker that lost the database
@@ -225,9 +232,24 @@ async def _work_until_stopped(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stopping.wait(), RECONNECT_SECONDS)
     finally:
-        sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sweeper
+        for task in (sweeper, routing_sweeper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+async def sweep_routing_every(
+    pool: AsyncConnectionPool[Any], seconds: float = ROUTING_SWEEP_SECONDS
+) -> None:
+    """The routing sweep, every `seconds`, until cancelled; a lost database is waited out."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            async with pool.connection() as conn:
+                await routing.sweep(conn)
+        except Exception as exc:
+            if database_fault(exc) is None:
+                log.exception("the routing sweep failed")
 
 
 async def _until_the_database_answers(

@@ -19,19 +19,22 @@ _SEND_CHANNELS = {"sms": IdentityChannel.PHONE, "email": IdentityChannel.EMAIL}
 
 async def transfer_to_human(run: ToolRun, args: TransferToHuman) -> Outcome:
     """Open to every caller: a person is the way forward for anyone the tools cannot help."""
-    assignment = await assignments.hand_to_queue(
+    assignment = await assignments.enqueue_handoff(
         run.conn,
         run.actor,
         queue=args.queue,
         reason=args.reason,
         conversation_id=run.caller.conversation_id,
         bank_customer_id=run.caller.bank_customer_id,
+        assurance_level=run.caller.level,
     )
     return Outcome(
         {
             "queued": True,
             "queue": assignment.queue_name,
-            "pick_up_by": assignment.sla_due_at.isoformat(timespec="seconds"),
+            "pick_up_by": assignment.sla_due_at.isoformat(timespec="seconds")
+            if assignment.sla_due_at
+            else None,
             "next_step": "tell the caller a colleague from the team will take over, then "
             "transfer the call",
         },
