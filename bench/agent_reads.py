@@ -53,8 +53,8 @@ INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_
     SELECT c.id, 'inbound', 'twilio', 'SM' || md5(c.id::text || n), 'hello ' || n
     FROM cc_conversations AS c, generate_series(1, 5) AS n;
 INSERT INTO cc_conversations (id, channel, provider) VALUES ('{CONVERSATION_ID}', 'sms', 'twilio');
-INSERT INTO cc_assignments (conversation_id, queue_name, assigned_to, reason)
-    VALUES ('{CONVERSATION_ID}', 'fraud', '{AGENT_ID}', 'bench');
+INSERT INTO cc_assignments (conversation_id, queue_name, assigned_to, state, reason)
+    VALUES ('{CONVERSATION_ID}', 'fraud', '{AGENT_ID}', 'active', 'bench');
 INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_id, body_text,
                          created_at)
     SELECT '{CONVERSATION_ID}', CASE WHEN n % 2 = 0 THEN 'inbound' ELSE 'outbound' END,

@@ -106,9 +106,14 @@ def _conversation(
     if queue is not None:
         execute(
             url,
-            "INSERT INTO cc_assignments (conversation_id, queue_name, assigned_to, reason)"
-            " VALUES (%s, %s, %s, 'test')",
-            (conversation, queue, None if assigned_to is None else str(assigned_to)),
+            "INSERT INTO cc_assignments (conversation_id, queue_name, assigned_to, state, reason)"
+            " VALUES (%s, %s, %s, %s, 'test')",
+            (
+                conversation,
+                queue,
+                None if assigned_to is None else str(assigned_to),
+                "queued" if assigned_to is None else "active",
+            ),
         )
     return conversation, case
 
