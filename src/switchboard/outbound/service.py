@@ -30,7 +30,7 @@ from switchboard.outbound.models import (
     SendState,
 )
 from switchboard.outbound.queue import defer_send
-from switchboard.outbound.sealing import seal
+from switchboard.sealing import seal
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel
 from switchboard.preferences.policy import may_send
@@ -104,7 +104,7 @@ async def queue_message(
         sealed = (
             None
             if stored == request.body_text
-            else seal(config.seal_key, request.body_text, message_id=message_id)
+            else seal(config.seal_key, request.body_text, bound_to=message_id)
         )
         if requested_in is not None and requested_in.channel == channel:
             conversation = ConversationRef(requested_in.id, customer_id, created=False)
