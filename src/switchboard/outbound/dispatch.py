@@ -24,9 +24,9 @@ from switchboard.metrics import Metrics
 from switchboard.outbound import repository
 from switchboard.outbound.models import SendState
 from switchboard.outbound.repository import OutboundRow
-from switchboard.sealing import UnsealFailed, unseal
 from switchboard.privacy import mask_address
 from switchboard.providers.messaging import Accepted, MessageSender, Outgoing
+from switchboard.sealing import UnsealFailed, unseal
 
 log = logging.getLogger(__name__)
 WORKER_ID = "outbound-worker"

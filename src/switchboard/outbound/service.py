@@ -30,11 +30,11 @@ from switchboard.outbound.models import (
     SendState,
 )
 from switchboard.outbound.queue import defer_send
-from switchboard.sealing import seal
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel
 from switchboard.preferences.policy import may_send
 from switchboard.privacy import mask_address, mask_card_numbers
+from switchboard.sealing import seal
 
 MAX_BODY = 1600  # Twilio's limit for one message body; emails are held to it too
 MAX_SUBJECT = 200
