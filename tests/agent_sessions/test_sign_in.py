@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pyotp
 import pytest
 from psycopg import AsyncConnection
 
@@ -12,9 +14,12 @@ from tests.agent_sessions.console import (
     PASSWORD,
     SAME_ORIGIN,
     add,
+    agent_settings,
     code_at,
     csrf,
     enrol,
+    running,
+    secret_of,
     sign_in,
     signed_in,
 )
@@ -188,3 +193,70 @@ async def test_a_disabled_agent_cannot_sign_in_and_their_sessions_end(
     assert refused.status_code == 401
     assert refused.json()["error"] == "sign_in_failed"
     assert '"disabled"' in (await audit_rows(conn, "agent.sign_in_failed"))[0][3]
+
+
+async def test_in_production_every_agent_needs_a_totp_code(
+    migrated_db: str, tmp_path: Path, conn: AsyncConnection[Any]
+) -> None:
+    settings = agent_settings(tmp_path, SWITCHBOARD_ENV="production")
+    async for client in running(settings, migrated_db):
+        unconfirmed = await enrol(
+            client, await add(conn, "ada@bank.example"), "ada@bank.example", confirm=False
+        )
+        refused = await sign_in(client, unconfirmed)
+        assert refused.status_code == 403
+        assert refused.json()["error"] == "enrolment_incomplete"
+
+        who = await enrol(client, await add(conn, "bob@bank.example"), "bob@bank.example")
+        first = await sign_in(client, who)
+        assert first.json()["stage"] == "password"
+
+
+async def test_the_enrolment_code_must_be_right_and_the_secret_is_then_used_up(
+    client: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    secret = await add(conn, "ada@bank.example")
+    started = await client.post(
+        "/api/v1/enrolment", json={"secret": secret, "password": PASSWORD}, headers=SAME_ORIGIN
+    )
+    totp = pyotp.TOTP(secret_of(started.json()["provisioning_uri"]))
+    short = await client.post(
+        "/api/v1/enrolment",
+        json={"secret": await add(conn, "bo@bank.example"), "password": "too short"},
+        headers=SAME_ORIGIN,
+    )
+    assert short.status_code == 422
+    assert short.json()["error"] == "invalid_input"
+    code = code_at(totp, 0)
+    wrong = "000000" if code != "000000" else "111111"
+
+    refused = await client.post(
+        "/api/v1/enrolment/confirm", json={"secret": secret, "code": wrong}, headers=SAME_ORIGIN
+    )
+    confirmed = await client.post(
+        "/api/v1/enrolment/confirm", json={"secret": secret, "code": code}, headers=SAME_ORIGIN
+    )
+    again = await client.post(
+        "/api/v1/enrolment/confirm",
+        json={"secret": secret, "code": code_at(totp, 1)},
+        headers=SAME_ORIGIN,
+    )
+
+    assert refused.status_code == 401
+    assert confirmed.status_code == 200
+    assert again.status_code == 401
+    assert again.json()["error"] == "enrolment_invalid"
+    cursor = await conn.execute(
+        "SELECT enrolment_secret_hash IS NULL, totp_secret_sealed LIKE 'sealed:v1:%%'"
+        " FROM cc_agents WHERE email = 'ada@bank.example'"
+    )
+    assert await cursor.fetchone() == (True, True)
+    cursor = await conn.execute(
+        "SELECT event_type, success FROM cc_audit_logs WHERE actor_type = 'agent'"
+        " ORDER BY created_at"
+    )
+    assert await cursor.fetchall() == [
+        ("agent.password_set", True),
+        ("agent.enrolment_code_failed", False),
+        ("agent.enrolled", True),
+    ]
