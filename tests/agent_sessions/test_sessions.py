@@ -233,3 +233,13 @@ async def test_disabling_from_the_cli_actor_is_audited_as_the_system(
         " WHERE event_type = 'agent.disabled'"
     )
     assert (await cursor.fetchall()) == [("system", "cli", "1")]
+
+
+async def test_a_session_does_not_open_for_a_disabled_agent_even_if_it_was_not_revoked(
+    client: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    await a_signed_in_agent(client, conn)
+    # Disabled by hand (a DBA), without ending the sessions as `agents disable` does.
+    await conn.execute("UPDATE cc_agents SET status = 'disabled'")
+
+    assert (await client.get("/api/v1/session")).status_code == 401
