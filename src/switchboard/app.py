@@ -110,6 +110,7 @@ def create_app(
     if settings.api_docs_served:
         serve_api_docs(app)
     app.state.settings = settings
+    app.state.sign_in = agent_sessions.sign_in_for(settings)
     for router in (twilio.router, sendgrid.router, vapi.router, agent_sessions.router):
         app.add_routes_of(router)
 

@@ -10,6 +10,7 @@ import pyotp
 import pytest
 from psycopg import AsyncConnection
 
+from switchboard.agent_sessions.models import COOKIE
 from tests.agent_sessions.console import (
     PASSWORD,
     SAME_ORIGIN,
@@ -52,8 +53,14 @@ async def test_an_agent_enrols_signs_in_with_password_and_code_and_is_audited(
         assert attribute.lower() in cookie.lower()
     pending = await client.get("/api/v1/session")
     assert pending.json()["stage"] == "password"
+    first_factor_token = client.cookies.get(COOKIE)
 
-    headers = await signed_in(client, who, step=1)
+    assert who.totp is not None
+    second = await client.post(
+        "/api/v1/session/totp", json={"code": code_at(who.totp, 0)}, headers=csrf(first)
+    )
+    assert second.status_code == 200
+    headers = csrf(second)
     me = await client.get("/api/v1/session")
 
     assert me.status_code == 200
@@ -65,6 +72,11 @@ async def test_an_agent_enrols_signs_in_with_password_and_code_and_is_audited(
     assert body["csrf_token"] == headers["X-CSRF-Token"]
     signed = await audit_rows(conn, "agent.signed_in")
     assert [(r[0], r[1], r[2]) for r in signed] == [("agent", body["agent_id"], True)]
+    # The code renewed the token: the first factor's one no longer opens the session.
+    assert client.cookies.get(COOKIE) != first_factor_token
+    client.cookies.clear()
+    client.cookies.set(COOKIE, first_factor_token or "", domain="switchboard.bank.example")
+    assert (await client.get("/api/v1/session")).status_code == 401
 
 
 async def test_wrong_password_and_unknown_email_get_the_same_401_and_are_audited(

@@ -76,18 +76,17 @@ router = APIRouter(prefix="/api/v1", tags=["agents"])
 # --- what the routes share --------------------------------------------------------------
 
 
+def sign_in_for(settings: Settings) -> service.SignIn:
+    """What sign-in needs for these settings; create_app keeps it in app.state.sign_in."""
+    return service.SignIn(
+        checker=PasswordChecker(),
+        keys=SignInKeys.from_secret(settings.switchboard_secret_key),
+        totp_for_every_agent=settings.production,
+    )
+
+
 def sign_in_context(request: Request) -> service.SignIn:
-    """The app's password checker and keys, made on first use."""
-    state = request.app.state
-    context: service.SignIn | None = getattr(state, "sign_in", None)
-    if context is None:
-        settings = settings_of(request)
-        context = service.SignIn(
-            checker=PasswordChecker(),
-            keys=SignInKeys.from_secret(settings.switchboard_secret_key),
-            totp_for_every_agent=settings.production,
-        )
-        state.sign_in = context
+    context: service.SignIn = request.app.state.sign_in
     return context
 
 
@@ -224,6 +223,18 @@ def _info(session: LiveSession, csrf_token: str) -> SessionInfo:
     )
 
 
+def _set_cookie(response: Response, token: str) -> None:
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=int(ABSOLUTE.total_seconds()),
+        path="/",
+        secure=True,
+        httponly=True,
+        samesite="strict",
+    )
+
+
 # --- routes ------------------------------------------------------------------------------
 
 
@@ -273,15 +284,7 @@ async def sign_in(request: Request, response: Response, body: SignInBody) -> Ses
         email=body.email, client=client_of(request), user_agent=request.headers.get("user-agent")
     )
     new = await service.sign_in(pool_of(request), context, attempt, body.password)
-    response.set_cookie(
-        COOKIE,
-        new.token,
-        max_age=int(ABSOLUTE.total_seconds()),
-        path="/",
-        secure=True,
-        httponly=True,
-        samesite="strict",
-    )
+    _set_cookie(response, new.token)
     async with pool_of(request).connection() as conn:
         session = await service.live_session(conn, new.token)
     return _info(session, context.keys.csrf_token(new.token))
@@ -292,10 +295,16 @@ async def sign_in(request: Request, response: Response, body: SignInBody) -> Ses
     summary="The authenticator code that finishes sign-in",
     responses=_SIGN_IN_ERRORS,
 )
-async def confirm_totp(request: Request, body: CodeBody) -> SessionInfo:
+async def confirm_totp(request: Request, response: Response, body: CodeBody) -> SessionInfo:
     session, token = await _current(request)
     context = sign_in_context(request)
-    await service.confirm_totp(pool_of(request), context, session, body.code, client_of(request))
+    renewed = await service.confirm_totp(
+        pool_of(request), context, session, body.code, client_of(request)
+    )
+    if renewed is not None:
+        # A new token for the signed-in session: whoever held the first factor's cannot use it.
+        token = renewed
+        _set_cookie(response, token)
     async with pool_of(request).connection() as conn:
         confirmed = await service.live_session(conn, token)
     return _info(confirmed, context.keys.csrf_token(token))

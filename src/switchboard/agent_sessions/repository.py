@@ -72,12 +72,13 @@ async def slide_idle_expiry(
     return None if row is None else row[0]
 
 
-async def promote(conn: AsyncConnection[Any], session_id: UUID) -> bool:
+async def promote(conn: AsyncConnection[Any], session_id: UUID, token_hash: bytes) -> bool:
+    """The session is signed in, under a new token (the first factor's one stops working)."""
     cursor = await conn.execute(
-        "UPDATE cc_agent_sessions SET stage = 'signed_in', last_seen_at = now()"
+        "UPDATE cc_agent_sessions SET stage = 'signed_in', last_seen_at = now(), token_hash = %s"
         " WHERE id = %s AND stage = 'password' AND revoked_at IS NULL"
         " AND idle_expires_at > now() AND absolute_expires_at > now()",
-        (session_id,),
+        (token_hash, session_id),
     )
     return cursor.rowcount == 1
 

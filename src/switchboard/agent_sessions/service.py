@@ -229,10 +229,11 @@ async def sign_in(
 
 async def confirm_totp(
     pool: AsyncConnectionPool[Any], context: SignIn, session: LiveSession, code: str, client: str
-) -> None:
-    """The second factor: the session becomes `signed_in`; a code is accepted once."""
+) -> str | None:
+    """The second factor: the session becomes `signed_in` under a new token, returned (None:
+    it was signed in already, and keeps its token). A code is accepted once."""
     if session.stage != Stage.PASSWORD:
-        return  # already signed in: nothing to confirm
+        return None
     account = context.keys.account_subject(session.email)
     subjects = [(SubjectKind.ACCOUNT.value, account), (SubjectKind.CLIENT.value, client)]
     actor = Actor(ActorType.AGENT, str(session.agent_id))
@@ -244,10 +245,11 @@ async def confirm_totp(
             secret = unseal(context.keys.totp_seal, creds.totp_secret_sealed, bound_to=creds.id)
             step = totp.matched_step(secret, code)
         accepted = False
+        token = secrets.token_urlsafe(32)
         if step is not None:
             async with conn.transaction():
                 accepted = await agents.accept_totp_step(conn, session.agent_id, step)
-                if accepted and not await repository.promote(conn, session.id):
+                if accepted and not await repository.promote(conn, session.id, token_hash(token)):
                     raise NotSignedIn("the session ended before its code was sent")
                 if accepted:
                     await repository.clear_failures(conn, SubjectKind.ACCOUNT.value, account)
@@ -272,6 +274,7 @@ async def confirm_totp(
                 details={"agent_id": session.agent_id, "session_id": session.id},
             )
             raise _failed()
+    return token
 
 
 async def live_session(conn: AsyncConnection[Any], token: str) -> LiveSession:
