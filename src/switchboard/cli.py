@@ -11,12 +11,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-from typing import Annotated, Any, NoReturn
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg
 import typer
 from procrastinate.exceptions import ConnectorException
+from psycopg import AsyncConnection
 from rich.console import Console
 from rich.table import Table
 
@@ -43,9 +45,13 @@ db_app = typer.Typer(help="Schema migrations and the Step 1 checklist.", no_args
 app.add_typer(db_app, name="db")
 vapi_app = typer.Typer(help="Setting up the Vapi assistant.", no_args_is_help=True)
 app.add_typer(vapi_app, name="vapi")
+agents_app = typer.Typer(help="The human agents: add, list, disable, queues.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
+
+T = TypeVar("T")
 
 Revision = Annotated[str, typer.Option(help="a migration number such as 006, or 'base'")]
 
@@ -507,6 +513,97 @@ def vapi_tools(
 
     url = server_url or f"{Settings.from_env().public_url}/webhooks/vapi"
     print(json.dumps(vapi_definitions(url), indent=2, ensure_ascii=False))
+
+
+def _on_database(work: Callable[[AsyncConnection[Any]], Awaitable[T]]) -> T:
+    """Run `work` on an autocommit connection to the configured database."""
+    import asyncio  # noqa: PLC0415 - only these commands run an event loop here
+
+    url = database_url(Settings.from_env())
+
+    async def connected() -> T:
+        async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            return await work(conn)
+
+    return asyncio.run(connected())
+
+
+@agents_app.command("add")
+def agents_add(
+    email: Annotated[str, typer.Argument(help="the agent's email, their sign-in name")],
+    name: Annotated[str, typer.Option("--name", help="the name shown to colleagues")],
+    role: Annotated[str, typer.Option(help="agent, supervisor or admin")] = "agent",
+    queue: Annotated[
+        list[str] | None, typer.Option("--queue", help="a queue they work (repeatable)")
+    ] = None,
+) -> None:
+    """Add an agent and print their one-time enrolment secret (shown once, valid 72 hours)."""
+    from switchboard.agents import service as agents  # noqa: PLC0415
+    from switchboard.agents.models import CLI_ACTOR  # noqa: PLC0415
+
+    added = _on_database(
+        lambda conn: agents.add_agent(
+            conn, CLI_ACTOR, email=email, display_name=name, role=role, queues=queue or []
+        )
+    )
+    agent = added.agent
+    out.print(f"added {agent.email} ({agent.role}); queues: {', '.join(agent.queues) or 'none'}")
+    out.print(
+        f"enrolment secret (shown once, expires {added.enrolment_expires_at:%Y-%m-%d %H:%M %Z}):",
+        markup=False,
+    )
+    print(added.enrolment_secret)
+    out.print(f"enrolment link: {added.enrolment_path}", markup=False, soft_wrap=True)
+
+
+@agents_app.command("list")
+def agents_list() -> None:
+    """List every agent: role, status, queues, enrolment."""
+    from switchboard.agents import service as agents  # noqa: PLC0415
+
+    listed = _on_database(agents.list_agents)
+    table = Table(title=f"{len(listed)} agent(s)")
+    for column in ("email", "name", "role", "status", "queues", "enrolled", "totp"):
+        table.add_column(column)
+    for agent in listed:
+        table.add_row(
+            agent.email,
+            agent.display_name,
+            agent.role,
+            agent.status,
+            ", ".join(agent.queues),
+            "yes" if agent.enrolled else "no",
+            "yes" if agent.totp_confirmed else "no",
+        )
+    out.print(table)
+
+
+@agents_app.command("disable")
+def agents_disable(email: Annotated[str, typer.Argument(help="the agent's email")]) -> None:
+    """Disable an agent: they can no longer sign in, and every session of theirs ends now."""
+    from switchboard.agents import service as agents  # noqa: PLC0415
+    from switchboard.agents.models import CLI_ACTOR  # noqa: PLC0415
+
+    ended = _on_database(lambda conn: agents.disable_agent(conn, CLI_ACTOR, email))
+    out.print(f"{email} is disabled; {ended} session(s) ended", markup=False)
+
+
+@agents_app.command("queues")
+def agents_queues(
+    email: Annotated[str, typer.Argument(help="the agent's email")],
+    add: Annotated[list[str] | None, typer.Option("--add", help="a queue to add")] = None,
+    remove: Annotated[list[str] | None, typer.Option("--remove", help="a queue to remove")] = None,
+) -> None:
+    """Add or remove an agent's queues; prints the queues they work now."""
+    from switchboard.agents import service as agents  # noqa: PLC0415
+    from switchboard.agents.models import CLI_ACTOR  # noqa: PLC0415
+
+    agent = _on_database(
+        lambda conn: agents.change_queues(
+            conn, CLI_ACTOR, email, add=add or [], remove=remove or []
+        )
+    )
+    out.print(f"{agent.email}: {', '.join(agent.queues) or 'no queues'}", markup=False)
 
 
 def main() -> None:

@@ -343,3 +343,69 @@ class AgentCannotTakeWork(SwitchboardError):
 class AgentNotFound(SwitchboardError):
     code = "agent_not_found"
     http_status = 404
+
+
+class AgentExists(SwitchboardError):
+    code = "agent_exists"
+    http_status = 409
+
+
+class EnrolmentInvalid(SwitchboardError):
+    """The enrolment secret is unknown, used up or expired (the same answer for each)."""
+
+    code = "enrolment_invalid"
+    http_status = 401
+
+
+class EnrolmentIncomplete(SwitchboardError):
+    """The agent's password is right but the TOTP their role needs was never confirmed."""
+
+    code = "enrolment_incomplete"
+    http_status = 403
+
+
+class SignInFailed(SwitchboardError):
+    """Wrong email, password or code: one answer, whichever it was."""
+
+    code = "sign_in_failed"
+    http_status = 401
+
+
+class SignInBlocked(SwitchboardError):
+    """Too many failures in a row for this account or this client: wait before trying again."""
+
+    code = "sign_in_blocked"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class SignInBusy(SwitchboardError):
+    """More passwords are being checked than the service checks at once."""
+
+    code = "sign_in_busy"
+    http_status = 503
+    retry_after = 1
+
+
+class NotSignedIn(SwitchboardError):
+    """No session, or one that was signed out, revoked or expired."""
+
+    code = "not_signed_in"
+    http_status = 401
+
+
+class CsrfFailed(SwitchboardError):
+    """An unsafe request on a signed-in session without proof that our own pages sent it."""
+
+    code = "csrf_failed"
+    http_status = 403
+
+
+class Forbidden(SwitchboardError):
+    """Signed in, but this agent's role may not do this."""
+
+    code = "forbidden"
+    http_status = 403

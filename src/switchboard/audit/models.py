@@ -12,6 +12,7 @@ class ActorType(StrEnum):
     PROVIDER = "provider"
     AI_AGENT = "ai_agent"
     AGENT = "agent"
+    ADMIN = "admin"  # an agent acting as an administrator on another agent
     CUSTOMER = "customer"
     SYSTEM = "system"
 

@@ -18,7 +18,7 @@ from procrastinate import App, PsycopgConnector
 from switchboard.identities.normalize import normalize_email, normalize_phone
 from switchboard.outbound.models import OutboundConfig
 from switchboard.outbound.queue import outbound_queue
-from switchboard.outbound.sealing import derive_seal_key
+from switchboard.sealing import OUTBOUND_MESSAGE, derive_seal_key
 from switchboard.settings import OutboundMode, Settings
 
 
@@ -37,7 +37,7 @@ def config_from(settings: Settings) -> OutboundConfig:
         sms_from=(normalize_phone(number, settings.default_phone_region) or number) or None,
         messaging_service_sid=settings.twilio_messaging_service_sid.strip() or None,
         email_from=normalize_email(settings.sendgrid_from_email) or None,
-        seal_key=derive_seal_key(settings.switchboard_secret_key),
+        seal_key=derive_seal_key(settings.switchboard_secret_key, purpose=OUTBOUND_MESSAGE),
     )
 
 

@@ -24,9 +24,9 @@ from switchboard.metrics import Metrics
 from switchboard.outbound import repository
 from switchboard.outbound.models import SendState
 from switchboard.outbound.repository import OutboundRow
-from switchboard.outbound.sealing import UnsealFailed, unseal
 from switchboard.privacy import mask_address
 from switchboard.providers.messaging import Accepted, MessageSender, Outgoing
+from switchboard.sealing import UnsealFailed, unseal
 
 log = logging.getLogger(__name__)
 WORKER_ID = "outbound-worker"
@@ -117,7 +117,7 @@ async def dispatch(
 
 
 def _opened(context: DispatchContext, row: OutboundRow, sealed_body: str) -> str:
-    return unseal(context.seal_key, sealed_body, message_id=row.id)
+    return unseal(context.seal_key, sealed_body, bound_to=row.id)
 
 
 async def _accepted(

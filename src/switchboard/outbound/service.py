@@ -30,11 +30,11 @@ from switchboard.outbound.models import (
     SendState,
 )
 from switchboard.outbound.queue import defer_send
-from switchboard.outbound.sealing import seal
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import ContactChannel
 from switchboard.preferences.policy import may_send
 from switchboard.privacy import mask_address, mask_card_numbers
+from switchboard.sealing import seal
 
 MAX_BODY = 1600  # Twilio's limit for one message body; emails are held to it too
 MAX_SUBJECT = 200
@@ -108,7 +108,7 @@ async def queue_message(
         sealed = (
             None
             if stored == request.body_text
-            else seal(config.seal_key, request.body_text, message_id=message_id)
+            else seal(config.seal_key, request.body_text, bound_to=message_id)
         )
         if requested_in is not None and requested_in.channel == channel:
             conversation = ConversationRef(requested_in.id, customer_id, created=False)

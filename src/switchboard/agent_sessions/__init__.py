@@ -1,0 +1,1 @@
+"""Agents' sign-in sessions: password, TOTP, cookies, back-off and CSRF."""

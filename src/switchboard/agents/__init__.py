@@ -1,0 +1,1 @@
+"""Agents: the people who work the queues, their roles, queues and enrolment."""

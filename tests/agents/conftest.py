@@ -1,0 +1,3 @@
+from tests.agent_sessions.console import client
+
+__all__ = ["client"]
