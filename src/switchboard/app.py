@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
+from switchboard.agent_api import conversations, customers, work
 from switchboard.agent_sessions import http as agent_sessions
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
 from switchboard.db import connection_pool
@@ -111,7 +112,8 @@ def create_app(
         serve_api_docs(app)
     app.state.settings = settings
     app.state.sign_in = agent_sessions.sign_in_for(settings)
-    for router in (twilio.router, sendgrid.router, vapi.router, agent_sessions.router):
+    routers = (twilio.router, sendgrid.router, vapi.router, agent_sessions.router)
+    for router in (*routers, conversations.router, customers.router, work.router):
         app.add_routes_of(router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")

@@ -49,7 +49,7 @@ def _agent(
     return AgentClaims(agent_id, role, tuple(queues))
 
 
-def _conversation(
+def add_conversation(
     url: str, queue: str | None, assigned_to: UUID | None = None
 ) -> tuple[UUID, UUID]:
     [(customer,)] = execute(
@@ -126,7 +126,7 @@ def floor_fixture(migrated_db: str) -> Floor:
     sue = _agent(url, "sue@bank.example", "supervisor", ["fraud"])
     root = _agent(url, "root@bank.example", "admin", [])
     gone = _agent(url, "gone@bank.example", "agent", ["fraud"], status="disabled")
-    fraud, fraud_case = _conversation(url, "fraud")
-    cards, cards_case = _conversation(url, "cards", assigned_to=bo.agent_id)
-    nowhere, _ = _conversation(url, None)
+    fraud, fraud_case = add_conversation(url, "fraud")
+    cards, cards_case = add_conversation(url, "cards", assigned_to=bo.agent_id)
+    nowhere, _ = add_conversation(url, None)
     return Floor(ana, bo, sue, root, gone, fraud, cards, nowhere, fraud_case, cards_case)

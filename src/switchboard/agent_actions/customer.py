@@ -21,6 +21,8 @@ from switchboard.errors import CustomerNotRecognised, InvalidInput, RevealNotAll
 from switchboard.identities.service import IdentityChannel, linked_addresses
 from switchboard.preferences import service as preferences
 from switchboard.preferences.models import Preferences
+
+__all__ = ["Contact", "CustomerView", "Preferences", "Revealed"]
 from switchboard.privacy import mask_address, mask_card_numbers
 from switchboard.row_security import AgentClaims
 from switchboard.tools.context import ToolServices

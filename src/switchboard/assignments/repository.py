@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 
 from switchboard.assignments.models import (
     COLUMNS,
@@ -102,6 +102,18 @@ async def last_assignment(conn: AsyncConnection[Any], conversation_id: UUID) -> 
         " ORDER BY coalesce(done_at, updated_at) DESC, created_at DESC LIMIT 1",
         (conversation_id,),
     )
+
+
+async def held_by(conn: AsyncConnection[Any], agent_id: UUID) -> list[Assignment]:
+    """The agent's offers and work, oldest first."""
+    async with conn.cursor(row_factory=class_row(Assignment)) as cur:
+        await cur.execute(
+            f"SELECT {COLUMNS} FROM cc_assignments"
+            " WHERE assigned_to = %s AND state IN ('offered', 'active', 'wrap_up')"
+            " ORDER BY coalesce(accepted_at, offered_at), id",
+            (str(agent_id),),
+        )
+        return await cur.fetchall()
 
 
 async def conversation_channel(conn: AsyncConnection[Any], conversation_id: UUID) -> str | None:

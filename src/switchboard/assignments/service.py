@@ -40,6 +40,7 @@ from switchboard.errors import (
     StaleAssignment,
 )
 from switchboard.privacy import mask_card_numbers
+from switchboard.row_security import AgentClaims, act_as_agent
 
 MAX_REASON = 500
 SYSTEM = Actor(ActorType.SYSTEM, "routing")
@@ -197,6 +198,13 @@ async def enqueue_reopened(
 
 
 # -- taking work --------------------------------------------------------------------------
+
+
+async def held_by(conn: AsyncConnection[Any], agent: AgentClaims) -> list[Assignment]:
+    """The agent's offers and work, read in the agent's name (row_security)."""
+    async with conn.transaction():
+        await act_as_agent(conn, agent)
+        return await repository.held_by(conn, agent.agent_id)
 
 
 async def claim_next(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment | None:
