@@ -20,8 +20,9 @@ What it measures, in one run on one server:
    one), through the very repository functions the service calls, with psycopg from the same
    separate process, one connection per client, at the same concurrency, against the same
    database. Then the raw PostgreSQL limit: one webhook's writes as single-row statements
-   (claim, identity, conversation, message, audit) through pgbench (prepared statements, a C
-   client; the one that comes with the embedded server's package), at the same concurrency.
+   (claim, identity, conversation, message, audit, queueing for a person) through pgbench
+   (prepared statements, a C client; the one that comes with the embedded server's package),
+   at the same concurrency.
    Then the SQL the service runs for texts that arrive together (messages/repository.py), with as
    many texts a transaction as the service wrote at that level (read from its rows' xmin)
    and as many texts in flight.
@@ -62,7 +63,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
@@ -75,6 +76,7 @@ import uvloop
 from twilio.request_validator import RequestValidator
 
 from bench_support import KeepAlive, LongWaits, scratch_database, server, settle
+from switchboard.assignments import repository as assignment_sql
 from switchboard.conversations import repository as conversation_sql
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import load_or_create
@@ -548,6 +550,19 @@ async def record_group_like_the_service(
             await group_sql.insert_received(
                 conn, direction="inbound", provider="twilio", status="received", received=received
             )
+            # Queue for a person each conversation nobody holds (assignments.queue_unheld).
+            await assignment_sql.queue_unheld(
+                conn,
+                sorted({r.conversation_id for r in received}),
+                {
+                    "actor_type": "system", "actor_id": "routing",
+                    "event_type": "assignment.queued", "event_version": 1, "success": True,
+                    "input": {"because": "inbound"}, "output": {}, "error_code": None,
+                    "error_message": None, "conversation_id": None, "case_id": None,
+                    "bank_customer_id": None,
+                },
+                request_ids={}, slas={}, default_sla=timedelta(minutes=15),
+            )  # fmt: skip
 
 
 async def group_sql_level(
@@ -635,6 +650,16 @@ VALUES ('provider', 'twilio', 'message.received', 1, jsonb_build_object('channel
 :conversation::text, 'conversation_opened', :missing = 1, 'customer_recognised', \
 :customer <> ''), true, NULL, NULL, :conversation::uuid, NULL, nullif(:customer, '')::uuid) \
 RETURNING id;
+WITH queued AS (INSERT INTO cc_assignments (conversation_id, queue_name, channel, priority, \
+source, sla_due_at, enqueued_at) SELECT :conversation::uuid, 'general', 'sms', 0, 'inbound', \
+now() + interval '15 minutes', now() WHERE NOT EXISTS (SELECT FROM cc_assignments AS w WHERE \
+w.conversation_id = :conversation::uuid AND w.state IN ('queued', 'offered', 'active', \
+'wrap_up')) ON CONFLICT (conversation_id) WHERE state IN ('queued', 'offered', 'active', \
+'wrap_up') DO NOTHING RETURNING id, conversation_id) INSERT INTO cc_audit_logs (actor_type, \
+actor_id, event_type, event_version, input_redacted, output_redacted, success, conversation_id) \
+SELECT 'system', 'routing', 'assignment.queued', 1, jsonb_build_object('because', 'inbound', \
+'queue', 'general', 'source', 'inbound'), jsonb_build_object('assignment_id', q.id), true, \
+q.conversation_id FROM queued AS q;
 END;
 """
 

@@ -214,3 +214,25 @@ async def test_an_agents_reply_meets_the_first_response_clock(
     }
     assert clocks["first_response"] == "fulfilled"
     assert clocks["resolution"] == "running"
+
+
+async def test_a_dispute_carries_regulation_es_clocks_from_the_customers_first_message(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str
+) -> None:
+    [(first,)] = execute(
+        migrated_db,
+        "SELECT min(created_at) FROM cc_messages WHERE conversation_id = %s",
+        (floor.fraud,),
+    )
+
+    case = await actions.open_case(
+        conn, floor.ana, floor.fraud, case_type="disputes", summary="Charge not mine"
+    )
+
+    clocks = execute(
+        migrated_db,
+        "SELECT metric, started_at FROM cc_sla_clocks WHERE case_id = %s ORDER BY metric",
+        (case.id,),
+    )
+    assert [metric for metric, _ in clocks] == ["reg_e_investigation", "reg_e_resolution"]
+    assert {started for _, started in clocks} == {first}

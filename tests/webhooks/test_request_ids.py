@@ -106,6 +106,7 @@ async def test_the_audit_record_of_a_request_carries_its_id(client: httpx.AsyncC
     )
     assert rows == [
         ("message.received", "req-text-1"),
+        ("assignment.queued", "req-text-1"),  # its conversation, queued for a person
         ("webhook.rejected", refused.headers["x-request-id"]),
     ]
 

@@ -185,8 +185,12 @@ async def test_a_parsed_mode_email_becomes_a_message_of_a_recognised_customer(
     ]
     assert execute(
         url,
-        "SELECT actor_id, event_type, success, input_redacted->>'channel' FROM cc_audit_logs",
-    ) == [("sendgrid", "message.received", True, "email")]
+        "SELECT actor_id, event_type, success, input_redacted->>'channel' FROM cc_audit_logs"
+        " ORDER BY created_at",
+    ) == [
+        ("sendgrid", "message.received", True, "email"),
+        ("routing", "assignment.queued", True, None),  # for a person to answer
+    ]
 
 
 async def test_a_raw_mode_email_is_read_from_its_mime_message(client: httpx.AsyncClient) -> None:
@@ -333,7 +337,8 @@ async def test_the_same_message_id_posted_twice_is_stored_once(
 
     assert [r.status_code for r in responses] == [200, 200]
     url = db_url(client)
-    assert (count(url, "cc_messages"), count(url, "cc_audit_logs")) == (1, 1)
+    # The message and, once, its conversation queued for a person.
+    assert (count(url, "cc_messages"), count(url, "cc_audit_logs")) == (1, 2)
 
 
 async def test_an_email_without_a_message_id_is_deduplicated_on_its_headers(

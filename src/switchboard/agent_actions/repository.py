@@ -82,3 +82,14 @@ async def may_reveal(conn: AsyncConnection[Any], agent_id: UUID, conversation_id
     )
     row = await cursor.fetchone()
     return bool(row and row[0])
+
+
+async def first_inbound_at(conn: AsyncConnection[Any], conversation_id: UUID) -> datetime | None:
+    """When the customer first wrote in the conversation."""
+    cursor = await conn.execute(
+        "SELECT min(created_at) FROM cc_messages WHERE conversation_id = %s"
+        " AND direction = 'inbound'",
+        (conversation_id,),
+    )
+    row = await cursor.fetchone()
+    return None if row is None else row[0]

@@ -11,6 +11,7 @@ if anyone (the customer, another agent) wrote since, it is refused, naming the n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -37,9 +38,25 @@ from switchboard.outbound.models import OutboundRequest, Queued
 from switchboard.preferences.models import ContactChannel, Purpose
 from switchboard.privacy import mask_card_numbers
 from switchboard.row_security import AgentClaims, act_as_agent, act_as_service
+from switchboard.sla import regulatory
 from switchboard.sla import service as sla
 
 REPLY_WINDOW = timedelta(hours=24)
+# Cases with clocks set by regulation: Regulation E's for disputes, the CFPB's for complaints.
+REGULATED = frozenset({"disputes", "complaints"})
+
+
+@dataclass(frozen=True)
+class RegulatoryNotice:
+    """What a dispute's clocks depend on: the message that was the customer's notice (None:
+    their first message in the conversation), and Regulation E's longer-clock cases."""
+
+    message_id: UUID | None = None
+    new_account: bool = False
+    point_of_sale: bool = False
+    foreign_initiated: bool = False
+
+
 MAX_NOTE = 4000
 _REPLY_CHANNELS = {
     Channel.SMS: ContactChannel.SMS,
@@ -153,11 +170,15 @@ async def open_case(
     case_type: str,
     summary: str,
     priority: str = "normal",
+    notice: RegulatoryNotice | None = None,
 ) -> Case:
-    """A case for the conversation's customer, opened from the conversation."""
+    """A case for the conversation's customer, opened from the conversation. A dispute or a
+    complaint gets its regulatory clocks (sla.regulatory) from when the customer first
+    reported: the message the agent marks as the notice, else the customer's first message in
+    the conversation, else now."""
     async with conn.transaction():
         seen = await seen_by(conn, agent, conversation_id)
-        return await cases.open_case(
+        case = await cases.open_case(
             conn,
             actor_of(agent),
             case_type=case_type,
@@ -166,6 +187,23 @@ async def open_case(
             bank_customer_id=seen.bank_customer_id,
             conversation_id=conversation_id,
         )
+        if case.case_type in REGULATED:
+            notice = notice or RegulatoryNotice()
+            reported = None
+            if notice.message_id is None:
+                reported = await repository.first_inbound_at(conn, conversation_id)
+                reported = reported or datetime.now(UTC)
+            await regulatory.start_case_clocks(
+                conn,
+                case.id,
+                actor=actor_of(agent),
+                reported_at=reported,
+                notice_message_id=notice.message_id,
+                new_account=notice.new_account,
+                point_of_sale=notice.point_of_sale,
+                foreign_initiated=notice.foreign_initiated,
+            )
+    return case
 
 
 async def move_case(

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, Field
 
 from switchboard.agent_actions import service as actions
+from switchboard.agent_actions.service import RegulatoryNotice
 from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_sessions.http import SignedIn
 from switchboard.agent_sessions.models import SignedInAgent
@@ -121,6 +122,14 @@ class CaseIn(BaseModel):
     case_type: str
     summary: str = Field(min_length=1, max_length=500)
     priority: str = "normal"
+    notice_message_id: UUID | None = Field(
+        None,
+        description="a dispute's or complaint's: the message that was the customer's notice "
+        "(its clocks start at its received time; default: their first message here)",
+    )
+    new_account: bool = Field(False, description="Regulation E: an account under 30 days old")
+    point_of_sale: bool = Field(False, description="Regulation E: a point-of-sale transfer")
+    foreign_initiated: bool = Field(False, description="Regulation E: initiated abroad")
 
 
 class MoveIn(BaseModel):
@@ -231,6 +240,10 @@ async def open_case(
         case = await actions.open_case(
             conn, claims_of(agent), conversation_id, case_type=body.case_type,
             summary=body.summary, priority=body.priority,
+            notice=RegulatoryNotice(
+                body.notice_message_id, body.new_account, body.point_of_sale,
+                body.foreign_initiated,
+            ),
         )  # fmt: skip
     return CaseOut.of(case)
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row, dict_row
+from psycopg.types.json import Jsonb
 
 from switchboard.assignments.models import (
     COLUMNS,
@@ -79,6 +80,104 @@ async def insert_queued(
             "enqueued_at_of": enqueued_at_of,
         },
     )
+
+
+# Each conversation written to that nobody holds or waits for, queued in one statement with
+# its audit record: in its last item's queue for its last agent (a reopened conversation),
+# else in general. The records' payloads are the caller's (audit.service.values_now),
+# completed with the item queued.
+QUEUE_UNHELD_SQL = f"""
+WITH last AS (
+    SELECT DISTINCT ON (w.conversation_id) w.conversation_id, w.queue_name, w.priority,
+           w.channel, w.assigned_to
+    FROM cc_assignments AS w
+    WHERE w.conversation_id = ANY (%(conversations)s::uuid[])
+    ORDER BY w.conversation_id, w.created_at DESC
+), unheld AS (
+    SELECT c.id, c.channel, c.bank_customer_id, l.queue_name AS last_queue, l.priority,
+           l.assigned_to AS last_agent
+    FROM cc_conversations AS c LEFT JOIN last AS l ON l.conversation_id = c.id
+    WHERE c.id = ANY (%(conversations)s::uuid[])
+      AND NOT EXISTS (SELECT FROM cc_assignments AS w
+                      WHERE w.conversation_id = c.id AND w.state IN {LIVE})
+), queued AS (
+    INSERT INTO cc_assignments (conversation_id, queue_name, channel, priority, source,
+                                sla_due_at, last_agent_id, enqueued_at)
+    SELECT u.id, coalesce(u.last_queue, 'general'), u.channel, coalesce(u.priority, 0),
+           CASE WHEN u.last_queue IS NULL THEN 'inbound' ELSE 'reopen' END,
+           now() + coalesce((%(slas)s::jsonb ->> coalesce(u.last_queue, 'general'))::interval,
+                            %(default_sla)s),
+           u.last_agent::uuid, now()
+    FROM unheld AS u
+    ON CONFLICT (conversation_id) WHERE state IN {LIVE} DO NOTHING
+    RETURNING id, conversation_id, queue_name, source
+)
+INSERT INTO cc_audit_logs (actor_type, actor_id, event_type, event_version, input_redacted,
+                           output_redacted, success, error_code, error_message,
+                           conversation_id, case_id, bank_customer_id)
+SELECT %(actor_type)s, %(actor_id)s, %(event_type)s, %(event_version)s,
+       %(input)s || jsonb_strip_nulls(jsonb_build_object(
+           'queue', q.queue_name, 'source', q.source,
+           'request_id', %(request_ids)s::jsonb ->> q.conversation_id::text)),
+       %(output)s || jsonb_build_object('assignment_id', q.id),
+       %(success)s, %(error_code)s, %(error_message)s, q.conversation_id, NULL,
+       u.bank_customer_id
+FROM queued AS q JOIN unheld AS u ON u.id = q.conversation_id
+RETURNING conversation_id
+"""
+
+
+async def queue_unheld(
+    conn: AsyncConnection[Any],
+    conversation_ids: list[UUID],
+    audit: dict[str, Any],
+    *,
+    request_ids: dict[str, str],
+    slas: dict[str, str],
+    default_sla: timedelta,
+) -> list[UUID]:
+    """The conversations queued now (those nobody held or waited for). `request_ids`: by
+    conversation id, the request whose message queued it (its audit record's)."""
+    cursor = await conn.execute(
+        QUEUE_UNHELD_SQL,
+        {
+            **audit_parameters(audit),
+            "conversations": conversation_ids,
+            "request_ids": Jsonb(request_ids),
+            "slas": Jsonb(slas),
+            "default_sla": default_sla,
+        },
+    )
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def items_without_clocks(conn: AsyncConnection[Any], limit: int) -> list[Assignment]:
+    """Live items of conversations whose resolution clock has not started (queued by the
+    inbound path, which leaves starting them to the sweep), oldest first."""
+    async with conn.cursor(row_factory=class_row(Assignment)) as cur:
+        await cur.execute(
+            f"SELECT {COLUMNS} FROM cc_assignments AS w"
+            f" WHERE w.state IN {LIVE} AND w.conversation_id IS NOT NULL"
+            " AND NOT EXISTS (SELECT FROM cc_sla_clocks AS k"
+            "                 WHERE k.conversation_id = w.conversation_id"
+            "                   AND k.metric = 'resolution' AND k.state IN ('running', 'paused'))"
+            " ORDER BY w.enqueued_at LIMIT %s",
+            (limit,),
+        )
+        return await cur.fetchall()
+
+
+async def reopened_not_yet_offered(conn: AsyncConnection[Any], limit: int) -> list[Assignment]:
+    """Items queued again for a conversation worked before, not offered to anyone yet."""
+    async with conn.cursor(row_factory=class_row(Assignment)) as cur:
+        await cur.execute(
+            f"SELECT {COLUMNS} FROM cc_assignments"
+            " WHERE state = 'queued' AND source = 'reopen' AND offer_count = 0"
+            " AND last_agent_id IS NOT NULL AND enqueued_at > now() - interval '10 minutes'"
+            " ORDER BY enqueued_at LIMIT %s",
+            (limit,),
+        )
+        return await cur.fetchall()
 
 
 async def get_assignment(conn: AsyncConnection[Any], assignment_id: UUID) -> Assignment | None:

@@ -41,9 +41,13 @@ from switchboard.errors import (
 )
 from switchboard.privacy import mask_card_numbers
 from switchboard.row_security import AgentClaims, act_as_agent
+from switchboard.sla import service as sla
 
 MAX_REASON = 500
 SYSTEM = Actor(ActorType.SYSTEM, "routing")
+# At most this many items a sweep starts clocks for, or offers to their last agent; the next
+# sweep takes the rest.
+SWEEP_BATCH = 100
 # An agent whose heartbeat is older than this is taken offline by the sweep.
 DEFAULT_OFFLINE_AFTER = timedelta(seconds=90)
 
@@ -149,6 +153,32 @@ async def enqueue_inbound(
             bank_customer_id=bank_customer_id,
         )
     return item
+
+
+async def queue_unheld(
+    conn: AsyncConnection[Any], written_to: dict[UUID, str | None]
+) -> list[UUID]:
+    """Customers wrote on these conversations (the inbound path, in its transaction; each with
+    the id of the request that brought its message, for the audit record): each that
+    nobody holds or waits for is queued, in one statement with the audit records: in its last
+    queue, for its last agent to be offered first (the sweep offers it), or in general. The
+    SLA clocks of what is queued are started by the sweep, from the time it was queued. The
+    conversations queued."""
+    entry = AuditEntry(
+        actor_type=SYSTEM.type,
+        actor_id=SYSTEM.id,
+        event_type="assignment.queued",
+        success=True,
+        input={"because": "inbound"},
+    )
+    return await repository.queue_unheld(
+        conn,
+        sorted(written_to),
+        audit.record_values(entry, None),
+        request_ids={str(c): request_id for c, request_id in written_to.items() if request_id},
+        slas={str(queue): f"{within.total_seconds()} seconds" for queue, within in SLA.items()},
+        default_sla=DEFAULT_SLA,
+    )
 
 
 async def enqueue_reopened(
@@ -439,7 +469,45 @@ async def sweep(
             await _audit_requeue(conn, SYSTEM, "assignment.offer_expired", item, escalated)
         expired += 1
         escalated_e += escalated
+    await _offer_reopened_to_last_agents(conn)
+    await _start_clocks_of_new_items(conn)
+    await sla.sweep_breaches(conn)
     return SweepReport(gone, withdrawn, expired, escalated_w + escalated_e)
+
+
+async def _offer_reopened_to_last_agents(conn: AsyncConnection[Any]) -> None:
+    """A conversation queued again by a customer's message goes to its last agent first when
+    that agent is available, in the queue and has room; otherwise it waits for anyone."""
+    for item in await repository.reopened_not_yet_offered(conn, SWEEP_BATCH):
+        if item.last_agent_id is None:
+            continue
+        async with conn.transaction():
+            offered = await repository.offer_assignment(conn, item.id, item.last_agent_id)
+            if offered is not None:
+                await _audit(
+                    conn,
+                    SYSTEM,
+                    "assignment.offered",
+                    offered,
+                    input={"to": "last_agent"},
+                    output={"offer_expires_at": offered.offer_expires_at},
+                )
+
+
+async def _start_clocks_of_new_items(conn: AsyncConnection[Any]) -> None:
+    """The SLA clocks of items queued without them (by the inbound path), from the time each
+    was queued."""
+    for item in await repository.items_without_clocks(conn, SWEEP_BATCH):
+        if item.conversation_id is None or item.enqueued_at is None:
+            continue
+        await sla.start_clocks(
+            conn,
+            item.conversation_id,
+            queue=item.queue_name,
+            priority=sla_priority(item.priority),
+            at=item.enqueued_at,
+            actor=SYSTEM,
+        )
 
 
 async def _withdraw_offers_of_absent_agents(conn: AsyncConnection[Any]) -> tuple[int, int]:
@@ -595,3 +663,12 @@ async def _audit(
             bank_customer_id=bank_customer_id,
         ),
     )
+
+
+def sla_priority(priority: int) -> str:
+    """An item's ordering priority as the SLA policies' priority."""
+    if priority >= 2:
+        return "urgent"
+    if priority == 1:
+        return "high"
+    return "normal" if priority == 0 else "low"

@@ -11,7 +11,7 @@ for those alone, inside the same transaction:
 claim the deliveries (a duplicate stops there) · lock the calls · look up the senders and
 the threads' open conversations · continue or open the conversations · mask what a call's
 parties said · insert the messages with their audit records · heed keywords · close ended
-calls.
+calls · queue for a person the conversations a customer wrote on that nobody holds.
 
 Card numbers are masked before a connection is taken: a body may be a megabyte of digits.
 """
@@ -27,6 +27,7 @@ import anyio
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from switchboard.assignments import service as assignments
 from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.auth_sessions import service as auth_sessions
@@ -46,6 +47,7 @@ from switchboard.request_ids import REQUEST_ID, current_request_id
 
 # Where a customer texts STOP or START to change what they receive on that channel.
 _OPT_OUT_CHANNELS = {Channel.SMS: ContactChannel.SMS, Channel.WHATSAPP: ContactChannel.WHATSAPP}
+_WRITTEN = frozenset({Channel.SMS, Channel.WHATSAPP, Channel.EMAIL})
 # Where a sender's address is looked up in cc_identity_links, by the channel it wrote on.
 IDENTITY_CHANNEL = {
     Channel.SMS: IdentityChannel.PHONE,
@@ -150,12 +152,16 @@ async def _record(
         received=received,
     )
     results = [_DUPLICATE] * len(group)
+    # Conversations a customer wrote on, which a person must read; the first request for each.
+    written_to: dict[UUID, str | None] = {}
     for i, row, found in zip(fresh, received, looked_up, strict=True):
         message_id = inserted.get(row.provider_message_id)
         if message_id is None:  # stored before the delivery ledger existed: the same message
             continue
         message = group[i].message
         results[i] = Recorded(False, message_id, row.conversation_id, row.audit["bank_customer_id"])
+        if _for_a_person(message):
+            written_to.setdefault(row.conversation_id, group[i].request_id)
         if _heeds_preferences(message):
             token = REQUEST_ID.set(group[i].request_id)  # the keyword's audit records' request
             try:
@@ -171,6 +177,8 @@ async def _record(
                 REQUEST_ID.reset(token)
         if message.thread.ends_call:
             await conversations.close(conn, row.conversation_id)
+    if written_to:
+        await assignments.queue_unheld(conn, written_to)
     return results
 
 
@@ -187,6 +195,12 @@ def _first_of_each(group: list[_Masked], claimed: set[str]) -> list[int]:
 
 def _is_call(masked: _Masked) -> bool:
     return masked.message.thread.one_per_call
+
+
+def _for_a_person(message: InboundMessage) -> bool:
+    """A customer's text or email, which a person answers; a call's turns are the assistant's
+    until it hands the call over."""
+    return message.direction == Direction.INBOUND and message.channel in _WRITTEN
 
 
 def _heeds_preferences(message: InboundMessage) -> bool:
