@@ -3,10 +3,11 @@
 data, in the same run, through pgbench (prepared statements, a C client).
 
 The statements are the service's own (timeline.repository and row_security), in the
-transactions it sends: the agent's adds the one statement that takes the agent's role and
-claims. Two reads: a page (50 entries, the API's default) and a whole timeline of 1,000
-messages in one read. The data: 10,000 other conversations of 5 messages in seven queues, an
-agent of the fraud queue, and the conversation read, with 1,000 messages and 20 tool calls.
+transactions it sends (BEGIN, then one pipeline, then COMMIT): the agent's adds the one
+statement that takes the agent's role and claims, in the same pipeline. Two reads: a page
+(50 entries, the API's default) and a whole timeline of 1,000 messages in one read. The data:
+10,000 other conversations of 5 messages in seven queues, an agent of the fraud queue, and the
+conversation read, with 1,000 messages and 20 tool calls.
 
 Target (issue 13): the agent's p99 at most 1.5 times the service role's, each read. Run as
 `.venv/bin/python bench/agent_reads.py` (DATABASE_URL's server, else an embedded one);
@@ -75,10 +76,12 @@ def pgbench_sql(statement: str) -> str:
 
 
 def script(as_agent: bool) -> str:
-    lines = ["BEGIN;"]
+    """The transaction timeline.service sends: after BEGIN, the claims (the agent's only), the
+    conversation and the page in one pipeline; then COMMIT."""
+    lines = ["BEGIN;", "\\startpipeline"]
     if as_agent:
         lines.append(pgbench_sql(ACT_AS_AGENT))
-    lines += [pgbench_sql(CONVERSATION), pgbench_sql(PAGE), "COMMIT;"]
+    lines += [pgbench_sql(CONVERSATION), pgbench_sql(PAGE), "\\endpipeline", "COMMIT;"]
     return "\n".join(lines) + "\n"
 
 

@@ -77,5 +77,6 @@ async def act_as_service(conn: AsyncConnection[Any]) -> None:
 def _in_transaction(conn: AsyncConnection[Any]) -> None:
     # Outside a transaction the settings would end with the statement that makes them, and
     # what followed would run with the service's rights.
-    if conn.info.transaction_status != TransactionStatus.INTRANS:
+    # ACTIVE: in pipeline mode, the transaction's statements are still on their way.
+    if conn.info.transaction_status not in (TransactionStatus.INTRANS, TransactionStatus.ACTIVE):
         raise RuntimeError("an agent's reads run inside a transaction (conn.transaction())")

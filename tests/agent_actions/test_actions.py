@@ -14,6 +14,7 @@ import pytest
 from psycopg import AsyncConnection
 
 from switchboard.agent_actions import service as actions
+from switchboard.assignments import service as assignments
 from switchboard.audit.models import Actor, ActorType
 from switchboard.errors import (
     CaseNotFound,
@@ -236,3 +237,63 @@ async def test_a_dispute_carries_regulation_es_clocks_from_the_customers_first_m
     )
     assert [metric for metric, _ in clocks] == ["reg_e_investigation", "reg_e_resolution"]
     assert {started for _, started in clocks} == {first}
+
+
+async def test_the_clocks_follow_the_case_and_the_customer(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str, outbound: Outbound
+) -> None:
+    system = Actor(ActorType.SYSTEM, "test")
+    await sla.start_clocks(
+        conn, floor.fraud, queue="fraud", priority="normal",
+        at=datetime.now(UTC) - timedelta(minutes=2), actor=system,
+    )  # fmt: skip
+    await actions.reply(
+        conn, floor.ana, floor.fraud, text="Could you send the receipt?", outbound=outbound,
+        last_seen_message_id=_newest(migrated_db, floor.fraud),
+    )  # fmt: skip
+    case = await actions.open_case(conn, floor.ana, floor.fraud, case_type="cards", summary="s")
+    for status in ("triage", "in_progress", "waiting_customer"):
+        await actions.move_case(conn, floor.ana, case.id, status)
+    assert _states(await sla.conversation_clocks(conn, floor.fraud)) == {
+        "first_response": "fulfilled", "resolution": "paused",
+    }  # fmt: skip
+
+    execute(
+        migrated_db,
+        "INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_id,"
+        " body_text) VALUES (%s, 'inbound', 'twilio', 'SMreceipt', 'here it is')",
+        (floor.fraud,),
+    )
+    await assignments.sweep(conn)
+
+    assert _states(await sla.conversation_clocks(conn, floor.fraud)) == {
+        "first_response": "fulfilled", "resolution": "running", "next_response": "running",
+    }  # fmt: skip
+    await actions.move_case(conn, floor.ana, case.id, "resolved")
+    assert _states(await sla.conversation_clocks(conn, floor.fraud))["resolution"] == "fulfilled"
+
+
+async def test_a_resolved_case_reopened_queues_its_conversation_again(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str
+) -> None:
+    case = await actions.open_case(conn, floor.ana, floor.fraud, case_type="cards", summary="s")
+    for status in ("triage", "in_progress", "resolved"):
+        await actions.move_case(conn, floor.ana, case.id, status)
+    execute(
+        migrated_db,
+        "UPDATE cc_assignments SET state = 'done', done_at = now() WHERE conversation_id = %s",
+        (floor.fraud,),
+    )
+
+    await actions.move_case(conn, floor.ana, case.id, "in_progress")
+
+    assert execute(
+        migrated_db,
+        "SELECT queue_name, state, source FROM cc_assignments"
+        " WHERE conversation_id = %s AND state <> 'done'",
+        (floor.fraud,),
+    ) == [("fraud", "queued", "reopen")]
+
+
+def _states(views: list[Any]) -> dict[str, str]:
+    return {v.clock.metric: v.clock.state for v in views}

@@ -93,3 +93,9 @@ async def first_inbound_at(conn: AsyncConnection[Any], conversation_id: UUID) ->
     )
     row = await cursor.fetchone()
     return None if row is None else row[0]
+
+
+async def case_status(conn: AsyncConnection[Any], case_id: UUID) -> str:
+    cursor = await conn.execute("SELECT status FROM cc_cases WHERE id = %s", (case_id,))
+    row = await cursor.fetchone()
+    return "" if row is None else str(row[0])

@@ -20,10 +20,11 @@ from psycopg import AsyncConnection
 
 from switchboard.agent_actions import repository
 from switchboard.agent_actions.repository import Seen
+from switchboard.assignments import service as assignments
 from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.cases import service as cases
-from switchboard.cases.models import Case
+from switchboard.cases.models import Case, CaseStatus
 from switchboard.conversations.models import Channel
 from switchboard.errors import (
     CannotReply,
@@ -209,10 +210,31 @@ async def open_case(
 async def move_case(
     conn: AsyncConnection[Any], agent: AgentClaims, case_id: UUID, to_status: str
 ) -> Case:
-    """The case's next status, if the workflow allows it (else IllegalCaseTransition, 409)."""
+    """The case's next status, if the workflow allows it (else IllegalCaseTransition, 409).
+    Its conversation's clocks follow: waiting on the customer pauses them, resolved resolves
+    them, and a resolved case reopened queues its conversation again (for its last agent
+    first) unless someone holds it."""
     async with conn.transaction():
         await _case_seen_by(conn, agent, case_id)
-        return await cases.move_case(conn, actor_of(agent), case_id, to_status)
+        before = await repository.case_status(conn, case_id)
+        moved = await cases.move_case(conn, actor_of(agent), case_id, to_status)
+        conversation = moved.conversation_id
+        if conversation is not None:
+            await _follow(conn, agent, conversation, before, moved.status)
+    return moved
+
+
+async def _follow(
+    conn: AsyncConnection[Any], agent: AgentClaims, conversation: UUID, before: str, after: str
+) -> None:
+    now = datetime.now(UTC)
+    if after == CaseStatus.WAITING_CUSTOMER:
+        await sla.pause_clocks(conn, conversation, at=now, actor=actor_of(agent))
+    elif after == CaseStatus.RESOLVED:
+        await sla.resolve_clocks(conn, conversation, at=now, actor=actor_of(agent))
+    elif before == CaseStatus.RESOLVED and after == CaseStatus.IN_PROGRESS:
+        # Queued unless someone holds it or it waits already; to its last agent first.
+        await assignments.enqueue_inbound(conn, actor_of(agent), conversation_id=conversation)
 
 
 async def note_case(

@@ -438,8 +438,10 @@ async def sweep(
     conn: AsyncConnection[Any], *, offline_after: timedelta = DEFAULT_OFFLINE_AFTER
 ) -> SweepReport:
     """Agents silent for `offline_after` go offline; offers of agents not available, and
-    offers past their expiry, go back to the queue. Each change its own transaction and
-    audit record (actor system); safe to run from several workers at once."""
+    offers past their expiry, go back to the queue; reopened items are offered to their last
+    agent; new items get their SLA clocks; customers who wrote resume paused clocks and are
+    owed a next response; breaches are recorded. Each change its own transaction and audit
+    record (actor system); safe to run from several workers at once."""
     gone = 0
     while True:
         async with conn.transaction():
@@ -471,6 +473,7 @@ async def sweep(
         escalated_e += escalated
     await _offer_reopened_to_last_agents(conn)
     await _start_clocks_of_new_items(conn)
+    await sla.heed_customer_messages(conn, actor=SYSTEM)
     await sla.sweep_breaches(conn)
     return SweepReport(gone, withdrawn, expired, escalated_w + escalated_e)
 

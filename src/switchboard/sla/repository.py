@@ -303,3 +303,42 @@ async def insert_closed_day(
         {"name": calendar_name, "day": on_date, "label": label},
     )
     return cursor.rowcount == 1
+
+
+# Conversations whose customer wrote after their clocks last took notice: after a clock was
+# paused (it waits on the customer), or after a human's answer when no response clock is live
+# (the next response is owed). With the time of the first such message.
+_UNHEEDED = """
+WITH live AS (
+    SELECT r.conversation_id, r.started_at AS episode FROM cc_sla_clocks AS r
+    WHERE r.metric = 'resolution' AND r.state IN ('running', 'paused')
+      AND r.conversation_id IS NOT NULL
+), since AS (
+    SELECT l.conversation_id, coalesce(
+        (SELECT min(p.paused_at) FROM cc_sla_clocks AS p
+         WHERE p.conversation_id = l.conversation_id AND p.state = 'paused'),
+        (SELECT max(a.fulfilled_at) FROM cc_sla_clocks AS a
+         WHERE a.conversation_id = l.conversation_id
+           AND a.metric IN ('first_response', 'next_response') AND a.fulfilled_at IS NOT NULL
+           AND a.started_at >= l.episode
+           AND NOT EXISTS (SELECT FROM cc_sla_clocks AS o
+                           WHERE o.conversation_id = l.conversation_id
+                             AND o.metric IN ('first_response', 'next_response')
+                             AND o.state IN ('running', 'paused')))
+    ) AS after
+    FROM live AS l
+)
+SELECT s.conversation_id, w.first FROM since AS s
+CROSS JOIN LATERAL (SELECT min(m.created_at) AS first FROM cc_messages AS m
+                    WHERE m.conversation_id = s.conversation_id AND m.direction = 'inbound'
+                      AND m.created_at > s.after) AS w
+WHERE s.after IS NOT NULL AND w.first IS NOT NULL
+ORDER BY w.first LIMIT %s
+"""
+
+
+async def customer_messages_unheeded(
+    conn: AsyncConnection[Any], limit: int
+) -> list[tuple[UUID, datetime]]:
+    cursor = await conn.execute(_UNHEEDED, (limit,))
+    return [(row[0], row[1]) for row in await cursor.fetchall()]

@@ -227,6 +227,18 @@ async def customer_wrote(
     return changed
 
 
+async def heed_customer_messages(
+    conn: AsyncConnection[Any], *, actor: Actor, limit: int = SWEEP_BATCH
+) -> int:
+    """For each conversation whose customer wrote since its clocks last took notice (the
+    inbound path writes messages without looking at clocks): customer_wrote, at the time of
+    their first such message. How many conversations."""
+    unheeded = await repository.customer_messages_unheeded(conn, limit)
+    for conversation_id, at in unheeded:
+        await customer_wrote(conn, conversation_id, at=at, actor=actor)
+    return len(unheeded)
+
+
 async def _start_next_response(
     conn: AsyncConnection[Any],
     clocks: list[Clock],

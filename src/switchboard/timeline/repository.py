@@ -47,22 +47,19 @@ CONVERSATION = (
 _NEWEST = Position(datetime.max.replace(tzinfo=UTC), UUID(int=(1 << 128) - 1))
 
 
-async def conversation(
-    conn: AsyncConnection[Any], conversation_id: UUID
-) -> tuple[str, str, UUID | None, Any] | None:
-    """(channel, status, customer, opened at), if the agent may see it."""
-    cursor = await conn.execute(CONVERSATION, {"conversation": conversation_id})
-    row = await cursor.fetchone()
-    return None if row is None else (row[0], row[1], row[2], row[3])
-
-
-async def page(
+async def conversation_and_page(
     conn: AsyncConnection[Any], conversation_id: UUID, before: Position | None, limit: int
-) -> list[Entry]:
+) -> tuple[tuple[str, str, UUID | None, Any] | None, list[Entry]]:
+    """(channel, status, customer, opened at) of the conversation, if the agent may see it,
+    and a page of its entries: both sent before either is read, so that in pipeline mode they
+    travel together."""
     start = before or _NEWEST
-    async with conn.cursor(row_factory=class_row(Entry)) as cur:
-        await cur.execute(
-            PAGE,
-            {"conversation": conversation_id, "limit": limit, "at": start.at, "id": start.id},
-        )
-        return await cur.fetchall()
+    found = await conn.execute(CONVERSATION, {"conversation": conversation_id})
+    page = conn.cursor(row_factory=class_row(Entry))
+    await page.execute(
+        PAGE, {"conversation": conversation_id, "limit": limit, "at": start.at, "id": start.id}
+    )
+    row = await found.fetchone()
+    entries = await page.fetchall()
+    await page.close()
+    return (None if row is None else (row[0], row[1], row[2], row[3])), entries

@@ -38,13 +38,15 @@ async def read_timeline(
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInput(f"limit is from 1 to {MAX_PAGE}", hint=f"{DEFAULT_PAGE} by default")
     before = None if cursor is None else Position.from_cursor(cursor)
-    async with conn.transaction():
+    # Pipelined: the agent's claims, the conversation and the page travel in one round trip.
+    async with conn.pipeline(), conn.transaction():
         await act_as_agent(conn, agent, reading=conversation_id)
-        found = await repository.conversation(conn, conversation_id)
+        found, entries = await repository.conversation_and_page(
+            conn, conversation_id, before, limit + 1
+        )
         if found is None:
             raise ConversationNotFound(f"no conversation {conversation_id}")
         channel, status, customer, opened_at = found
-        entries = await repository.page(conn, conversation_id, before, limit + 1)
         assurance = await auth_sessions.assurance(
             conn,
             conversation_id=conversation_id,
