@@ -9,7 +9,14 @@ statement that takes the agent's role and claims, in the same pipeline. Two read
 10,000 other conversations of 5 messages in seven queues, an agent of the fraud queue, and the
 conversation read, with 1,000 messages and 20 tool calls.
 
-Target (issue 13): the agent's p99 at most 1.5 times the service role's, each read. Run as
+Then the same conversation through the API as the console reads it: `switchboard serve` on the
+same database (development secrets, JSON logs and the access log on), an agent of the fraud
+queue enrolled and signed in over HTTP, and `GET /api/v1/conversations/{id}` (a page of 50, and
+of 200, the most a page holds) from 4 clients for `--seconds` each: p50 and p99 of the whole
+answer (the session's check, the agent's transaction, the JSON).
+
+Targets (issue 13): the agent's p99 at most 1.5 times the service role's, each read; the
+timeline of 1,000 messages read through the API at p99 < 30 ms. Run as
 `.venv/bin/python bench/agent_reads.py` (DATABASE_URL's server, else an embedded one);
 `--json PATH` writes the figures. The exit status is 0 whether the target passes or not.
 """
@@ -17,21 +24,35 @@ Target (issue 13): the agent's p99 at most 1.5 times the service role's, each re
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import os
 import re
+import secrets
+import signal
 import subprocess
+import sys
 import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import httpx
 import psycopg
 
 from bench_support import scratch_database, server, settle
-from ingest import pgbench_binary
+from ingest import _wait_until_ready as wait_until_ready
+from ingest import free_port, pgbench_binary
+from switchboard.agents import service as agents
+from switchboard.agents.models import CLI_ACTOR
+from switchboard.dev_secrets import load_or_create
 from switchboard.migrations.files import load_migrations
 from switchboard.migrations.runner import MigrationRunner
 from switchboard.row_security import ACT_AS_AGENT, AgentClaims
+from switchboard.settings import SECRET_SETTINGS
 from switchboard.timeline.repository import CONVERSATION, PAGE
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
@@ -115,6 +136,99 @@ def run(url: str, folder: Path, name: str, text: str, *, variables: dict[str, st
     }
 
 
+API_TARGET_MS = 30.0
+API_CLIENTS = 4
+
+
+async def through_the_api(url: str, seconds: float) -> dict[str, Any]:
+    """The timeline read through the running service by a signed-in agent."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        added = await agents.add_agent(
+            conn, CLI_ACTOR, email="reader@bank.example", display_name="Reader", role="agent",
+            queues=("fraud",),
+        )  # fmt: skip
+    with serving(url) as base_url:
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+            same_origin = {"Sec-Fetch-Site": "same-origin"}
+            password = secrets.token_urlsafe(18)
+            enrolled = await client.post(
+                "/api/v1/enrolment",
+                json={"secret": added.enrolment_secret, "password": password},
+                headers=same_origin,
+            )
+            enrolled.raise_for_status()
+            signed = await client.post(
+                "/api/v1/session",
+                json={"email": "reader@bank.example", "password": password},
+                headers=same_origin,
+            )
+            signed.raise_for_status()
+            # The cookie is Secure (__Host-): over plain http the client keeps it only if told.
+            cookie = {"Cookie": signed.headers["set-cookie"].split(";", 1)[0]}
+            results: dict[str, Any] = {"target_ms": API_TARGET_MS}
+            for limit in (50, 200):
+                path = f"/api/v1/conversations/{CONVERSATION_ID}?limit={limit}"
+                latencies = await _closed_loop(client, path, cookie, seconds)
+                p50, p99 = _percentile(latencies, 0.5), _percentile(latencies, 0.99)
+                results[f"page of {limit}"] = {"reads": len(latencies), "p50_ms": p50,
+                                               "p99_ms": p99}  # fmt: skip
+                verdict = "PASS" if p99 < API_TARGET_MS else "FAIL"
+                print(f"through the API, a page of {limit} of the 1,000-message timeline:"
+                      f" {len(latencies) / seconds:.0f} reads/s, p50 {p50:.1f} ms,"
+                      f" p99 {p99:.1f} ms (target < {API_TARGET_MS:.0f} ms) {verdict}")  # fmt: skip
+    return results
+
+
+async def _closed_loop(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], seconds: float
+) -> list[float]:
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+
+    async def reader() -> None:
+        while time.perf_counter() < stop:
+            started = time.perf_counter()
+            answer = await client.get(path, headers=headers)
+            if answer.status_code != 200:
+                raise RuntimeError(f"{path}: {answer.status_code} {answer.text[:200]}")
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    await asyncio.gather(*(reader() for _ in range(API_CLIENTS)))
+    return latencies
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
+
+
+@contextmanager
+def serving(url: str) -> Iterator[str]:
+    """`switchboard serve` on the database, with development secrets and production's logs."""
+    with tempfile.TemporaryDirectory(prefix="sb_bench_agent_reads_serve_") as data_dir:
+        load_or_create(Path(data_dir))
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if k not in SECRET_SETTINGS}
+        env.pop("SWITCHBOARD_ENV", None)
+        env |= {
+            "DATABASE_URL": url, "SWITCHBOARD_DATA_DIR": data_dir,
+            "SWITCHBOARD_PUBLIC_URL": base_url, "SWITCHBOARD_LOG_FORMAT": "json",
+            "SWITCHBOARD_ACCESS_LOG": "true",
+        }  # fmt: skip
+        log = Path(data_dir) / "serve.log"
+        with log.open("w") as out, subprocess.Popen(
+            [sys.executable, "-m", "switchboard.cli", "serve", "--port", str(port)],
+            env=env, cwd=data_dir, stdout=out, stderr=subprocess.STDOUT,
+        ) as api:  # fmt: skip
+            try:
+                wait_until_ready(f"{base_url}/readyz", api, log)
+                yield base_url
+            finally:
+                api.send_signal(signal.SIGTERM)
+                api.wait(30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=int, default=10, help="per measurement (default 10)")
@@ -155,6 +269,7 @@ def main() -> None:
                 verdict = "PASS" if ratio <= TARGET else "FAIL"
                 print(f"  agent's p99 / service role's p99: {ratio:.2f} (target <= {TARGET})"
                       f" {verdict}")  # fmt: skip
+            figures["api"] = asyncio.run(through_the_api(url, args.seconds))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 

@@ -123,14 +123,25 @@ BEGIN
 END
 $$;
 
--- The conversation the request reads (request.conversation_id), if the agent may see it.
+-- The conversation the request reads (request.conversation_id), if the agent may see it. The
+-- answer is kept for the rest of the transaction (for that conversation and that agent), so
+-- that a statement reading several of its tables checks it once, not once a table.
 CREATE OR REPLACE FUNCTION cc_private.read_conversation() RETURNS uuid
 LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = '' AS $$
 DECLARE
     named uuid;
+    seen_as text;
 BEGIN
     named := nullif(current_setting('request.conversation_id', true), '')::uuid;
-    IF named IS NOT NULL AND cc_private.may_see_conversation(named) THEN
+    IF named IS NULL THEN
+        RETURN NULL;
+    END IF;
+    seen_as := named::text || ' ' || coalesce(auth.uid()::text, '');
+    IF current_setting('cc_private.conversation_seen', true) = seen_as THEN
+        RETURN named;
+    END IF;
+    IF cc_private.may_see_conversation(named) THEN
+        PERFORM set_config('cc_private.conversation_seen', seen_as, true);
         RETURN named;
     END IF;
     RETURN NULL;

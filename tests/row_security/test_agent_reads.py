@@ -130,12 +130,14 @@ async def test_claims_never_outlive_their_transaction_on_a_pooled_connection(
                     assert await _ids(conn, claims, "cc_conversations") == expected
                     cursor = await conn.execute(
                         "SELECT current_user, current_setting('request.jwt.claims', true),"
-                        " current_setting('request.conversation_id', true)"
+                        " current_setting('request.conversation_id', true),"
+                        " current_setting('cc_private.conversation_seen', true)"
                     )
-                    role, claims_left, focus_left = await cursor.fetchone() or ()
+                    role, claims_left, focus_left, seen_left = await cursor.fetchone() or ()
                     assert role != "authenticated"
                     assert not claims_left
                     assert not focus_left
+                    assert not seen_left
         # One that failed half-way leaves nothing behind either.
         async with pool.connection() as conn:
             with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -149,3 +151,17 @@ async def test_an_agents_transaction_must_be_a_transaction(
 ) -> None:
     with pytest.raises(RuntimeError, match="inside a transaction"):
         await act_as_agent(conn, floor.ana)
+
+
+async def test_a_conversation_seen_once_in_a_transaction_opens_no_other(
+    conn: AsyncConnection[Any], floor: Floor
+) -> None:
+    async with conn.transaction():
+        await act_as_agent(conn, floor.ana, reading=floor.fraud)
+        seen = await (await conn.execute("SELECT count(*) FROM cc_messages")).fetchone()
+        await read_conversation(conn, floor.cards)
+        other = await (await conn.execute("SELECT count(*) FROM cc_messages")).fetchone()
+        await act_as_agent(conn, floor.bo, reading=floor.fraud)  # the same id, another agent
+        as_bo = await (await conn.execute("SELECT count(*) FROM cc_messages")).fetchone()
+
+    assert (seen, other, as_bo) == ((3,), (0,), (0,))
