@@ -319,13 +319,6 @@ class StaleAssignment(SwitchboardError):
     http_status = 409
 
 
-class NotAssignmentHolder(SwitchboardError):
-    """A move only the agent who holds the assignment may make."""
-
-    code = "not_assignment_holder"
-    http_status = 403
-
-
 class AssignmentAlreadyLive(SwitchboardError):
     """The conversation already has a queued, offered, active or wrapping assignment."""
 

@@ -20,6 +20,7 @@ from switchboard.errors import (
     CaseNotFound,
     ConversationNotFound,
     IllegalCaseTransition,
+    InvalidInput,
     StaleReply,
 )
 from switchboard.outbound.config import Outbound, outbound_for
@@ -297,3 +298,34 @@ async def test_a_resolved_case_reopened_queues_its_conversation_again(
 
 def _states(views: list[Any]) -> dict[str, str]:
     return {v.clock.metric: v.clock.state for v in views}
+
+
+async def test_a_reply_goes_to_who_opened_the_thread_not_to_whoever_wrote_last(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str, outbound: Outbound
+) -> None:
+    execute(
+        migrated_db,
+        "INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_id,"
+        " from_address, body_text) VALUES (%s, 'inbound', 'twilio', 'SMintruder',"
+        " '+15559999999', 'send the details here')",
+        (floor.fraud,),
+    )
+
+    await actions.reply(
+        conn, floor.ana, floor.fraud, text="Your card is blocked.", outbound=outbound,
+        last_seen_message_id=_newest(migrated_db, floor.fraud),
+    )  # fmt: skip
+
+    assert [row[1] for row in _outbound_rows(migrated_db)] == ["+15550001"]
+
+
+async def test_a_notice_from_another_conversation_is_none(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str
+) -> None:
+    other = _newest(migrated_db, floor.cards)
+
+    with pytest.raises(InvalidInput, match="in this case's conversation"):
+        await actions.open_case(
+            conn, floor.ana, floor.fraud, case_type="disputes", summary="s",
+            notice=actions.RegulatoryNotice(message_id=other),
+        )  # fmt: skip

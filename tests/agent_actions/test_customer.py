@@ -11,6 +11,7 @@ import pytest
 from psycopg import AsyncConnection
 
 from switchboard.agent_actions import customer
+from switchboard.assignments import service as assignments
 from switchboard.errors import ConversationNotFound, InvalidInput, RevealNotAllowed
 from switchboard.metrics import Metrics
 from switchboard.outbound.config import outbound_for
@@ -129,3 +130,25 @@ async def test_a_step_up_code_goes_to_the_phone_on_file_and_raises_the_level(
     assert "sealed:" in sealed_args  # the code travels sealed, never in clear
     wrong = await customer.check_code(conn, floor.ana, floor.fraud, "000000", services)
     assert not wrong.verified
+
+
+async def test_a_transfer_does_not_stretch_an_agents_right_to_reveal(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str
+) -> None:
+    execute(
+        migrated_db,
+        "INSERT INTO cc_agent_queues (agent_id, queue_name, may_reveal) VALUES (%s, 'cards', true)",
+        (floor.ana.agent_id,),
+    )
+    [(item,)] = execute(
+        migrated_db,
+        "UPDATE cc_assignments SET state = 'active', assigned_to = %s, accepted_at = now()"
+        " WHERE conversation_id = %s RETURNING id",
+        (str(floor.ana.agent_id), floor.fraud),
+    )
+    await assignments.transfer(
+        conn, floor.ana.agent_id, item, queue="cards", reason="wrong queue, says the agent"
+    )
+
+    with pytest.raises(RevealNotAllowed):
+        await customer.reveal_contacts(conn, floor.ana, floor.fraud, reason="just to see it")

@@ -110,3 +110,23 @@ async def test_the_sweep_starts_the_clocks_from_when_it_was_queued(
         (recorded.conversation_id,),
     )
     assert clocks == [("first_response", True), ("resolution", True)]
+
+
+async def test_a_holder_written_before_019_as_free_text_queues_it_for_nobody_in_particular(
+    pool: AsyncConnectionPool[Any], migrated_db: str
+) -> None:
+    [first] = await record_inbound(pool, [text("SMl1", ANN)])
+    execute(
+        migrated_db,
+        "UPDATE cc_assignments SET state = 'done', done_at = now(), assigned_to = 'agent-7'"
+        " WHERE conversation_id = %s",
+        (first.conversation_id,),
+    )
+
+    [again] = await record_inbound(pool, [text("SMl2", ANN)])
+
+    assert not again.duplicate
+    assert execute(
+        migrated_db,
+        "SELECT source, last_agent_id FROM cc_assignments WHERE state = 'queued'",
+    ) == [("reopen", None)]

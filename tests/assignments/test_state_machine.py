@@ -16,8 +16,8 @@ from psycopg import AsyncConnection
 from switchboard.assignments import service
 from switchboard.assignments.models import TRANSITIONS, Move, State, allowed, moves_from
 from switchboard.errors import (
+    AssignmentNotFound,
     IllegalAssignmentMove,
-    NotAssignmentHolder,
     StaleAssignment,
 )
 from tests.assignments.support import audit_events, item_row, make_agent, make_item
@@ -126,8 +126,10 @@ async def test_only_the_holder_moves_an_item(conn: AsyncConnection[Any], migrate
     other = make_agent(migrated_db)
     item = make_item(migrated_db, state="offered", agent_id=holder)
 
-    with pytest.raises(NotAssignmentHolder):
-        await service.accept(conn, other, item)
+    # Another's item is not found: whether it exists, and its state, are not theirs to learn.
+    for stale in (None, 99):
+        with pytest.raises(AssignmentNotFound):
+            await service.accept(conn, other, item, version=stale)
 
     assert item_row(migrated_db, item)["state"] == "offered"
 

@@ -18,8 +18,10 @@ class Seen(NamedTuple):
 
 class Latest(NamedTuple):
     message_id: UUID | None  # the newest message, either way, None if there is none
-    customer_address: str | None  # who wrote in last: where a reply goes
-    customer_wrote_at: datetime | None
+    # Where a reply goes: who wrote first in the conversation. Not whoever wrote last: anyone
+    # who knows an email thread's id can write into it from an address of their own.
+    customer_address: str | None
+    customer_wrote_at: datetime | None  # the newest inbound message's time
 
 
 async def visible_conversation(conn: AsyncConnection[Any], conversation_id: UUID) -> Seen | None:
@@ -37,17 +39,18 @@ async def visible_case(conn: AsyncConnection[Any], case_id: UUID) -> bool:
 
 async def lock_and_read_latest(conn: AsyncConnection[Any], conversation_id: UUID) -> Latest:
     """Hold the conversation's row until the transaction ends (two replies to it wait for each
-    other), then read its newest message and the customer's newest: in a statement of their
-    own, so that they are read after the lock is had, with what the other reply committed."""
+    other), then read its newest message, who wrote first and when anyone last wrote in: in a
+    statement of their own, so that they are read after the lock is had, with what the other
+    reply committed."""
     await conn.execute("SELECT FROM cc_conversations WHERE id = %s FOR UPDATE", (conversation_id,))
     cursor = await conn.execute(
         "SELECT (SELECT m.id FROM cc_messages AS m WHERE m.conversation_id = %(c)s"
         "        ORDER BY m.created_at DESC, m.id DESC LIMIT 1),"
-        "       i.from_address, i.created_at"
-        " FROM (SELECT) AS one"
-        " LEFT JOIN LATERAL (SELECT m.from_address, m.created_at FROM cc_messages AS m"
-        "                    WHERE m.conversation_id = %(c)s AND m.direction = 'inbound'"
-        "                    ORDER BY m.created_at DESC, m.id DESC LIMIT 1) AS i ON true",
+        "       (SELECT m.from_address FROM cc_messages AS m"
+        "        WHERE m.conversation_id = %(c)s AND m.direction = 'inbound'"
+        "        ORDER BY m.created_at, m.id LIMIT 1),"
+        "       (SELECT max(m.created_at) FROM cc_messages AS m"
+        "        WHERE m.conversation_id = %(c)s AND m.direction = 'inbound')",
         {"c": conversation_id},
     )
     row = await cursor.fetchone()
@@ -69,15 +72,20 @@ async def insert_note(
 
 
 async def may_reveal(conn: AsyncConnection[Any], agent_id: UUID, conversation_id: UUID) -> bool:
-    """A supervisor or admin may; an agent given the right for one of the queues the
-    conversation has been in may."""
+    """A supervisor or admin may; an agent given the right for the queue of the conversation's
+    live item may, unless that agent sent it there (a transfer would stretch the right to any
+    queue's customers); not for a queue the conversation was once in."""
     cursor = await conn.execute(
         "SELECT EXISTS (SELECT FROM cc_agents AS a WHERE a.id = %(agent)s"
         "               AND a.status = 'active' AND a.role IN ('supervisor', 'admin'))"
         " OR EXISTS (SELECT FROM cc_assignments AS w"
         "            JOIN cc_agent_queues AS q ON q.queue_name = w.queue_name"
+        "            JOIN cc_agents AS a ON a.id = q.agent_id AND a.status = 'active'"
         "            WHERE w.conversation_id = %(conversation)s AND q.agent_id = %(agent)s"
-        "              AND q.may_reveal)",
+        "              AND q.may_reveal"
+        "              AND w.state IN ('queued', 'offered', 'active', 'wrap_up')"
+        "              AND (w.source IS DISTINCT FROM 'transfer'"
+        "                   OR w.last_agent_id IS DISTINCT FROM %(agent)s))",
         {"agent": agent_id, "conversation": conversation_id},
     )
     row = await cursor.fetchone()

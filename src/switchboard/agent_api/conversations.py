@@ -119,9 +119,9 @@ class NoteOut(BaseModel):
 
 
 class CaseIn(BaseModel):
-    case_type: str
+    case_type: str = Field(max_length=40)
     summary: str = Field(min_length=1, max_length=500)
-    priority: str = "normal"
+    priority: str = Field("normal", max_length=20)
     notice_message_id: UUID | None = Field(
         None,
         description="a dispute's or complaint's: the message that was the customer's notice "
@@ -133,7 +133,9 @@ class CaseIn(BaseModel):
 
 
 class MoveIn(BaseModel):
-    to: str = Field(description="the next status; only the workflow's next states are legal")
+    to: str = Field(
+        max_length=40, description="the next status; only the workflow's next states are legal"
+    )
 
 
 class CaseOut(BaseModel):

@@ -60,8 +60,8 @@ class RevealedOut(BaseModel):
 class PreferencesIn(BaseModel):
     reason: str = Field(min_length=1, max_length=300, description="what the customer asked")
     do_not_contact: bool | None = None
-    allowed_channels: list[str] | None = None
-    timezone: str | None = None
+    allowed_channels: list[str] | None = Field(None, max_length=4)
+    timezone: str | None = Field(None, max_length=64)
 
 
 class CodeSentOut(BaseModel):

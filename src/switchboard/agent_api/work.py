@@ -20,10 +20,10 @@ from switchboard.webhooks.common import pool_of
 router = APIRouter(prefix="/api/v1", tags=["work"], dependencies=[Depends(no_store)])
 _MOVE: dict[int | str, dict[str, Any]] = {
     **SIGNED_IN,
-    404: answer("`assignment_not_found`"),
+    404: answer("`assignment_not_found`: none, or not the agent's"),
     409: answer(
-        "`illegal_assignment_move` (not from its state: the legal moves are named), "
-        "`stale_assignment` (changed since `version`) or `not_assignment_holder`"
+        "`illegal_assignment_move` (not from its state: the legal moves are named) or "
+        "`stale_assignment` (changed since `version`)"
     ),
 }
 
@@ -64,13 +64,13 @@ class MoveIn(BaseModel):
 
 
 class TransferIn(BaseModel):
-    queue: str
+    queue: str = Field(max_length=63)
     reason: str = Field(min_length=1, max_length=500)
     version: int | None = None
 
 
 class PresenceIn(BaseModel):
-    presence: str = Field(description="available, away or offline")
+    presence: str = Field(max_length=20, description="available, away or offline")
 
 
 class PresenceOut(BaseModel):

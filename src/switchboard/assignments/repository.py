@@ -92,10 +92,11 @@ WITH last AS (
            w.channel, w.assigned_to
     FROM cc_assignments AS w
     WHERE w.conversation_id = ANY (%(conversations)s::uuid[])
-    ORDER BY w.conversation_id, w.created_at DESC
+    ORDER BY w.conversation_id, w.created_at DESC, w.id DESC
 ), unheld AS (
+    -- A holder written before 019 may be free text, or no agent's id: then there is none.
     SELECT c.id, c.channel, c.bank_customer_id, l.queue_name AS last_queue, l.priority,
-           l.assigned_to AS last_agent
+           (SELECT a.id FROM cc_agents AS a WHERE a.id::text = l.assigned_to) AS last_agent
     FROM cc_conversations AS c LEFT JOIN last AS l ON l.conversation_id = c.id
     WHERE c.id = ANY (%(conversations)s::uuid[])
       AND NOT EXISTS (SELECT FROM cc_assignments AS w
@@ -107,7 +108,7 @@ WITH last AS (
            CASE WHEN u.last_queue IS NULL THEN 'inbound' ELSE 'reopen' END,
            now() + coalesce((%(slas)s::jsonb ->> coalesce(u.last_queue, 'general'))::interval,
                             %(default_sla)s),
-           u.last_agent::uuid, now()
+           u.last_agent, now()
     FROM unheld AS u
     ON CONFLICT (conversation_id) WHERE state IN {LIVE} DO NOTHING
     RETURNING id, conversation_id, queue_name, source

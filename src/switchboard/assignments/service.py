@@ -36,7 +36,6 @@ from switchboard.errors import (
     AssignmentNotFound,
     IllegalAssignmentMove,
     InvalidInput,
-    NotAssignmentHolder,
     StaleAssignment,
 )
 from switchboard.privacy import mask_card_numbers
@@ -557,6 +556,9 @@ async def _why_not(
     """Why the UPDATE of `move` changed nothing, read after it (for the message only: the
     UPDATE's own check is what kept the item safe)."""
     current = await _existing(conn, assignment_id)
+    if TRANSITIONS[move].by_holder and current.assigned_to not in (None, str(agent_id)):
+        # Whether another's item exists, and its state, are not the caller's to learn.
+        return AssignmentNotFound(f"no assignment {assignment_id} of yours")
     if version is not None and current.version != version:
         return StaleAssignment(
             f"this item changed since you saw it (version {version}, now {current.version})",
@@ -564,8 +566,6 @@ async def _why_not(
         )
     if not allowed(move, current.state):
         return _illegal(move, current)
-    if TRANSITIONS[move].by_holder and current.assigned_to != str(agent_id):
-        return NotAssignmentHolder("this item is not yours")
     if move is Move.ACCEPT:
         return IllegalAssignmentMove(
             "this offer has expired", hint="claim the next item, or wait for another offer"

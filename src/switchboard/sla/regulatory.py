@@ -112,9 +112,9 @@ async def start_case_clocks(
         subject = await repository.case_subject(conn, case_id)
         if subject is None:
             raise CaseNotFound(f"no case {case_id}")
-        case_type, customer, _ = subject
+        case_type, customer, case_conversation = subject
         if notice_message_id is not None:
-            reported_at = await _notice_time(conn, notice_message_id, customer)
+            reported_at = await _notice_time(conn, notice_message_id, customer, case_conversation)
         if reported_at is None:  # checked above: one of the two was given
             raise InvalidInput("say when the customer first reported")
         if reported_at.tzinfo is None or reported_at.utcoffset() is None:
@@ -180,12 +180,18 @@ async def start_case_clocks(
 
 
 async def _notice_time(
-    conn: AsyncConnection[Any], message_id: UUID, customer: UUID | None
+    conn: AsyncConnection[Any],
+    message_id: UUID,
+    customer: UUID | None,
+    case_conversation: UUID | None,
 ) -> datetime:
+    """The notice's received time: an inbound message of the case's own conversation (when the
+    case has one), from the case's customer. Any other message is answered as none at all."""
     found = await repository.inbound_message(conn, message_id)
-    if found is None:
+    if found is None or (case_conversation is not None and found[1] != case_conversation):
         raise InvalidInput(
-            f"no inbound message {message_id}", hint="the notice is a message the customer sent"
+            f"no inbound message {message_id} in this case's conversation",
+            hint="the notice is a message the customer sent in the case's conversation",
         )
     received_at, _, sender = found
     if customer is not None and sender is not None and sender != customer:
