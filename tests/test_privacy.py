@@ -80,6 +80,16 @@ def test_links_are_left_whole() -> None:
     )
 
 
+def test_uuids_are_left_whole_though_their_digits_pass_the_luhn_check() -> None:
+    # 41111111, 1111 and 1111: the 16 digits of a test Visa number, in whole groups.
+    case_id = "41111111-1111-1111-0000-000000000000"
+    text = f'{{"case": {{"case_id": "{case_id}"}}}}, card 4111-1111-1111-1111'
+
+    assert mask_card_numbers(text) == (
+        f'{{"case": {{"case_id": "{case_id}"}}}}, card ••••-••••-••••-1111'
+    )
+
+
 def test_cards_inside_long_runs_of_digits_are_found_window_by_window() -> None:
     # A run longer than any card: every 13-19 digit window is tried, left to right, the usual
     # lengths first. Checked against luhn_valid itself, one window at a time.

@@ -36,9 +36,15 @@ _SHAPE = bytes(
 )
 _JOINED = re.compile(rb"(?<=0)-{1,%d}(?=0)" % _MAX_SEPARATORS)
 _THIRTEEN_DIGITS = b"0" * _SHORTEST_CARD
-# A link's scheme starts where a run of scheme characters starts (the lookbehind): each
-# character is then tried by one start at most, and a long "a.a.a…" stays linear.
-_URL = re.compile(r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://\S+)", re.IGNORECASE)
+# What is kept whole: links (a link's scheme starts where a run of scheme characters starts,
+# the lookbehind: each character is then tried by one start at most, and a long "a.a.a…"
+# stays linear) and UUIDs (8-4-4-4-12 hex digits: an id, never a card, though its digits may
+# pass the Luhn check across its groups).
+_KEPT_WHOLE = re.compile(
+    r"((?<![a-z0-9+.-])[a-z][a-z0-9+.-]*://\S+"
+    r"|(?<![0-9a-f-])[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}(?![0-9a-f-]))",
+    re.IGNORECASE,
+)
 MASK = "•"
 
 
@@ -74,8 +80,8 @@ def mask_card_numbers(text: str) -> str:
     if len(text) < _SHORTEST_CARD or not _has_card_sized_run(text):
         return text
     # Links are left whole: ids and timestamps in them are not cards, and a masked recording
-    # link is a broken one.
-    parts = _URL.split(text)
+    # link is a broken one. So are UUIDs: a case's id in a tool's answer must stay usable.
+    parts = _KEPT_WHOLE.split(text)
     return "".join(
         part if index % 2 else _DIGIT_RUN.sub(_mask_run, part) for index, part in enumerate(parts)
     )
