@@ -1,5 +1,6 @@
 """The outer layer of every HTTP request: its id (X-Request-ID, request_ids.py), its access
-log line, and its count and duration in the metrics (metrics.py). Plain ASGI, entered by
+log line, its count and duration in the metrics (metrics.py), and Cache-Control: no-store
+unless the route set a Cache-Control of its own. Plain ASGI, entered by
 SwitchboardApp before anything else, so that no route can skip it.
 
 Kept cheap, since every inbound text passes it: the id is looked for in the raw header list,
@@ -22,6 +23,10 @@ from switchboard.request_ids import REQUEST_ID, request_id_from
 access_log = logging.getLogger("switchboard.access")
 
 _HEADER = b"x-request-id"
+# Nothing this service answers is for a browser or a proxy to keep: an agent's reads, a
+# session's CSRF token, a webhook's answer. One place says so for every route, also for a
+# route that builds its Response itself.
+_NO_STORE = (b"cache-control", b"no-store")
 # A method is the caller's to write: any other is counted as "other", one series, not one each.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -59,7 +64,10 @@ class RequestLayer:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 # A new list: a response's own may be shared with other requests.
-                message["headers"] = [*message.get("headers", ()), header]
+                headers = [*message.get("headers", ()), header]
+                if not any(name.lower() == b"cache-control" for name, _ in headers):
+                    headers.append(_NO_STORE)
+                message["headers"] = headers
             await send(message)
 
         started = time.perf_counter()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from switchboard.agent_actions import service as actions
@@ -30,12 +30,7 @@ _CONVERSATION = {
 _CASE = {**SIGNED_IN, 404: answer("`case_not_found`: none, or not the agent's to see")}
 
 
-def no_store(response: Response) -> None:
-    """Nothing an agent reads is kept by a browser or a proxy."""
-    response.headers["Cache-Control"] = "no-store"
-
-
-router = APIRouter(prefix="/api/v1", tags=["conversations"], dependencies=[Depends(no_store)])
+router = APIRouter(prefix="/api/v1", tags=["conversations"])
 
 
 def claims_of(agent: SignedInAgent) -> AgentClaims:

@@ -3,21 +3,24 @@ wrapping up, finishing, transferring; and their presence."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
-from switchboard.agent_api.conversations import claims_of, no_store
+from switchboard.agent_api.conversations import claims_of
 from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_sessions.http import SignedIn
 from switchboard.assignments import service as assignments
 from switchboard.assignments.models import Assignment
 from switchboard.webhooks.common import pool_of
 
-router = APIRouter(prefix="/api/v1", tags=["work"], dependencies=[Depends(no_store)])
+router = APIRouter(prefix="/api/v1", tags=["work"])
+# accept, decline, wrap_up, finish: (conn, agent id, assignment id, *, version) -> the item
+HolderMove = Callable[..., Awaitable[Assignment]]
 _MOVE: dict[int | str, dict[str, Any]] = {
     **SIGNED_IN,
     404: answer("`assignment_not_found`: none, or not the agent's"),
@@ -97,48 +100,37 @@ async def take_next(request: Request, agent: SignedIn) -> AssignmentOut | Respon
     async with pool_of(request).connection() as conn:
         item = await assignments.claim_next(conn, agent.agent_id)
     if item is None:
-        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+        return Response(status_code=204)
     return AssignmentOut.of(item)
 
 
-@router.post("/assignments/{assignment_id}/accept", summary="Accept an offer", responses=_MOVE)
-async def accept(
-    request: Request, assignment_id: UUID, body: MoveIn, agent: SignedIn
-) -> AssignmentOut:
-    async with pool_of(request).connection() as conn:
-        item = await assignments.accept(conn, agent.agent_id, assignment_id, version=body.version)
-    return AssignmentOut.of(item)
-
-
-@router.post(
-    "/assignments/{assignment_id}/decline",
-    summary="Decline an offer: it goes back to the queue in its place",
-    responses=_MOVE,
+# The holder's moves that take nothing but the version seen: one route each.
+_HOLDER_MOVES: tuple[tuple[str, str, HolderMove], ...] = (
+    ("accept", "Accept an offer", assignments.accept),
+    ("decline", "Decline an offer: it goes back to the queue in its place", assignments.decline),
+    ("wrap-up", "Start wrap-up", assignments.wrap_up),
+    ("done", "Finish the work", assignments.finish),
 )
-async def decline(
-    request: Request, assignment_id: UUID, body: MoveIn, agent: SignedIn
-) -> AssignmentOut:
-    async with pool_of(request).connection() as conn:
-        item = await assignments.decline(conn, agent.agent_id, assignment_id, version=body.version)
-    return AssignmentOut.of(item)
 
 
-@router.post("/assignments/{assignment_id}/wrap-up", summary="Start wrap-up", responses=_MOVE)
-async def wrap_up(
-    request: Request, assignment_id: UUID, body: MoveIn, agent: SignedIn
-) -> AssignmentOut:
-    async with pool_of(request).connection() as conn:
-        item = await assignments.wrap_up(conn, agent.agent_id, assignment_id, version=body.version)
-    return AssignmentOut.of(item)
+def _holder_move_route(move: HolderMove) -> Callable[..., Awaitable[AssignmentOut]]:
+    async def route(
+        request: Request, assignment_id: UUID, body: MoveIn, agent: SignedIn
+    ) -> AssignmentOut:
+        async with pool_of(request).connection() as conn:
+            item = await move(conn, agent.agent_id, assignment_id, version=body.version)
+        return AssignmentOut.of(item)
+
+    return route
 
 
-@router.post("/assignments/{assignment_id}/done", summary="Finish the work", responses=_MOVE)
-async def done(
-    request: Request, assignment_id: UUID, body: MoveIn, agent: SignedIn
-) -> AssignmentOut:
-    async with pool_of(request).connection() as conn:
-        item = await assignments.finish(conn, agent.agent_id, assignment_id, version=body.version)
-    return AssignmentOut.of(item)
+for _path, _summary, _move in _HOLDER_MOVES:
+    router.post(
+        f"/assignments/{{assignment_id}}/{_path}",
+        summary=_summary,
+        responses=_MOVE,
+        name=_path.replace("-", "_"),
+    )(_holder_move_route(_move))
 
 
 @router.post(
@@ -173,4 +165,4 @@ async def presence(request: Request, body: PresenceIn, agent: SignedIn) -> Prese
 async def heartbeat(request: Request, agent: SignedIn) -> Response:
     async with pool_of(request).connection() as conn:
         await assignments.heartbeat(conn, agent.agent_id)
-    return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    return Response(status_code=204)

@@ -44,6 +44,9 @@ from switchboard.sla import service as sla
 
 MAX_REASON = 500
 SYSTEM = Actor(ActorType.SYSTEM, "routing")
+# SLA as queue_unheld's statement reads it (an interval's text by queue name), made once: the
+# inbound path passes it with every group.
+_SLA_INTERVALS = {str(queue): f"{within.total_seconds()} seconds" for queue, within in SLA.items()}
 # At most this many items a sweep starts clocks for, or offers to their last agent; the next
 # sweep takes the rest.
 SWEEP_BATCH = 100
@@ -175,7 +178,7 @@ async def queue_unheld(
         sorted(written_to),
         audit.record_values(entry, None),
         request_ids={str(c): request_id for c, request_id in written_to.items() if request_id},
-        slas={str(queue): f"{within.total_seconds()} seconds" for queue, within in SLA.items()},
+        slas=_SLA_INTERVALS,
         default_sla=DEFAULT_SLA,
     )
 

@@ -87,10 +87,6 @@ def _checked(name: str, spans: list[Interval] | tuple[Interval, ...]) -> tuple[I
     return tuple(merged)
 
 
-def seconds_of(moment: time) -> int:
-    return moment.hour * 3600 + moment.minute * 60 + moment.second
-
-
 def hours(*spans: tuple[str, str]) -> tuple[Interval, ...]:
     """Intervals from 'HH:MM' pairs ('24:00' closes at midnight), for tests and seeds."""
 
