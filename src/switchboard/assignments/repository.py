@@ -391,6 +391,12 @@ async def set_presence(
     return None if row is None else (str(row[0]), str(row[1]))
 
 
+async def presence_of(conn: AsyncConnection[Any], agent_id: UUID) -> str | None:
+    cursor = await conn.execute("SELECT presence FROM cc_agents WHERE id = %s", (agent_id,))
+    row = await cursor.fetchone()
+    return None if row is None else str(row[0])
+
+
 async def touch_agent(conn: AsyncConnection[Any], agent_id: UUID) -> bool:
     cursor = await conn.execute(
         "UPDATE cc_agents SET last_seen_at = now() WHERE id = %s RETURNING id", (agent_id,)

@@ -24,6 +24,7 @@ from switchboard.assignments.models import (
     Queue,
     Source,
     SweepReport,
+    Work,
     allowed,
 )
 from switchboard.audit import service as audit
@@ -39,7 +40,8 @@ from switchboard.errors import (
     StaleAssignment,
 )
 from switchboard.privacy import mask_card_numbers
-from switchboard.row_security import AgentClaims, act_as_agent
+from switchboard.row_security import AgentClaims, act_as_agent, act_as_service
+from switchboard.sla import repository as sla_repository
 from switchboard.sla import service as sla
 
 MAX_REASON = 500
@@ -232,11 +234,21 @@ async def enqueue_reopened(
 # -- taking work --------------------------------------------------------------------------
 
 
-async def held_by(conn: AsyncConnection[Any], agent: AgentClaims) -> list[Assignment]:
-    """The agent's offers and work, read in the agent's name (row_security)."""
+async def work_of(conn: AsyncConnection[Any], agent: AgentClaims) -> Work:
+    """The agent's presence, offers and work, and when each conversation's response is due;
+    the items and clocks read in the agent's name (row_security)."""
     async with conn.transaction():
+        presence = await repository.presence_of(conn, agent.agent_id)
+        if presence is None:
+            raise AgentNotFound("no such agent")
         await act_as_agent(conn, agent)
-        return await repository.held_by(conn, agent.agent_id)
+        items = await repository.held_by(conn, agent.agent_id)
+        # Clocks are readable one conversation at a time (024): those of the conversations
+        # row-level security just gave the agent are read in one statement as the service.
+        await act_as_service(conn)
+        held = [i.conversation_id for i in items if i.conversation_id is not None]
+        due = await sla_repository.response_due(conn, held) if held else {}
+    return Work(presence, items, due)
 
 
 async def claim_next(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment | None:

@@ -1,0 +1,3 @@
+"""The agent console: pages rendered on the server (Jinja2) and updated in place with htmx,
+for agents and supervisors. It reads through the agents' API's own handlers and writes by
+calling the API from the browser: no second path to the data."""
