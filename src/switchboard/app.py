@@ -12,16 +12,13 @@ import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
 from switchboard.agent_api import conversations, customers, work
 from switchboard.agent_sessions import http as agent_sessions
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
-from switchboard.console import pages as console
-from switchboard.console.render import STATIC as CONSOLE_STATIC
-from switchboard.console.render import console_templates
+from switchboard.console.pages import serve_console
 from switchboard.db import connection_pool
 from switchboard.errors import (
     DatabaseUnavailable,
@@ -116,11 +113,10 @@ def create_app(
         serve_api_docs(app)
     app.state.settings = settings
     app.state.sign_in = agent_sessions.sign_in_for(settings)
-    app.state.console_templates = console_templates()
     routers = (twilio.router, sendgrid.router, vapi.router, agent_sessions.router)
-    for router in (*routers, conversations.router, customers.router, work.router, console.router):
+    for router in (*routers, conversations.router, customers.router, work.router):
         app.add_routes_of(router)
-    app.mount("/console/static", StaticFiles(directory=CONSOLE_STATIC), name="console-static")
+    serve_console(app)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -208,8 +204,6 @@ def _metrics_refused(settings: Settings, authorization: str | None) -> Switchboa
 
 def _answer_errors(app: FastAPI) -> None:
     """Every failure is answered as {"error", "detail"} with its status (http_app.py)."""
-
-    app.add_exception_handler(console.SignInNeeded, console.answer_sign_in_needed)
 
     @app.exception_handler(SwitchboardError)
     async def switchboard_error(request: Request, exc: SwitchboardError) -> JSONResponse:

@@ -98,7 +98,8 @@ async def test_another_queues_conversation_page_is_not_found(
         assert "+1555" not in answer.text
     [(rows,)] = execute(
         migrated_db,
-        "SELECT count(*) FROM cc_audit_logs WHERE actor_type = 'agent' AND event_type LIKE 'case%%'",
+        "SELECT count(*) FROM cc_audit_logs"
+        " WHERE actor_type = 'agent' AND event_type LIKE 'case%%'",
     )
     assert rows == 0
 

@@ -15,16 +15,30 @@ from uuid import UUID
 import segno
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from switchboard.agent_api import conversations, customers, work
 from switchboard.agent_api.work import HeldOut
 from switchboard.agent_sessions import http as sessions
 from switchboard.agent_sessions.models import SignedInAgent
+from switchboard.console.render import STATIC, console_templates
 from switchboard.errors import CustomerNotRecognised, NotSignedIn, SwitchboardError
+from switchboard.http_app import SwitchboardApp
 from switchboard.timeline.models import DEFAULT_PAGE
 
 router = APIRouter(prefix="/console", include_in_schema=False)
+
+
+def serve_console(app: SwitchboardApp) -> None:
+    """The console's pages, its static files (ours, and the front-end packages `make setup`
+    installs beside them) and its answer to a page asked for signed out."""
+    app.state.console_templates = console_templates()
+    app.add_routes_of(router)
+    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    app.add_exception_handler(SignInNeeded, answer_sign_in_needed)
+
+
 SIGN_IN = "/console/sign-in"
 # The form's own limits (the password's are the API's, checked when it is called).
 _MAX_FORM_FIELD = 1024
