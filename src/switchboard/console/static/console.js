@@ -53,7 +53,7 @@
     }
     if (button) button.disabled = false;
     const answer = response.status === 204 ? null : await response.json().catch(() => null);
-    if (response.status === 401 && form.dataset.then !== "sign-in") {
+    if (response.status === 401 && answer && answer.error === "not_signed_in") {
       window.location.assign("/console/sign-in?then=" + encodeURIComponent(location.pathname));
       return;
     }
@@ -81,6 +81,8 @@
       else if (answer.conversation_id) window.location.assign("/console/conversations/" + answer.conversation_id);
       else document.body.dispatchEvent(new CustomEvent("sb:changed"));
     } else if (next === "sign-in") {
+      // The session's CSRF token, which the code's step must send back.
+      document.querySelector('meta[name="csrf-token"]').content = answer.csrf_token;
       if (answer.stage === "signed_in") window.location.assign(form.dataset.next);
       else {
         form.hidden = true;
