@@ -41,4 +41,3 @@ async def test_the_vendored_scripts_are_served_public_with_a_request_id_and_coun
             f'switchboard_http_requests_total{{method="GET",route="/console/static",'
             f'status="{status}"}}' in metrics
         )
-
