@@ -7,7 +7,10 @@ RUN_ARGS ?=
 
 .PHONY: setup run test lint fmt bench clean
 
+# The console's htmx and its SSE extension, from the npm registry at the versions and hashes
+# src/switchboard/console/vendor.json pins (docs/operations.md); nothing to do once installed.
 setup: $(VENV)/.installed
+	$(BIN)/python -m switchboard.vendor
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

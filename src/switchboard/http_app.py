@@ -12,20 +12,23 @@ does not need. Such an endpoint is registered with `RequestRoute` (docs/benchmar
 inbound SMS webhooks): it is called with the Request as it is, and its errors go to the app's
 exception handlers like any route's; the OpenAPI document and a wrong method's 405 are
 FastAPI's as usual. Routers are added with `add_routes_of`, their routes matched as the
-app's own.
+app's own. Static files are served with `add_static_files`, under the same layers.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Coroutine
+from pathlib import Path
 from typing import Any
 
 import fastapi.routing
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.routing import APIRoute
 from starlette.responses import JSONResponse, Response
-from starlette.routing import request_response
+from starlette.routing import Match, Mount, request_response
+from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
 from switchboard.db import database_fault
@@ -59,6 +62,46 @@ class SwitchboardApp(FastAPI):
         if any(not isinstance(route, APIRoute) for route in router.routes):
             raise ValueError(f"{router.prefix} holds more than routes: include it instead")
         self.router.routes.extend(router.routes)
+
+    def add_static_files(self, path: str, directory: Path, *, name: str, max_age: int) -> None:
+        """Serve the files in `directory` under `path`, public and kept by browsers and
+        proxies for `max_age` seconds (revalidated by ETag after that). A missing directory
+        or file is a 404 like any other, not a failure at start-up."""
+        files = _PublicFiles(directory=directory, check_dir=False, max_age=max_age)
+        self.router.routes.append(_NamedMount(path, app=files, name=name))
+
+
+class _NamedMount(Mount):
+    """A Mount that names itself as the request's route, as FastAPI's routes do: the request
+    layer counts and logs its requests under its path (one series for all its files), not
+    under "-"."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        if match is Match.FULL:
+            child["route"] = self
+        return match, child
+
+
+class _PublicFiles(StaticFiles):
+    def __init__(self, *, max_age: int, **options: Any) -> None:
+        super().__init__(**options)
+        self._cache_control = f"public, max-age={max_age}"
+
+    async def check_config(self) -> None:
+        """Nothing to check: a missing directory serves 404s (lookup_path finds nothing)."""
+
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        # Also on a 304, which keeps the answer's Cache-Control.
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        response.headers["Cache-Control"] = self._cache_control
+        return response
 
 
 class RequestRoute(APIRoute):

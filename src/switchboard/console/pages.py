@@ -9,15 +9,16 @@ secret, drawn as a QR code on the server and shown once.
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Any
 from uuid import UUID
 
 import segno
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from switchboard import vendor
 from switchboard.agent_api import conversations, customers, work
 from switchboard.agent_api.work import HeldOut
 from switchboard.agent_sessions import http as sessions
@@ -27,7 +28,11 @@ from switchboard.errors import CustomerNotRecognised, NotSignedIn, SwitchboardEr
 from switchboard.http_app import SwitchboardApp
 from switchboard.timeline.models import DEFAULT_PAGE
 
+log = logging.getLogger("switchboard")
 router = APIRouter(prefix="/console", include_in_schema=False)
+# The console's files are public; an hour in a browser's cache is the most an upgrade waits
+# for (then revalidated by ETag).
+STATIC_MAX_AGE = 3600
 
 
 def serve_console(app: SwitchboardApp) -> None:
@@ -35,7 +40,12 @@ def serve_console(app: SwitchboardApp) -> None:
     installs beside them) and its answer to a page asked for signed out."""
     app.state.console_templates = console_templates()
     app.add_routes_of(router)
-    app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
+    if not vendor.up_to_date(vendor.load_manifest(), vendor.DESTINATION):
+        log.warning(
+            "the console's scripts are missing or not those vendor.json pins: run `make setup` "
+            "(python -m switchboard.vendor); /console/static/vendor/ answers 404 until then"
+        )
+    app.add_static_files("/console/static", STATIC, name="console-static", max_age=STATIC_MAX_AGE)
     app.add_exception_handler(SignInNeeded, answer_sign_in_needed)
 
 
