@@ -478,14 +478,24 @@ async def sweep(
     expired = escalated_e = 0
     while True:
         async with conn.transaction():
-            result = await repository.requeue_one_expired_offer(conn)
-            if result is None:
+            expiring = await repository.one_expired_offer(conn)
+            if expiring is None:
                 break
+            offer_id, holder = expiring
+            result = await repository.requeue_offer(conn, offer_id)
+            if result is None:
+                continue
             item, escalated = result
-            await _audit_requeue(conn, SYSTEM, "assignment.offer_expired", item, escalated)
+            # An offer left unanswered says its agent is not at the desk: set away, so that
+            # the push below offers them nothing more until they say they are back.
+            away = holder is not None and await repository.set_away_if_available(conn, holder)
+            await _audit_requeue(
+                conn, SYSTEM, "assignment.offer_expired", item, escalated, agent_set_away=away
+            )
         expired += 1
         escalated_e += escalated
     await _offer_reopened_to_last_agents(conn)
+    await _offer_queued_to_idle_agents(conn)
     await _start_clocks_of_new_items(conn)
     await sla.heed_customer_messages(conn, actor=SYSTEM)
     await sla.sweep_breaches(conn)
@@ -509,6 +519,26 @@ async def _offer_reopened_to_last_agents(conn: AsyncConnection[Any]) -> None:
                     input={"to": "last_agent"},
                     output={"offer_expires_at": offered.offer_expires_at},
                 )
+
+
+async def _offer_queued_to_idle_agents(conn: AsyncConnection[Any]) -> None:
+    """Push: each available agent without an open offer is offered the best waiting item of
+    their queues that they have room for, the longest idle agent first; one offer at a time
+    per agent, so a declined or expired one goes to the next agent in turn. Agents who only
+    pull (claim-next) are served the same way as soon as they are available."""
+    for agent_id in await repository.idle_available_agents(conn, SWEEP_BATCH):
+        async with conn.transaction():
+            item = await repository.offer_best_item(conn, agent_id)
+            if item is None:
+                continue
+            await _audit(
+                conn,
+                SYSTEM,
+                "assignment.offered",
+                item,
+                input={"to": "idle_agent"},
+                output={"offer_expires_at": item.offer_expires_at},
+            )
 
 
 async def _start_clocks_of_new_items(conn: AsyncConnection[Any]) -> None:
@@ -635,16 +665,25 @@ def _agent_id(text: str | None) -> UUID | None:
 
 
 async def _audit_requeue(
-    conn: AsyncConnection[Any], actor: Actor, event_type: str, item: Assignment, escalated: bool
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    event_type: str,
+    item: Assignment,
+    escalated: bool,
+    *,
+    agent_set_away: bool = False,
 ) -> None:
     # An escalation is its own event, for supervisors to find; what brought it is kept.
+    output: dict[str, Any] = {"offer_count": item.offer_count}
+    if agent_set_away:
+        output["agent_set_away"] = True
     await _audit(
         conn,
         actor,
         "assignment.escalated" if escalated else event_type,
         item,
         input={"after": event_type} if escalated else {},
-        output={"offer_count": item.offer_count},
+        output=output,
     )
 
 
