@@ -113,6 +113,7 @@ async def search(
                 await _audit(conn, agent, "customer.search_refused", about, {}, success=False)
         else:
             found = await _find(conn, agent, key)
+            await act_as_service(conn)  # the record is the service's to write, found or not
             await _audit(
                 conn, agent, "customer.searched", about,
                 {"customers": len(found.customers), "conversations": len(found.conversations),
