@@ -216,3 +216,21 @@ async def test_searches_beyond_the_allowance_are_refused_429(
         )
     )
     assert counts == {"customer.searched": ALLOWANCE, "customer.search_refused": 1}
+
+
+async def test_the_routes_are_documented_with_their_models_and_errors(
+    api: httpx.AsyncClient,
+) -> None:
+    paths = (await api.get("/openapi.json")).json()["paths"]
+    expected = {
+        ("/api/v1/queues", "get"): {"200", "401", "403"},
+        ("/api/v1/queues/{queue}/items", "get"): {"200", "403", "404"},
+        ("/api/v1/breaches", "get"): {"200", "403"},
+        ("/api/v1/assignments/{assignment_id}/reassign", "post"): {"200", "403", "404", "409"},
+        ("/api/v1/assignments/{assignment_id}/take-over", "post"): {"200", "403", "404", "409"},
+        ("/api/v1/search", "get"): {"200", "401", "422", "429"},
+    }
+    for (path, method), statuses in expected.items():
+        responses = paths[path][method]["responses"]
+        assert statuses <= set(responses), path
+        assert "$ref" in json.dumps(responses["200"]), path  # a response model
