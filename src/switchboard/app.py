@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__, vendor
-from switchboard.agent_api import conversations, customers, work
+from switchboard.agent_api import conversations, customers, search, supervision, work
 from switchboard.agent_sessions import http as agent_sessions
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
 from switchboard.db import connection_pool
@@ -117,7 +117,8 @@ def create_app(
     app.state.settings = settings
     app.state.sign_in = agent_sessions.sign_in_for(settings)
     routers = (twilio.router, sendgrid.router, vapi.router, agent_sessions.router)
-    for router in (*routers, conversations.router, customers.router, work.router):
+    agents_api = (conversations.router, customers.router, work.router, supervision.router)
+    for router in (*routers, *agents_api, search.router):
         app.add_routes_of(router)
 
     _serve_console_static(app)
