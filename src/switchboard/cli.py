@@ -25,6 +25,7 @@ from rich.table import Table
 from switchboard.db import database_url, embedded_tool, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
+from switchboard.enum_input import member_of
 from switchboard.errors import ConfigurationError, DatabaseBehind, PortInUse, SwitchboardError
 from switchboard.logs import configure_logging
 from switchboard.metrics import MULTIPROCESS_DIR, Metrics
@@ -461,12 +462,20 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
 
 @app.command()
 def simulate(
+    *,
     url: Annotated[
         str | None, typer.Option(help="where the service listens (default SWITCHBOARD_PUBLIC_URL)")
     ] = None,
     rate: Annotated[float, typer.Option(help="requests per second")] = 5.0,
     duration: Annotated[float, typer.Option(help="seconds to send for")] = 30.0,
     seed: Annotated[int | None, typer.Option(help="repeat the traffic of an earlier run")] = None,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="all (everything, mixed), or only: lost-card (a text, to the cards queue), "
+            "dispute (an email, to disputes), fraud-call (verified by a code, to fraud)"
+        ),
+    ] = "all",
     json_path: Annotated[
         str | None, typer.Option("--json", help="also write the summary to this file")
     ] = None,
@@ -474,6 +483,9 @@ def simulate(
     """Send realistic signed provider traffic to a running service; exit 1 unless every
     request is answered 2xx."""
     from switchboard.simulate import simulate as send_traffic  # noqa: PLC0415 - httpx etc.
+    from switchboard.simulate.traffic import Scenario  # noqa: PLC0415
+
+    chosen = member_of(Scenario, scenario, "scenario")
 
     if json_path:  # a summary with nowhere to go is found out before any traffic is sent
         try:
@@ -489,6 +501,7 @@ def simulate(
         rate=rate,
         duration=duration,
         seed=seed,
+        scenario=chosen,
         say=lambda line: out.print(line, markup=False),
     )
     if json_path:
