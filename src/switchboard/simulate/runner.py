@@ -13,6 +13,7 @@ the assistant sent them from there.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -283,6 +284,14 @@ class _Scripts:
         self._handsets = handsets
         self._summary = summary
         self._reports: list[Script] = []
+        self._callers: dict[str, asyncio.Lock] = {}
+
+    def caller(self, script: Script) -> contextlib.AbstractAsyncContextManager[object]:
+        """Held while a customer who reads out a code plays their script."""
+        address = next((d.code_sent_to for d in script if d.code_sent_to), None)
+        if address is None:
+            return contextlib.nullcontext()
+        return self._callers.setdefault(address, asyncio.Lock())
 
     def next(self) -> Script:
         self._handsets.poll()
@@ -338,23 +347,32 @@ async def _send_all(
 
         async def play_scripts() -> None:
             while True:
-                signed: dict[str, SignedRequest] = {}
-                began = time.time()
-                codes: dict[str, str | None] = {}
-                for planned in scripts.next():
-                    if not await pacer.turn():
+                script = scripts.next()
+                # A customer is on one call at a time: a second call would cancel the code
+                # the first is waiting for.
+                async with scripts.caller(script):
+                    if not await play(script):
                         return
-                    request = signed.get(planned.key)
-                    if request is None:
-                        delivery = await scripts.filled(planned, began, codes)
-                        if delivery is None:
-                            continue
-                        # Signed when first sent, so a signature's timestamp is fresh.
-                        request = signed[planned.key] = signer.sign(delivery)
-                        summary.late += delivery.late
-                    else:
-                        summary.endpoints[planned.endpoint].duplicates += 1
-                    await _send(client, request, summary)
+
+        async def play(script: Script) -> bool:
+            signed: dict[str, SignedRequest] = {}
+            began = time.time()
+            codes: dict[str, str | None] = {}
+            for planned in script:
+                if not await pacer.turn():
+                    return False
+                request = signed.get(planned.key)
+                if request is None:
+                    delivery = await scripts.filled(planned, began, codes)
+                    if delivery is None:
+                        continue
+                    # Signed when first sent, so a signature's timestamp is fresh.
+                    request = signed[planned.key] = signer.sign(delivery)
+                    summary.late += delivery.late
+                else:
+                    summary.endpoints[planned.endpoint].duplicates += 1
+                await _send(client, request, summary)
+            return True
 
         async def watch_handsets() -> None:
             while True:
