@@ -112,6 +112,7 @@ DISPUTE_EMAILS = (
         "I still have the card, {card}. What do I need to send you?",
     ),
 )
+# Each call's code goes by text, but the second caller asks for it by email.
 FRAUD_CALLS = (
     (
         "Caller reported card payments they did not make; verified by one-time code and "
@@ -127,13 +128,14 @@ FRAUD_CALLS = (
         ),
     ),
     (
-        "Caller received a scam call pretending to be the bank; verified and transferred to "
-        "the fraud team.",
+        "Caller received a scam call pretending to be the bank; verified by a code sent by "
+        "email and transferred to the fraud team.",
         (
             "Hello, you're through to the bank's assistant. How can I help?",
-            "Someone rang saying they were the bank and I gave them a code. Was that a scam?",
-            "It may have been fraud. First I need to verify you: I'm sending a code by text.",
-            "Right, it's arrived.",
+            "Someone rang saying they were the bank and I gave them a code. Was that a scam? "
+            "I'm abroad and texts don't reach me, can you email me instead?",
+            "It may have been fraud. First I need to verify you: I'm emailing you a code.",
+            "Right, it's in my inbox.",
             "Please read me the code.",
             "It's {code}.",
             "Thank you. I'm putting you through to a fraud specialist straight away.",

@@ -287,11 +287,13 @@ class _Scripts:
         self._callers: dict[str, asyncio.Lock] = {}
 
     def caller(self, script: Script) -> contextlib.AbstractAsyncContextManager[object]:
-        """Held while a customer who reads out a code plays their script."""
-        address = next((d.code_sent_to for d in script if d.code_sent_to), None)
-        if address is None:
+        """Held while a customer who reads out a code plays their script (by the number
+        they call from, wherever the code goes)."""
+        reading = next((d for d in script if d.code_sent_to), None)
+        if reading is None:
             return contextlib.nullcontext()
-        return self._callers.setdefault(address, asyncio.Lock())
+        caller = reading.payload["message"]["customer"]["number"]
+        return self._callers.setdefault(caller, asyncio.Lock())
 
     def next(self) -> Script:
         self._handsets.poll()

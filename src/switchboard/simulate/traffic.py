@@ -137,11 +137,14 @@ class Traffic:
         identifies them by their number, sends a one-time code to the phone on file, checks
         the code the caller reads out, and transfers the call to the fraud team."""
         summary, written = self._rng.choice(FRAUD_CALLS)
+        by_email = "email" in written[1]
         turns = tuple(turn.format(code=CODE) for turn in written)
-        caller = self._rng.choice(CUSTOMER_PHONES)  # a code goes only to a number on file
+        # A code goes only to an address on file: the caller is one of the bank's customers.
+        _, _, email, phone, _ = self._rng.choice(CUSTOMERS)
+        code_to = email if by_email else phone
         call = VoiceCall(
             call_id=self._uuid(),
-            caller=caller,
+            caller=phone,
             twilio_call_sid="CA" + self._hex(32),
             org_id=self._org_id,
             assistant_id=self._assistant_id,
@@ -152,7 +155,7 @@ class Traffic:
         def said(turn: int) -> Delivery:
             role = "assistant" if turn % 2 == 0 else "user"
             delivery = call.delivery(f"turn-{turn}", call.transcript(turn, role, turns[turn]))
-            return self._with_code(delivery, caller) if CODE in turns[turn] else delivery
+            return self._with_code(delivery, code_to) if CODE in turns[turn] else delivery
 
         def tools(turn: int, *calls: tuple[str, dict[str, object]]) -> Delivery:
             listed = [(f"call_{self._token(24)}", name, dict(args)) for name, args in calls]
@@ -161,9 +164,12 @@ class Traffic:
 
         script = [call.delivery("in-progress", call.status_update("in-progress", 0))]
         script += [said(0), said(1)]
-        script.append(tools(2, ("identify_caller", {}), ("start_verification", {"channel": "sms"})))
+        channel = "email" if by_email else "sms"
+        script.append(
+            tools(2, ("identify_caller", {}), ("start_verification", {"channel": channel}))
+        )
         script += [said(2), said(3), said(4), said(5)]
-        script.append(self._with_code(tools(5, ("check_verification", {"code": CODE})), caller))
+        script.append(self._with_code(tools(5, ("check_verification", {"code": CODE})), code_to))
         script.append(
             tools(
                 6,
@@ -177,7 +183,7 @@ class Traffic:
         ended_reason = "assistant-forwarded-call"
         script.append(call.delivery("ended", call.status_update("ended", len(turns), ended_reason)))
         report = call.end_of_call_report(turns, summary, ended_reason)
-        script.append(self._with_code(call.delivery("report", report), caller))
+        script.append(self._with_code(call.delivery("report", report), code_to))
         return script
 
     def _with_code(self, delivery: Delivery, address: str) -> Delivery:
