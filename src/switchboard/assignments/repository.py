@@ -95,7 +95,10 @@ WITH last AS (
     ORDER BY w.conversation_id, w.created_at DESC, w.id DESC
 ), unheld AS (
     -- A holder written before 019 may be free text, or no agent's id: then there is none.
-    SELECT c.id, c.channel, c.bank_customer_id, l.queue_name AS last_queue, l.priority,
+    -- Worked before: its last queue; else the one its customer's words asked for.
+    SELECT c.id, c.channel, c.bank_customer_id, l.queue_name IS NOT NULL AS worked_before,
+           coalesce(l.queue_name, %(first_queues)s::jsonb ->> c.id::text, 'general') AS queue,
+           l.priority,
            (SELECT a.id FROM cc_agents AS a WHERE a.id::text = l.assigned_to) AS last_agent
     FROM cc_conversations AS c LEFT JOIN last AS l ON l.conversation_id = c.id
     WHERE c.id = ANY (%(conversations)s::uuid[])
@@ -104,10 +107,9 @@ WITH last AS (
 ), queued AS (
     INSERT INTO cc_assignments (conversation_id, queue_name, channel, priority, source,
                                 sla_due_at, last_agent_id, enqueued_at)
-    SELECT u.id, coalesce(u.last_queue, 'general'), u.channel, coalesce(u.priority, 0),
-           CASE WHEN u.last_queue IS NULL THEN 'inbound' ELSE 'reopen' END,
-           now() + coalesce((%(slas)s::jsonb ->> coalesce(u.last_queue, 'general'))::interval,
-                            %(default_sla)s),
+    SELECT u.id, u.queue, u.channel, coalesce(u.priority, 0),
+           CASE WHEN u.worked_before THEN 'reopen' ELSE 'inbound' END,
+           now() + coalesce((%(slas)s::jsonb ->> u.queue)::interval, %(default_sla)s),
            u.last_agent, now()
     FROM unheld AS u
     ON CONFLICT (conversation_id) WHERE state IN {LIVE} DO NOTHING
@@ -134,17 +136,20 @@ async def queue_unheld(
     audit: dict[str, Any],
     *,
     request_ids: dict[str, str],
+    first_queues: dict[str, str],
     slas: dict[str, str],
     default_sla: timedelta,
 ) -> list[UUID]:
     """The conversations queued now (those nobody held or waited for). `request_ids`: by
-    conversation id, the request whose message queued it (its audit record's)."""
+    conversation id, the request whose message queued it (its audit record's);
+    `first_queues`: by conversation id, the queue of one never queued before (else general)."""
     cursor = await conn.execute(
         QUEUE_UNHELD_SQL,
         {
             **audit_parameters(audit),
             "conversations": conversation_ids,
             "request_ids": Jsonb(request_ids),
+            "first_queues": Jsonb(first_queues),
             "slas": Jsonb(slas),
             "default_sla": default_sla,
         },

@@ -26,6 +26,7 @@ from switchboard.assignments.models import (
     SweepReport,
     allowed,
 )
+from switchboard.assignments.topics import queue_for_words
 from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.enum_input import member_of
@@ -159,14 +160,17 @@ async def enqueue_inbound(
 
 
 async def queue_unheld(
-    conn: AsyncConnection[Any], written_to: dict[UUID, str | None]
+    conn: AsyncConnection[Any],
+    written_to: dict[UUID, str | None],
+    first_words: dict[UUID, tuple[str | None, ...]] | None = None,
 ) -> list[UUID]:
     """Customers wrote on these conversations (the inbound path, in its transaction; each with
     the id of the request that brought its message, for the audit record): each that
     nobody holds or waits for is queued, in one statement with the audit records: in its last
-    queue, for its last agent to be offered first (the sweep offers it), or in general. The
-    SLA clocks of what is queued are started by the sweep, from the time it was queued. The
-    conversations queued."""
+    queue, for its last agent to be offered first (the sweep offers it), or, never queued
+    before, in the queue its customer's words ask for (`first_words`: the subject and text
+    that brought it, topics.py), general when they ask for none. The SLA clocks of what is
+    queued are started by the sweep, from the time it was queued. The conversations queued."""
     entry = AuditEntry(
         actor_type=SYSTEM.type,
         actor_id=SYSTEM.id,
@@ -179,6 +183,11 @@ async def queue_unheld(
         sorted(written_to),
         audit.record_values(entry, None),
         request_ids={str(c): request_id for c, request_id in written_to.items() if request_id},
+        first_queues={
+            str(c): str(queue)
+            for c, words in (first_words or {}).items()
+            if (queue := queue_for_words(*words)) is not Queue.GENERAL
+        },
         slas=_SLA_INTERVALS,
         default_sla=DEFAULT_SLA,
     )
