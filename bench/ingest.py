@@ -561,7 +561,7 @@ async def record_group_like_the_service(
                     "error_message": None, "conversation_id": None, "case_id": None,
                     "bank_customer_id": None,
                 },
-                request_ids={}, slas={}, default_sla=timedelta(minutes=15),
+                request_ids={}, first_queues={}, slas={}, default_sla=timedelta(minutes=15),
             )  # fmt: skip
 
 

@@ -28,9 +28,11 @@ def switchboard(
     url: str | None,
     data_dir: Path | None = None,
     stdin: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env["COLUMNS"] = "200"
+    env |= extra_env or {}
     if url is not None:
         env["DATABASE_URL"] = url
     if data_dir is not None:

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import __version__
-from switchboard.agent_api import conversations, customers, work
+from switchboard.agent_api import conversations, customers, search, supervision, work
 from switchboard.agent_sessions import http as agent_sessions
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
 from switchboard.console.pages import serve_console
@@ -112,11 +112,7 @@ def create_app(
     if settings.api_docs_served:
         serve_api_docs(app)
     app.state.settings = settings
-    app.state.sign_in = agent_sessions.sign_in_for(settings)
-    routers = (twilio.router, sendgrid.router, vapi.router, agent_sessions.router)
-    for router in (*routers, conversations.router, customers.router, work.router):
-        app.add_routes_of(router)
-    serve_console(app)
+    _serve_routes(app, settings)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -152,6 +148,19 @@ def create_app(
     # here, at start-up, rather than at its first request.
     app.openapi()
     return app
+
+
+def _serve_routes(app: SwitchboardApp, settings: Settings) -> None:
+    """The providers' webhooks, the agents' API and the console."""
+    app.state.sign_in = agent_sessions.sign_in_for(settings)
+    webhooks = (twilio.router, sendgrid.router, vapi.router)
+    agents_api = (
+        agent_sessions.router, conversations.router, customers.router, work.router,
+        supervision.router, search.router,
+    )  # fmt: skip
+    for router in (*webhooks, *agents_api):
+        app.add_routes_of(router)
+    serve_console(app)
 
 
 def _serve_metrics(app: FastAPI, settings: Settings, metrics: Metrics) -> None:

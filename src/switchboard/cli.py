@@ -25,6 +25,7 @@ from rich.table import Table
 from switchboard.db import database_url, embedded_tool, redact_url
 from switchboard.demo import load_demo_data
 from switchboard.dev_secrets import with_dev_secrets
+from switchboard.enum_input import member_of
 from switchboard.errors import ConfigurationError, DatabaseBehind, PortInUse, SwitchboardError
 from switchboard.logs import configure_logging
 from switchboard.metrics import MULTIPROCESS_DIR, Metrics
@@ -278,6 +279,7 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     counts = load_demo_data(url)
     held = ", ".join(f"{n} {table}" for table, n in counts.items())
     out.print(f"demo data: in place; the database holds {held}")
+    _print_demo_agents(settings, url, f"http://{host}:{port}")
     # soft_wrap: a connection string broken across lines cannot be pasted.
     out.print(f"database: {redact_url(url)}", soft_wrap=True, markup=False)
     out.print("look:     .venv/bin/switchboard db shell   (psql on it)", markup=False)
@@ -288,6 +290,54 @@ def run(host: Host = "127.0.0.1", port: Port = 8000) -> None:
     where = " (recorded in cc_sandbox_outbox)" if mode == "sandbox" else ""
     out.print(f"outbound: the {mode} provider{where}, worked in this process", markup=False)
     _serve(settings, url, listening, with_worker=True)
+
+
+def _print_demo_agents(settings: Settings, url: str, base_url: str) -> None:
+    """The demo's agent and supervisor, made once, and how to sign in as them: on the
+    terminal only (this console, never the logger). A JSON log goes to a collector: there the
+    secrets are not printed unless a person watches the terminal."""
+    import asyncio  # noqa: PLC0415 - only these commands run an event loop here
+
+    from switchboard.demo_agents import ensure_demo_agents, kept_path  # noqa: PLC0415
+
+    async def made() -> list[Any]:
+        async with await AsyncConnection.connect(url, autocommit=True) as conn:
+            return await ensure_demo_agents(conn, settings)
+
+    ready = asyncio.run(made())
+    where = kept_path(settings.data_dir)
+    shown = settings.log_format_used != "json" or sys.stdout.isatty()
+    out.print(
+        f"demo agents (development only; kept in {where}), sign in at {base_url}/console:",
+        markup=False,
+        soft_wrap=True,
+    )
+    for one in ready:
+        demo, kept = one.demo, one.kept
+        label = f"  {demo.role:<10} {demo.email:<24}"
+        if kept is None:
+            out.print(
+                f"{label} exists, but its password is not in {where}: use it with the password "
+                "you gave it, or another SWITCHBOARD_DATA_DIR and database",
+                markup=False,
+                soft_wrap=True,
+            )
+        elif not shown:
+            out.print(f"{label} password and TOTP secret in {where}", markup=False)
+        else:
+            out.print(
+                f"{label} password {kept.password}  TOTP secret {kept.totp_secret}"
+                f"{'  (new)' if one.created else ''}",
+                markup=False,
+                soft_wrap=True,
+            )
+            out.print(f"  {'':<10} {one.provisioning_uri}", markup=False, soft_wrap=True)
+    out.print(
+        "  a current code: .venv/bin/switchboard agents totp EMAIL   (or add the otpauth URI "
+        "to an authenticator app)",
+        markup=False,
+        soft_wrap=True,
+    )
 
 
 @app.command()
@@ -461,12 +511,20 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
 
 @app.command()
 def simulate(
+    *,
     url: Annotated[
         str | None, typer.Option(help="where the service listens (default SWITCHBOARD_PUBLIC_URL)")
     ] = None,
     rate: Annotated[float, typer.Option(help="requests per second")] = 5.0,
     duration: Annotated[float, typer.Option(help="seconds to send for")] = 30.0,
     seed: Annotated[int | None, typer.Option(help="repeat the traffic of an earlier run")] = None,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="all (everything, mixed), or only: lost-card (a text, to the cards queue), "
+            "dispute (an email, to disputes), fraud-call (verified by a code, to fraud)"
+        ),
+    ] = "all",
     json_path: Annotated[
         str | None, typer.Option("--json", help="also write the summary to this file")
     ] = None,
@@ -474,6 +532,9 @@ def simulate(
     """Send realistic signed provider traffic to a running service; exit 1 unless every
     request is answered 2xx."""
     from switchboard.simulate import simulate as send_traffic  # noqa: PLC0415 - httpx etc.
+    from switchboard.simulate.traffic import Scenario  # noqa: PLC0415
+
+    chosen = member_of(Scenario, scenario, "scenario")
 
     if json_path:  # a summary with nowhere to go is found out before any traffic is sent
         try:
@@ -489,6 +550,7 @@ def simulate(
         rate=rate,
         duration=duration,
         seed=seed,
+        scenario=chosen,
         say=lambda line: out.print(line, markup=False),
     )
     if json_path:
@@ -605,6 +667,22 @@ def agents_queues(
         )
     )
     out.print(f"{agent.email}: {', '.join(agent.queues) or 'no queues'}", markup=False)
+
+
+@agents_app.command("totp")
+def agents_totp(email: Annotated[str, typer.Argument(help="a demo agent's email")]) -> None:
+    """Print the current TOTP code of a demo agent made by `switchboard run` (development
+    only: their secrets are kept in the data directory)."""
+    from switchboard.demo_agents import current_code  # noqa: PLC0415
+
+    settings = Settings.from_env()
+    if settings.production:
+        raise ConfigurationError(
+            "agents totp reads the demo agents' secrets, which exist in development only",
+            hint="an agent's code comes from their own authenticator app",
+        )
+    code, seconds = current_code(settings.data_dir, email)
+    out.print(f"{code}   (valid for {seconds} s more)", markup=False)
 
 
 def main() -> None:

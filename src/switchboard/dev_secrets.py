@@ -14,6 +14,7 @@ import os
 import secrets
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -52,6 +53,11 @@ def load_or_create(data_dir: Path) -> DevSecrets:
 
 
 def _write(path: Path, secrets_: DevSecrets, *, replace: bool) -> None:
+    write_private(path, asdict(secrets_), replace=replace)
+
+
+def write_private(path: Path, content: dict[str, Any], *, replace: bool) -> None:
+    """`content` as JSON in a file only its owner may read (a development secret's file)."""
     # Written through a new 0600 file, so the secrets are never readable by others; a
     # replacement is renamed over the old file, so a reader never sees half of one.
     target = path.with_name(path.name + ".new") if replace else path
@@ -59,7 +65,7 @@ def _write(path: Path, secrets_: DevSecrets, *, replace: bool) -> None:
         target.unlink(missing_ok=True)  # left by a write that was interrupted
     fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(asdict(secrets_), handle, indent=2)
+        json.dump(content, handle, indent=2)
     if replace:
         os.replace(target, path)
 

@@ -402,3 +402,29 @@ class Forbidden(SwitchboardError):
 
     code = "forbidden"
     http_status = 403
+
+
+class SupervisorOnly(SwitchboardError):
+    """Signed in, but the queues' figures and a supervisor's moves are for supervisors and
+    admins."""
+
+    code = "supervisor_only"
+    http_status = 403
+
+
+class SearchRateLimited(SwitchboardError):
+    """The agent searched for customers more often than the allowance lets."""
+
+    code = "search_rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after = retry_after
+
+
+class QueueNotFound(SwitchboardError):
+    """No such queue, or not one the caller supervises."""
+
+    code = "queue_not_found"
+    http_status = 404

@@ -20,6 +20,7 @@ from switchboard.errors import (
     IllegalAssignmentMove,
     StaleAssignment,
 )
+from switchboard.row_security import AgentClaims
 from tests.assignments.support import audit_events, item_row, make_agent, make_item
 from tests.builders import execute
 
@@ -27,21 +28,24 @@ pytestmark = pytest.mark.anyio
 
 # Moves made on one item by id; claim, expire and withdraw pick their items themselves.
 BY_ID = (Move.OFFER, Move.ACCEPT, Move.DECLINE, Move.WRAP_UP, Move.FINISH, Move.TRANSFER,
-         Move.CANCEL)  # fmt: skip
+         Move.CANCEL, Move.REASSIGN, Move.TAKE_OVER)  # fmt: skip
 LEGAL = [(move, state) for move, t in TRANSITIONS.items() for state in sorted(t.sources)]
 ILLEGAL = [(move, state) for move in BY_ID for state in State if not allowed(move, state)]
 
 
 def test_the_lifecycle_is_taskrouters() -> None:
-    assert moves_from(State.QUEUED) == [Move.CLAIM, Move.OFFER, Move.CANCEL]
+    supervisors = [Move.REASSIGN, Move.TAKE_OVER]
+    assert moves_from(State.QUEUED) == [Move.CLAIM, Move.OFFER, Move.CANCEL, *supervisors]
     assert moves_from(State.OFFERED) == [
         Move.ACCEPT,
         Move.DECLINE,
         Move.EXPIRE,
         Move.WITHDRAW,
         Move.CANCEL,
+        *supervisors,
     ]
-    assert moves_from(State.ACTIVE) == [Move.WRAP_UP, Move.TRANSFER]  # never cancelled
+    # never cancelled
+    assert moves_from(State.ACTIVE) == [Move.WRAP_UP, Move.TRANSFER, *supervisors]
     assert moves_from(State.WRAP_UP) == [Move.FINISH]
     assert moves_from(State.DONE) == moves_from(State.CANCELLED) == []
 
@@ -49,6 +53,25 @@ def test_the_lifecycle_is_taskrouters() -> None:
 async def _expire(conn: AsyncConnection[Any], url: str) -> Any:
     execute(url, "UPDATE cc_assignments SET offer_expires_at = now() - interval '1 second'")
     return await service.sweep(conn)
+
+
+def _supervisor(url: str) -> AgentClaims:
+    lead = make_agent(url, queues=("general",))
+    execute(url, "UPDATE cc_agents SET role = 'supervisor' WHERE id = %s", (lead,))
+    return AgentClaims(lead, "supervisor", ("general",))
+
+
+async def _reassign(conn: AsyncConnection[Any], url: str, item: UUID) -> Any:
+    version = item_row(url, item)["version"]
+    target = make_agent(url, queues=("general",))
+    return await service.reassign(
+        conn, _supervisor(url), item, agent_id=target, reason="r", version=version
+    )
+
+
+async def _take_over(conn: AsyncConnection[Any], url: str, item: UUID) -> Any:
+    version = item_row(url, item)["version"]
+    return await service.take_over(conn, _supervisor(url), item, reason="r", version=version)
 
 
 # How each move is asked of the service, on item `i` by agent `a`.
@@ -63,6 +86,8 @@ MAKE: dict[Move, Callable[[AsyncConnection[Any], str, UUID, UUID], Awaitable[Any
     Move.FINISH: lambda c, u, a, i: service.finish(c, a, i),
     Move.TRANSFER: lambda c, u, a, i: service.transfer(c, a, i, queue="cards", reason="cards"),
     Move.CANCEL: lambda c, u, a, i: service.cancel(c, service.SYSTEM, i),
+    Move.REASSIGN: lambda c, u, a, i: _reassign(c, u, i),
+    Move.TAKE_OVER: lambda c, u, a, i: _take_over(c, u, i),
 }
 
 

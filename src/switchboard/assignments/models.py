@@ -50,6 +50,8 @@ class Move(StrEnum):
     FINISH = "finish"
     TRANSFER = "transfer"
     CANCEL = "cancel"
+    REASSIGN = "reassign"  # a supervisor offers the item to an agent of its queue
+    TAKE_OVER = "take_over"  # a supervisor holds the item themselves
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,9 @@ class Transition:
 
 # TaskRouter's lifecycle: an offer declined, expired or withdrawn goes back to the queue;
 # cancelling is possible only before the work was taken (never after active); a transfer ends
-# the active item as done and queues a new one.
+# the active item as done and queues a new one. A supervisor's reassign offers the item to
+# another agent (who may decline: it goes back to the queue in its place), a take-over makes
+# it the supervisor's, active; the conversation's clocks run on either way.
 TRANSITIONS: dict[Move, Transition] = {
     Move.CLAIM: Transition(frozenset({State.QUEUED}), State.ACTIVE),
     Move.OFFER: Transition(frozenset({State.QUEUED}), State.OFFERED),
@@ -74,6 +78,13 @@ TRANSITIONS: dict[Move, Transition] = {
     Move.FINISH: Transition(frozenset({State.WRAP_UP}), State.DONE, by_holder=True),
     Move.TRANSFER: Transition(frozenset({State.ACTIVE}), State.DONE, by_holder=True),
     Move.CANCEL: Transition(frozenset({State.QUEUED, State.OFFERED}), State.CANCELLED),
+    # A supervisor's: the work is not done yet (wrap-up is the holder's own), whoever has it.
+    Move.REASSIGN: Transition(
+        frozenset({State.QUEUED, State.OFFERED, State.ACTIVE}), State.OFFERED
+    ),
+    Move.TAKE_OVER: Transition(
+        frozenset({State.QUEUED, State.OFFERED, State.ACTIVE}), State.ACTIVE
+    ),
 }
 
 

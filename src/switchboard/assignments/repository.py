@@ -95,7 +95,10 @@ WITH last AS (
     ORDER BY w.conversation_id, w.created_at DESC, w.id DESC
 ), unheld AS (
     -- A holder written before 019 may be free text, or no agent's id: then there is none.
-    SELECT c.id, c.channel, c.bank_customer_id, l.queue_name AS last_queue, l.priority,
+    -- Worked before: its last queue; else the one its customer's words asked for.
+    SELECT c.id, c.channel, c.bank_customer_id, l.queue_name IS NOT NULL AS worked_before,
+           coalesce(l.queue_name, %(first_queues)s::jsonb ->> c.id::text, 'general') AS queue,
+           l.priority,
            (SELECT a.id FROM cc_agents AS a WHERE a.id::text = l.assigned_to) AS last_agent
     FROM cc_conversations AS c LEFT JOIN last AS l ON l.conversation_id = c.id
     WHERE c.id = ANY (%(conversations)s::uuid[])
@@ -104,10 +107,9 @@ WITH last AS (
 ), queued AS (
     INSERT INTO cc_assignments (conversation_id, queue_name, channel, priority, source,
                                 sla_due_at, last_agent_id, enqueued_at)
-    SELECT u.id, coalesce(u.last_queue, 'general'), u.channel, coalesce(u.priority, 0),
-           CASE WHEN u.last_queue IS NULL THEN 'inbound' ELSE 'reopen' END,
-           now() + coalesce((%(slas)s::jsonb ->> coalesce(u.last_queue, 'general'))::interval,
-                            %(default_sla)s),
+    SELECT u.id, u.queue, u.channel, coalesce(u.priority, 0),
+           CASE WHEN u.worked_before THEN 'reopen' ELSE 'inbound' END,
+           now() + coalesce((%(slas)s::jsonb ->> u.queue)::interval, %(default_sla)s),
            u.last_agent, now()
     FROM unheld AS u
     ON CONFLICT (conversation_id) WHERE state IN {LIVE} DO NOTHING
@@ -134,17 +136,20 @@ async def queue_unheld(
     audit: dict[str, Any],
     *,
     request_ids: dict[str, str],
+    first_queues: dict[str, str],
     slas: dict[str, str],
     default_sla: timedelta,
 ) -> list[UUID]:
     """The conversations queued now (those nobody held or waited for). `request_ids`: by
-    conversation id, the request whose message queued it (its audit record's)."""
+    conversation id, the request whose message queued it (its audit record's);
+    `first_queues`: by conversation id, the queue of one never queued before (else general)."""
     cursor = await conn.execute(
         QUEUE_UNHELD_SQL,
         {
             **audit_parameters(audit),
             "conversations": conversation_ids,
             "request_ids": Jsonb(request_ids),
+            "first_queues": Jsonb(first_queues),
             "slas": Jsonb(slas),
             "default_sla": default_sla,
         },
@@ -472,3 +477,84 @@ async def one_silent_agent_offline(
     )
     row = await cursor.fetchone()
     return None if row is None else (row[0], str(row[1]))
+
+
+# -- a supervisor's moves -----------------------------------------------------------------
+
+# The item, if the acting agent (the transaction's claims: row_security) sees it and
+# supervises its queue: an admin any; a supervisor one of their queues'; nobody else.
+_SUPERVISED = (
+    f"SELECT {COLUMNS} FROM cc_assignments WHERE id = %s"
+    " AND ((SELECT cc_private.agent_role()) = 'admin'"
+    "      OR ((SELECT cc_private.agent_role()) = 'supervisor'"
+    "          AND queue_name = ANY ((SELECT cc_private.agent_queues())::text[])))"
+)
+
+
+async def supervised_item(conn: AsyncConnection[Any], assignment_id: UUID) -> Assignment | None:
+    return await _one(conn, _SUPERVISED, (assignment_id,))
+
+
+async def lock_agent(conn: AsyncConnection[Any], agent_id: UUID) -> dict[str, Any] | None:
+    """The agent's status, presence, role and capacity, their row locked until the transaction
+    ends: whatever else gives this agent work (a claim, an offer, another reassign) waits,
+    so the load counted next is the agent's load."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, status, presence, role, capacity FROM cc_agents WHERE id = %s"
+            " FOR NO KEY UPDATE",
+            (agent_id,),
+        )
+        return await cur.fetchone()
+
+
+async def lock_item(conn: AsyncConnection[Any], assignment_id: UUID) -> Assignment | None:
+    return await _one(
+        conn, f"SELECT {COLUMNS} FROM cc_assignments WHERE id = %s FOR UPDATE", (assignment_id,)
+    )
+
+
+async def is_member(conn: AsyncConnection[Any], agent_id: UUID, queue: str) -> bool:
+    cursor = await conn.execute(
+        "SELECT FROM cc_agent_queues WHERE agent_id = %s AND queue_name = %s", (agent_id, queue)
+    )
+    return await cursor.fetchone() is not None
+
+
+async def live_load(conn: AsyncConnection[Any], agent_id: UUID, channel: str) -> int:
+    """How many live items of `channel` the agent holds (in a statement of its own, after the
+    agent's row was locked: it sees what the agent's other moves committed)."""
+    cursor = await conn.execute(
+        "SELECT count(*) FROM cc_assignments WHERE assigned_to = %s AND channel = %s"
+        " AND state IN ('offered', 'active', 'wrap_up')",
+        (str(agent_id), channel),
+    )
+    row = await cursor.fetchone()
+    return 0 if row is None else int(row[0])
+
+
+async def hand_to(
+    conn: AsyncConnection[Any], move: Move, assignment_id: UUID, agent_id: UUID, *, version: int
+) -> Assignment | None:
+    """Reassign (offered to the agent until the queue's offer timeout) or take over (active for
+    the agent); None when the item is no longer in a state the move starts from, or past
+    `version`."""
+    transition = TRANSITIONS[move]
+    return await _one(
+        conn,
+        "UPDATE cc_assignments AS a SET state = %(target)s, assigned_to = %(agent)s::text,"
+        " offered_at = CASE WHEN %(target)s = 'offered' THEN now() ELSE a.offered_at END,"
+        " offer_expires_at = CASE WHEN %(target)s = 'offered' THEN now() + q.offer_timeout END,"
+        " accepted_at = CASE WHEN %(target)s = 'active' THEN now() END,"
+        " version = a.version + 1, updated_at = now()"
+        " FROM cc_queues AS q WHERE q.name = a.queue_name AND a.id = %(id)s"
+        " AND a.state = ANY(%(sources)s) AND a.version = %(version)s"
+        f" RETURNING {', '.join('a.' + c.strip() for c in COLUMNS.split(','))}",
+        {
+            "target": str(transition.target),
+            "agent": agent_id,
+            "id": assignment_id,
+            "sources": [str(s) for s in transition.sources],
+            "version": version,
+        },
+    )

@@ -27,6 +27,7 @@ from switchboard.assignments.models import (
     Work,
     allowed,
 )
+from switchboard.assignments.topics import queue_for_words
 from switchboard.audit import service as audit
 from switchboard.audit.models import Actor, ActorType, AuditEntry
 from switchboard.enum_input import member_of
@@ -38,6 +39,7 @@ from switchboard.errors import (
     IllegalAssignmentMove,
     InvalidInput,
     StaleAssignment,
+    SupervisorOnly,
 )
 from switchboard.privacy import mask_card_numbers
 from switchboard.row_security import AgentClaims, act_as_agent, act_as_service
@@ -160,14 +162,17 @@ async def enqueue_inbound(
 
 
 async def queue_unheld(
-    conn: AsyncConnection[Any], written_to: dict[UUID, str | None]
+    conn: AsyncConnection[Any],
+    written_to: dict[UUID, str | None],
+    first_words: dict[UUID, tuple[str | None, ...]] | None = None,
 ) -> list[UUID]:
     """Customers wrote on these conversations (the inbound path, in its transaction; each with
     the id of the request that brought its message, for the audit record): each that
     nobody holds or waits for is queued, in one statement with the audit records: in its last
-    queue, for its last agent to be offered first (the sweep offers it), or in general. The
-    SLA clocks of what is queued are started by the sweep, from the time it was queued. The
-    conversations queued."""
+    queue, for its last agent to be offered first (the sweep offers it), or, never queued
+    before, in the queue its customer's words ask for (`first_words`: the subject and text
+    that brought it, topics.py), general when they ask for none. The SLA clocks of what is
+    queued are started by the sweep, from the time it was queued. The conversations queued."""
     entry = AuditEntry(
         actor_type=SYSTEM.type,
         actor_id=SYSTEM.id,
@@ -180,6 +185,11 @@ async def queue_unheld(
         sorted(written_to),
         audit.record_values(entry, None),
         request_ids={str(c): request_id for c, request_id in written_to.items() if request_id},
+        first_queues={
+            str(c): str(queue)
+            for c, words in (first_words or {}).items()
+            if (queue := queue_for_words(*words)) is not Queue.GENERAL
+        },
         slas=_SLA_INTERVALS,
         default_sla=DEFAULT_SLA,
     )
@@ -407,6 +417,152 @@ async def transfer(
             input={"from_assignment_id": ended.id, "queue": target, "reason_chars": len(reason)},
         )
     return item
+
+
+# -- a supervisor's moves -----------------------------------------------------------------
+
+SUPERVISING_ROLES = frozenset({"supervisor", "admin"})
+
+
+def require_supervisor(agent: AgentClaims) -> None:
+    if agent.role not in SUPERVISING_ROLES:
+        raise SupervisorOnly("only a supervisor or an admin may do this")
+
+
+async def reassign(
+    conn: AsyncConnection[Any],
+    supervisor: AgentClaims,
+    assignment_id: UUID,
+    *,
+    agent_id: UUID,
+    reason: str,
+    version: int,
+) -> Assignment:
+    """A supervisor offers a queued, offered or active item of their queue to another agent
+    of that queue who is available and has room in its channel: the agent accepts or
+    declines as any offer (a decline or expiry puts it back in the queue, in its place). The
+    former holder, if any, no longer has it. The conversation's clocks run on."""
+    return await _supervise(
+        conn, Move.REASSIGN, supervisor, assignment_id, to=agent_id, reason=reason,
+        version=version, event_type="assignment.reassigned",
+    )  # fmt: skip
+
+
+async def take_over(
+    conn: AsyncConnection[Any],
+    supervisor: AgentClaims,
+    assignment_id: UUID,
+    *,
+    reason: str,
+    version: int,
+) -> Assignment:
+    """The supervisor holds the item themselves, active, whatever their presence (they chose
+    to), within their own capacity. The conversation's clocks run on."""
+    return await _supervise(
+        conn, Move.TAKE_OVER, supervisor, assignment_id, to=supervisor.agent_id,
+        reason=reason, version=version, event_type="assignment.taken_over",
+    )  # fmt: skip
+
+
+async def _supervise(
+    conn: AsyncConnection[Any],
+    move: Move,
+    supervisor: AgentClaims,
+    assignment_id: UUID,
+    *,
+    to: UUID,
+    reason: str,
+    version: int,
+    event_type: str,
+) -> Assignment:
+    require_supervisor(supervisor)
+    reason = mask_card_numbers(reason.strip())
+    if not reason or len(reason) > MAX_REASON:
+        raise InvalidInput(f"say why, in 1 to {MAX_REASON} characters")
+    async with conn.transaction():
+        # Seen, and supervised, as PostgreSQL lets the supervisor see it: else not found.
+        await act_as_agent(conn, supervisor)
+        if await repository.supervised_item(conn, assignment_id) is None:
+            raise AssignmentNotFound(f"no assignment {assignment_id} in your queues")
+        await act_as_service(conn)
+        # The agent's row first, then the item's, as claim-next and offers take them.
+        target = await repository.lock_agent(conn, to)
+        current = await _locked(conn, assignment_id)
+        if current.version != version:
+            raise StaleAssignment(
+                f"this item changed since you saw it (version {version}, now {current.version})",
+                hint="reload it and decide again",
+            )
+        if not allowed(move, current.state):
+            raise _illegal(move, current)
+        why = await _why_they_cannot_hold(conn, move, target, current, supervisor)
+        if why is not None:
+            raise AgentCannotTakeWork(why, hint=_HOLD_HINT[move])
+        moved = await repository.hand_to(conn, move, assignment_id, to, version=version)
+        if moved is None:  # both rows are locked and were checked just above
+            raise RuntimeError(f"{move} of a locked, checked item changed nothing")
+        await _audit(
+            conn,
+            agent_actor(supervisor.agent_id),
+            event_type,
+            moved,
+            input={
+                "reason": reason,
+                "to": to,
+                "from_agent": current.assigned_to,
+                "from_state": str(current.state),
+            },
+            output={"offer_expires_at": moved.offer_expires_at},
+        )
+    return moved
+
+
+_HOLD_HINT = {
+    Move.REASSIGN: "choose an available agent of the item's queue with room in its channel",
+    Move.TAKE_OVER: "finish or hand on some of your own work first",
+}
+
+
+async def _locked(conn: AsyncConnection[Any], assignment_id: UUID) -> Assignment:
+    current = await repository.lock_item(conn, assignment_id)
+    if current is None:
+        raise AssignmentNotFound("no such assignment")
+    return current
+
+
+async def _why_they_cannot_hold(
+    conn: AsyncConnection[Any],
+    move: Move,
+    target: dict[str, Any] | None,
+    item: Assignment,
+    supervisor: AgentClaims,
+) -> str | None:
+    """Why the (locked) agent may not be given the (locked) item, or None."""
+    if target is None or target["status"] != "active":
+        return "there is no active agent with that id"
+    you = target["id"] == supervisor.agent_id
+    who, s = ("you", "") if you else ("this agent", "s")
+    if item.assigned_to == str(target["id"]):
+        return f"{who} already hold{s} this item"
+    if move is Move.REASSIGN and target["presence"] != Presence.AVAILABLE:
+        return f"this agent is {target['presence']}: work is offered only to an available agent"
+    admin_taking = move is Move.TAKE_OVER and target["role"] == "admin"
+    if not admin_taking and not await repository.is_member(conn, target["id"], item.queue_name):
+        return f"{who} do{'' if you else 'es'} not work the queue {item.queue_name}"
+    return await _no_room(conn, target, item, who, s)
+
+
+async def _no_room(
+    conn: AsyncConnection[Any], target: dict[str, Any], item: Assignment, who: str, s: str
+) -> str | None:
+    if item.channel is None:
+        return "this item has no channel, so no capacity can take it"
+    room = str(target["capacity"].get(item.channel, 0))
+    most = int(room) if room.isdigit() else 0
+    held = await repository.live_load(conn, target["id"], item.channel)
+    if held >= most:
+        return f"{who} hold{s} {held} of {most} {item.channel} items: at capacity"
+    return None
 
 
 # -- presence -----------------------------------------------------------------------------

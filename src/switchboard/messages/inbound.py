@@ -154,6 +154,7 @@ async def _record(
     results = [_DUPLICATE] * len(group)
     # Conversations a customer wrote on, which a person must read; the first request for each.
     written_to: dict[UUID, str | None] = {}
+    first_words: dict[UUID, tuple[str | None, ...]] = {}  # what decides a first queue
     for i, row, found in zip(fresh, received, looked_up, strict=True):
         message_id = inserted.get(row.provider_message_id)
         if message_id is None:  # stored before the delivery ledger existed: the same message
@@ -162,6 +163,7 @@ async def _record(
         results[i] = Recorded(False, message_id, row.conversation_id, row.audit["bank_customer_id"])
         if _for_a_person(message):
             written_to.setdefault(row.conversation_id, group[i].request_id)
+            first_words.setdefault(row.conversation_id, _words(row.body_text, row.body_json))
         if _heeds_preferences(message):
             token = REQUEST_ID.set(group[i].request_id)  # the keyword's audit records' request
             try:
@@ -178,7 +180,7 @@ async def _record(
         if message.thread.ends_call:
             await conversations.close(conn, row.conversation_id)
     if written_to:
-        await assignments.queue_unheld(conn, written_to)
+        await assignments.queue_unheld(conn, written_to, first_words)
     return results
 
 
@@ -191,6 +193,12 @@ def _first_of_each(group: list[_Masked], claimed: set[str]) -> list[int]:
             fresh.append(i)
             seen.add(key_)
     return fresh
+
+
+def _words(text: str | None, fields: dict[str, Any] | None) -> tuple[str | None, ...]:
+    """What a customer wrote, as stored (card numbers masked): an email's subject and text."""
+    subject = (fields or {}).get("subject")
+    return (subject if isinstance(subject, str) else None, text)
 
 
 def _is_call(masked: _Masked) -> bool:

@@ -23,6 +23,7 @@ from switchboard.messages.status import moves_forward
 from switchboard.privacy import Identifier
 from switchboard.webhook_ledger import service as webhook_ledger
 
+SANDBOX = "sandbox"  # cc_messages.provider of what the sandbox sent (outbound.models)
 # PostgreSQL stores neither NUL characters nor lone surrogates, in text or in jsonb; anyone
 # who can send an email can put them in one.
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -68,6 +69,10 @@ async def record_status(conn: AsyncConnection[Any], report: StatusReport) -> Rec
         ):
             return Recorded(duplicate=True)
         found = await repository.lock_message(conn, report.provider, report.provider_message_id)
+        if found is None:
+            # In development the sandbox sends in the providers' place (its ids start SB, no
+            # provider's do): the simulator reports on those sends as the provider would.
+            found = await repository.lock_message(conn, SANDBOX, report.provider_message_id)
         if found is None and report.message_id is not None:
             # Sent by us, its report arriving before the worker stored the provider's id.
             found = await repository.lock_outbound_awaiting_id(

@@ -112,6 +112,8 @@ SERVICE_ROLE_TABLES: dict[str, frozenset[str]] = {
     "cc_sla_clocks": frozenset({"SELECT", "INSERT", "UPDATE"}),
     "cc_sla_clock_events": _APPEND_ONLY,
     "cc_conversation_notes": _APPEND_ONLY,
+    # 028: an agent's search allowance, upserted; its row goes with the agent's
+    "cc_agent_search_budget": frozenset({"SELECT", "INSERT", "UPDATE"}),
     "procrastinate_jobs": _READ_WRITE,
     "procrastinate_events": _READ_WRITE,
     "procrastinate_periodic_defers": _READ_WRITE,

@@ -28,6 +28,7 @@ from switchboard.heap import startup_objects_frozen
 from switchboard.metrics import Metrics
 from switchboard.outbound.config import config_from
 from switchboard.outbound.dispatch import DispatchContext
+from switchboard.outbound.handsets import handsets_path
 from switchboard.outbound.queue import CONTEXT_KEY, QUEUE, outbound_queue
 from switchboard.outbound.sandbox import SandboxSender
 from switchboard.providers.messaging import MessageSender
@@ -76,7 +77,8 @@ def senders_for(
 ) -> dict[str, MessageSender]:
     check_live_settings(settings)
     if settings.outbound_mode is OutboundMode.SANDBOX:
-        sandbox = SandboxSender(pool)
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        sandbox = SandboxSender(pool, handsets_file=handsets_path(settings.data_dir))
         return {"sms": sandbox, "whatsapp": sandbox, "email": sandbox}
     sender = config_from(settings)
     twilio = TwilioMessages(

@@ -32,6 +32,13 @@ class Delivery:
     fields: Mapping[str, str] | None = None  # a form (Twilio) or multipart fields (SendGrid)
     payload: Any = None  # a JSON body (SendGrid events, Vapi)
     late: bool = False  # a status report sent after one that follows it
+    query: Mapping[str, str] | None = None  # in the URL the provider calls (and signs)
+    # A tool call that carries the one-time code last sent to this address, read from the
+    # sandbox's handsets when it is sent (CODE stands for it in the payload).
+    code_sent_to: str | None = None
+
+
+CODE = "@CODE@"  # where a tool call's arguments carry the code the caller reads out
 
 
 def sms_fields(
@@ -79,6 +86,7 @@ def twilio_status_fields(
     to_number: str,
     account_sid: str,
     service_sid: str,
+    from_number: str = OUR_NUMBER,
 ) -> dict[str, str]:
     """The form of a Twilio status callback about an outbound message."""
     fields = {
@@ -88,7 +96,7 @@ def twilio_status_fields(
         "SmsStatus": status,
         "AccountSid": account_sid,
         "MessagingServiceSid": service_sid,
-        "From": OUR_NUMBER,
+        "From": from_number,
         "To": to_number,
         "ApiVersion": "2010-04-01",
     }
@@ -193,6 +201,26 @@ class VoiceCall:
         if ended_reason:
             message["endedReason"] = ended_reason
             message["call"]["endedReason"] = ended_reason
+        return message
+
+    def tool_calls(self, turn: int, calls: list[tuple[str, str, dict[str, Any]]]) -> dict[str, Any]:
+        """The assistant calling tools (id, name, arguments each), in the OpenAI function-call
+        shape Vapi posts."""
+        message = self._envelope("tool-calls", at=self._at(turn) + 2)
+        listed: list[dict[str, Any]] = [
+            {
+                "id": call_id,
+                "type": "function",
+                "function": {"name": name, "arguments": json.dumps(arguments)},
+            }
+            for call_id, name, arguments in calls
+        ]
+        message["toolCallList"] = listed
+        message["toolWithToolCallList"] = [
+            {"type": "function", "function": {"name": name}, "toolCall": call}
+            for call, (_, name, _) in zip(listed, calls, strict=True)
+        ]
+        message["assistant"] = {"id": self.assistant_id, "name": "Card services"}
         return message
 
     def transcript(self, turn: int, role: str, text: str) -> dict[str, Any]:

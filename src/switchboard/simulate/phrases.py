@@ -83,3 +83,62 @@ CALLS = (
     ),
 )
 UNKNOWN_NAMES = ("Sam Carter", "Priya Shah", "Tom O'Neill", "Zoë Ñúñez", "Kwame Mensah")
+
+# The scenarios that end with a person: each is written so that it lands in its team's queue.
+LOST_CARD_TEXTS = (
+    (
+        "Hi, I've lost my debit card, I think I left it in a taxi last night",
+        "Can you block it and send me a new one? I'm at home all week",
+    ),
+    (
+        "My card was stolen from my bag this morning",
+        "I haven't checked the app yet, please stop it before anyone uses it",
+        "Thanks. Will the new card have the same PIN?",
+    ),
+    ("Lost card! Last used it at the station. Please help", "Is it blocked now?"),
+)
+DISPUTE_EMAILS = (
+    (
+        "Dispute: charged twice at Hotel Lisboa",
+        "Hello, I was charged twice for the same stay at Hotel Lisboa on card {card}. "
+        "I want to dispute the second charge of £212.40.",
+        "The hotel says they only took one payment. Booking reference HX-20931. "
+        "Please refund the duplicate.",
+    ),
+    (
+        "Disputed transaction on my statement",
+        "There is a payment of £89.00 to ONLINE-GADGETS on my statement that I don't "
+        "recognise. I have never bought anything from them.",
+        "I still have the card, {card}. What do I need to send you?",
+    ),
+)
+# Each call's code goes by text, but the second caller asks for it by email.
+FRAUD_CALLS = (
+    (
+        "Caller reported card payments they did not make; verified by one-time code and "
+        "transferred to the fraud team.",
+        (
+            "Hello, you're through to the bank's assistant. How can I help?",
+            "Hi, there are three payments on my card I didn't make, I think it's fraud.",
+            "I'm sorry. To look at your account I'll send a code to your phone. One moment.",
+            "OK, I've got a text.",
+            "Please read me the code.",
+            "It's {code}.",
+            "Thank you, you're verified. I'm transferring you to our fraud team now.",
+        ),
+    ),
+    (
+        "Caller received a scam call pretending to be the bank; verified by a code sent by "
+        "email and transferred to the fraud team.",
+        (
+            "Hello, you're through to the bank's assistant. How can I help?",
+            "Someone rang saying they were the bank and I gave them a code. Was that a scam? "
+            "I'm abroad and texts don't reach me, can you email me instead?",
+            "It may have been fraud. First I need to verify you: I'm emailing you a code.",
+            "Right, it's in my inbox.",
+            "Please read me the code.",
+            "It's {code}.",
+            "Thank you. I'm putting you through to a fraud specialist straight away.",
+        ),
+    ),
+)

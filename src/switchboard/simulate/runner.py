@@ -3,30 +3,43 @@
 A few workers each play one script at a time, delivery by delivery, so a conversation arrives
 in order while several conversations interleave; one pacer hands out the send times, so the
 total rate is the one asked for. All traffic is valid: anything but a 2xx is a failure.
+
+The sandbox's handsets (outbound/handsets.py, under the data directory the service shares
+with the simulator) say what the service sent while the simulator runs: each send's status
+reports are played next, before any new conversation, and a caller reads the one-time code
+the assistant sent them from there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from switchboard.errors import SwitchboardError
+from switchboard.outbound.handsets import Delivered, handsets_path, read_from
 from switchboard.settings import Settings
-from switchboard.simulate.payloads import Endpoint
+from switchboard.simulate.payloads import CODE, Delivery, Endpoint
 from switchboard.simulate.signing import USER_AGENT, SignedRequest, Signer, service_secrets
-from switchboard.simulate.traffic import Traffic
+from switchboard.simulate.traffic import Scenario, Script, Traffic
 
 Say = Callable[[str], None]
 _TIMEOUT_SECONDS = 15.0  # what Twilio waits for an answer
 _KEPT_PROBLEMS = 5
+_HANDSETS_POLL_SECONDS = 0.25
+_CODE_WAIT_SECONDS = 15.0  # how long a caller waits for the text with the code
+_A_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
 
 
 class ServiceUnreachable(SwitchboardError):
@@ -50,6 +63,10 @@ class Summary:
         default_factory=lambda: {endpoint: EndpointTally() for endpoint in Endpoint}
     )
     late: int = 0
+    scenario: str = Scenario.ALL
+    reported: int = 0  # messages the service sent whose status reports were played
+    codes_read: int = 0  # one-time codes a caller read out
+    codes_missed: int = 0  # calls where no code arrived in time (no worker, or rate-limited)
     latencies: list[float] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)  # the first few, for the reader
 
@@ -105,6 +122,16 @@ class Summary:
             f"latency: p50 {self.percentile(0.5) * 1000:.1f} ms, "
             f"p99 {self.percentile(0.99) * 1000:.1f} ms"
         )
+        lines.append(
+            f"status reports played for {self.reported} message(s) the service sent; "
+            f"one-time codes read out: {self.codes_read}, not received: {self.codes_missed}"
+        )
+        if self.codes_missed and not self.codes_read and not self.reported:
+            lines.append(
+                "note: nothing the service sent reached the sandbox's handsets; run the "
+                "service with its worker on the sandbox (`switchboard run`), with this "
+                "SWITCHBOARD_DATA_DIR"
+            )
         if self.ok:
             lines.append("every request was answered 2xx")
             return lines
@@ -124,7 +151,11 @@ class Summary:
         return {
             "url": self.url,
             "seed": self.seed,
+            "scenario": str(self.scenario),
             "seconds": self.seconds,
+            "reported_messages": self.reported,
+            "codes_read": self.codes_read,
+            "codes_missed": self.codes_missed,
             "requests": self.requests,
             "duplicates": self.duplicates,
             "out_of_order": self.late,
@@ -152,6 +183,7 @@ def simulate(
     rate: float = 5.0,
     duration: float = 30.0,
     seed: int | None = None,
+    scenario: Scenario = Scenario.ALL,
     say: Say = print,
 ) -> Summary:
     """Send `rate` requests a second for `duration` seconds to the service at `url` (by
@@ -168,10 +200,15 @@ def simulate(
     target = (url or settings.public_url).rstrip("/")
     total = max(1, round(rate * duration))
     rng = random.Random(seed)  # noqa: S311 - made-up traffic that a seed must repeat
-    traffic = Traffic(rng, sendgrid_events=secrets.sendgrid_event_key is not None)
-    summary = Summary(url=target, seed=seed)
+    traffic = Traffic(
+        rng, scenario=scenario, sendgrid_events=secrets.sendgrid_event_key is not None
+    )
+    summary = Summary(url=target, seed=seed, scenario=scenario)
     signer = Signer(secrets, settings.public_url)
-    asyncio.run(_send_all(target, signer, traffic, pacing=(total, rate), summary=summary, say=say))
+    handsets = Handsets(handsets_path(settings.data_dir))
+    asyncio.run(
+        _send_all(target, signer, traffic, handsets, pacing=(total, rate), summary=summary, say=say)
+    )
     for line in summary.lines():
         say(line)
     return summary
@@ -195,10 +232,99 @@ class _Pacer:
         return True
 
 
+class Handsets:
+    """What the sandbox delivered since the simulator started: each send once for its status
+    reports, and the codes callers read out."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._offset = path.stat().st_size if path.exists() else 0  # this run's sends only
+        self._seen: list[Delivered] = []
+        self._unreported: list[Delivered] = []
+
+    def poll(self) -> None:
+        found, self._offset = read_from(self._path, self._offset)
+        self._seen += found
+        self._unreported += found
+
+    def take_unreported(self) -> list[Delivered]:
+        taken, self._unreported = self._unreported, []
+        return taken
+
+    async def code_sent_to(self, address: str, since: float) -> str | None:
+        """The code in the newest text to `address` sent since `since`, once it arrives."""
+        deadline = time.monotonic() + _CODE_WAIT_SECONDS
+        while True:
+            for sent in reversed(self._seen):
+                if sent.to_address == address and sent.sent_at >= since:
+                    found = _A_CODE.search(sent.text)
+                    if found:
+                        return found.group()
+            if time.monotonic() > deadline:
+                return None
+            await asyncio.sleep(_HANDSETS_POLL_SECONDS)
+
+
+def _with_code(delivery: Delivery, code: str | None) -> Delivery | None:
+    """The delivery with the code the caller read out in it; without a code a tool call to
+    check it is not made, and the caller is heard saying none came."""
+    text = json.dumps(delivery.payload)
+    if code is None:
+        if '"tool-calls"' in text:
+            return None
+        return replace(delivery, payload=json.loads(text.replace(CODE, "nothing came through")))
+    return replace(delivery, payload=json.loads(text.replace(CODE, code)))
+
+
+class _Scripts:
+    """What to play next: the status reports of what the service sent first, then traffic."""
+
+    def __init__(self, traffic: Traffic, handsets: Handsets, summary: Summary) -> None:
+        self._traffic = traffic
+        self._handsets = handsets
+        self._summary = summary
+        self._reports: list[Script] = []
+        self._callers: dict[str, asyncio.Lock] = {}
+
+    def caller(self, script: Script) -> contextlib.AbstractAsyncContextManager[object]:
+        """Held while a customer who reads out a code plays their script (by the number
+        they call from, wherever the code goes)."""
+        reading = next((d for d in script if d.code_sent_to), None)
+        if reading is None:
+            return contextlib.nullcontext()
+        caller = reading.payload["message"]["customer"]["number"]
+        return self._callers.setdefault(caller, asyncio.Lock())
+
+    def next(self) -> Script:
+        self._handsets.poll()
+        for sent in self._handsets.take_unreported():
+            if script := self._traffic.status_reports(sent):
+                self._reports.append(script)
+                self._summary.reported += 1
+        return self._reports.pop(0) if self._reports else self._traffic.next_script()
+
+    async def filled(
+        self, planned: Delivery, began: float, codes: dict[str, str | None]
+    ) -> Delivery | None:
+        """The delivery as sent: a code the caller reads out is the one last sent to them
+        since their script began (waited for once a script, then remembered)."""
+        address = planned.code_sent_to
+        if address is None:
+            return planned
+        if address not in codes:
+            codes[address] = await self._handsets.code_sent_to(address, began)
+            if codes[address] is None:
+                self._summary.codes_missed += 1
+            else:
+                self._summary.codes_read += 1
+        return _with_code(planned, codes[address])
+
+
 async def _send_all(
     url: str,
     signer: Signer,
     traffic: Traffic,
+    handsets: Handsets,
     *,
     pacing: tuple[int, float],
     summary: Summary,
@@ -219,23 +345,47 @@ async def _send_all(
         pacer = _Pacer(total, rate)
         started = time.monotonic()
 
+        scripts = _Scripts(traffic, handsets, summary)
+
         async def play_scripts() -> None:
             while True:
-                signed: dict[str, SignedRequest] = {}
-                for delivery in traffic.next_script():
-                    if not await pacer.turn():
+                script = scripts.next()
+                # A customer is on one call at a time: a second call would cancel the code
+                # the first is waiting for.
+                async with scripts.caller(script):
+                    if not await play(script):
                         return
-                    request = signed.get(delivery.key)
-                    if request is None:
-                        # Signed when first sent, so a signature's timestamp is fresh.
-                        request = signed[delivery.key] = signer.sign(delivery)
-                        if delivery.late:
-                            summary.late += 1
-                    else:
-                        summary.endpoints[delivery.endpoint].duplicates += 1
-                    await _send(client, request, summary)
 
-        await asyncio.gather(*(play_scripts() for _ in range(workers)))
+        async def play(script: Script) -> bool:
+            signed: dict[str, SignedRequest] = {}
+            began = time.time()
+            codes: dict[str, str | None] = {}
+            for planned in script:
+                if not await pacer.turn():
+                    return False
+                request = signed.get(planned.key)
+                if request is None:
+                    delivery = await scripts.filled(planned, began, codes)
+                    if delivery is None:
+                        continue
+                    # Signed when first sent, so a signature's timestamp is fresh.
+                    request = signed[planned.key] = signer.sign(delivery)
+                    summary.late += delivery.late
+                else:
+                    summary.endpoints[planned.endpoint].duplicates += 1
+                await _send(client, request, summary)
+            return True
+
+        async def watch_handsets() -> None:
+            while True:
+                handsets.poll()
+                await asyncio.sleep(_HANDSETS_POLL_SECONDS)
+
+        watcher = asyncio.create_task(watch_handsets())
+        try:
+            await asyncio.gather(*(play_scripts() for _ in range(workers)))
+        finally:
+            watcher.cancel()
         summary.seconds = time.monotonic() - started
 
 

@@ -84,18 +84,24 @@ class Signer:
     def sign(self, delivery: Delivery) -> SignedRequest:
         endpoint = delivery.endpoint
         if endpoint in {Endpoint.TWILIO_MESSAGES, Endpoint.TWILIO_STATUS}:
-            return self._twilio_form(endpoint, dict(delivery.fields or {}))
+            return self._twilio_form(
+                endpoint, dict(delivery.fields or {}), dict(delivery.query or {})
+            )
         if endpoint is Endpoint.SENDGRID_INBOUND:
             return self._inbound_parse(dict(delivery.fields or {}))
         if endpoint is Endpoint.SENDGRID_EVENTS:
             return self._event_webhook(delivery.payload)
         return self._vapi(delivery.payload)
 
-    def _twilio_form(self, endpoint: Endpoint, fields: dict[str, str]) -> SignedRequest:
-        signature = self._twilio.compute_signature(self._public_url + endpoint, fields)
+    def _twilio_form(
+        self, endpoint: Endpoint, fields: dict[str, str], query: dict[str, str]
+    ) -> SignedRequest:
+        # Twilio signs the whole URL it calls, a status callback's query string included.
+        url = self._public_url + endpoint + (f"?{urlencode(query)}" if query else "")
+        signature = self._twilio.compute_signature(url, fields)
         return SignedRequest(
             endpoint,
-            {},
+            query,
             urlencode(fields).encode(),
             _headers(
                 "application/x-www-form-urlencoded",
