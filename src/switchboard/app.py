@@ -14,10 +14,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from switchboard import __version__, vendor
+from switchboard import __version__
 from switchboard.agent_api import conversations, customers, search, supervision, work
 from switchboard.agent_sessions import http as agent_sessions
 from switchboard.api_docs import READINESS_ERRORS, serve_api_docs
+from switchboard.console.pages import serve_console
 from switchboard.db import connection_pool
 from switchboard.errors import (
     DatabaseUnavailable,
@@ -41,10 +42,6 @@ from switchboard.webhooks import sendgrid, twilio, vapi
 from switchboard.webhooks.common import same_secret
 
 log = logging.getLogger("switchboard")
-CONSOLE_STATIC = vendor.DESTINATION.parent  # switchboard/console/static
-# The console's scripts (vendor.json) are public and change only with a new pin; an hour in
-# a browser's cache is the most an upgrade waits for, revalidated by ETag after that.
-STATIC_MAX_AGE_SECONDS = 3600
 # How long a scrape waits for the job queue's figures: a scrape must answer while the
 # database is slow, and then does without them.
 QUEUE_READ_SECONDS = 2.0
@@ -115,13 +112,7 @@ def create_app(
     if settings.api_docs_served:
         serve_api_docs(app)
     app.state.settings = settings
-    app.state.sign_in = agent_sessions.sign_in_for(settings)
-    routers = (twilio.router, sendgrid.router, vapi.router, agent_sessions.router)
-    agents_api = (conversations.router, customers.router, work.router, supervision.router)
-    for router in (*routers, *agents_api, search.router):
-        app.add_routes_of(router)
-
-    _serve_console_static(app)
+    _serve_routes(app, settings)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")
     async def healthz() -> dict[str, str]:
@@ -159,6 +150,19 @@ def create_app(
     return app
 
 
+def _serve_routes(app: SwitchboardApp, settings: Settings) -> None:
+    """The providers' webhooks, the agents' API and the console."""
+    app.state.sign_in = agent_sessions.sign_in_for(settings)
+    webhooks = (twilio.router, sendgrid.router, vapi.router)
+    agents_api = (
+        agent_sessions.router, conversations.router, customers.router, work.router,
+        supervision.router, search.router,
+    )  # fmt: skip
+    for router in (*webhooks, *agents_api):
+        app.add_routes_of(router)
+    serve_console(app)
+
+
 def _serve_metrics(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
     """GET /metrics: what `metrics` counted, with the pools and the job queue as they are."""
 
@@ -185,23 +189,6 @@ def _serve_metrics(app: FastAPI, settings: Settings, metrics: Metrics) -> None:
         except (psycopg.Error, TimeoutError) as exc:
             log.warning("/metrics without the job queue's figures: %s", str(exc).strip())
         return Response(metrics.exposition(read), media_type=CONTENT_TYPE)
-
-
-def _serve_console_static(app: SwitchboardApp) -> None:
-    """/console/static/...: the console's files, among them vendor/htmx.min.js and
-    vendor/sse.min.js, which `make setup` installs (switchboard/vendor.py). Without them the
-    service still starts, and says what is missing."""
-    if not vendor.up_to_date(vendor.load_manifest(), vendor.DESTINATION):
-        log.warning(
-            "the console's scripts are missing or not those vendor.json pins: run `make setup` "
-            "(python -m switchboard.vendor); /console/static/vendor/ answers 404 until then"
-        )
-    app.add_static_files(
-        "/console/static",
-        CONSOLE_STATIC,
-        name="console-static",
-        max_age=STATIC_MAX_AGE_SECONDS,
-    )
 
 
 def _metrics_refused(settings: Settings, authorization: str | None) -> SwitchboardError | None:

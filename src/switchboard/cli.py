@@ -615,7 +615,8 @@ def agents_add(
         markup=False,
     )
     print(added.enrolment_secret)
-    out.print(f"enrolment link: {added.enrolment_path}", markup=False, soft_wrap=True)
+    link = Settings.from_env().public_url.rstrip("/") + added.enrolment_path
+    out.print(f"enrolment link: {link}", markup=False, soft_wrap=True)
 
 
 @agents_app.command("list")

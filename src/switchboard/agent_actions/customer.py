@@ -17,6 +17,8 @@ from switchboard.audit import service as audit
 from switchboard.audit.models import ActorType, AuditEntry
 from switchboard.auth_sessions import service as auth_sessions
 from switchboard.auth_sessions.models import CheckResult, StartResult
+from switchboard.cases import service as cases
+from switchboard.cases.models import Case
 from switchboard.errors import CustomerNotRecognised, InvalidInput, RevealNotAllowed
 from switchboard.identities.service import IdentityChannel, linked_addresses
 from switchboard.preferences import service as preferences
@@ -24,10 +26,11 @@ from switchboard.preferences.models import Preferences
 
 __all__ = ["Contact", "CustomerView", "Preferences", "Revealed"]
 from switchboard.privacy import mask_address, mask_card_numbers
-from switchboard.row_security import AgentClaims
+from switchboard.row_security import AgentClaims, act_as_agent
 from switchboard.tools.context import ToolServices
 
 REVEAL_FOR = timedelta(minutes=5)
+MAX_CASES_SHOWN = 20
 MAX_REASON = 300
 # Where an agent's step-up code goes: the customer's phone, never an address typed by anyone.
 _CODE_CHANNEL = "sms"
@@ -44,6 +47,7 @@ class CustomerView:
     bank_customer_id: UUID
     contacts: list[Contact]
     preferences: Preferences
+    cases: list[Case]  # those the agent may see, newest first, closed ones included
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,17 @@ class Revealed:
 async def customer_of(
     conn: AsyncConnection[Any], agent: AgentClaims, conversation_id: UUID
 ) -> CustomerView:
-    """The conversation's customer with their contact details masked, and their preferences."""
+    """The conversation's customer with their contact details masked, their preferences, and
+    the cases of theirs the agent may see (row-level security decides which)."""
     async with conn.transaction():
         customer = await _customer_seen_by(conn, agent, conversation_id)
         contacts = await _contacts(conn, customer, masked=True)
         found = await preferences.get_preferences(conn, customer)
-    return CustomerView(customer, contacts, found)
+        await act_as_agent(conn, agent, reading=conversation_id)
+        seen_cases = await cases.customer_cases(
+            conn, customer, include_closed=True, limit=MAX_CASES_SHOWN
+        )
+    return CustomerView(customer, contacts, found, seen_cases)
 
 
 async def reveal_contacts(

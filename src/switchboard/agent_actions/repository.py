@@ -43,6 +43,11 @@ async def lock_and_read_latest(conn: AsyncConnection[Any], conversation_id: UUID
     statement of their own, so that they are read after the lock is had, with what the other
     reply committed."""
     await conn.execute("SELECT FROM cc_conversations WHERE id = %s FOR UPDATE", (conversation_id,))
+    return await read_latest(conn, conversation_id)
+
+
+async def read_latest(conn: AsyncConnection[Any], conversation_id: UUID) -> Latest:
+    """The conversation's newest message, who wrote first and when anyone last wrote in."""
     cursor = await conn.execute(
         "SELECT (SELECT m.id FROM cc_messages AS m WHERE m.conversation_id = %(c)s"
         "        ORDER BY m.created_at DESC, m.id DESC LIMIT 1),"

@@ -59,7 +59,7 @@ class RegulatoryNotice:
 
 
 MAX_NOTE = 4000
-_REPLY_CHANNELS = {
+REPLY_CHANNELS = {
     Channel.SMS: ContactChannel.SMS,
     Channel.WHATSAPP: ContactChannel.WHATSAPP,
     Channel.EMAIL: ContactChannel.EMAIL,
@@ -100,7 +100,7 @@ async def reply(
     when = now or datetime.now(UTC)
     async with conn.transaction():
         seen = await seen_by(conn, agent, conversation_id)
-        if seen.channel not in _REPLY_CHANNELS:
+        if seen.channel not in REPLY_CHANNELS:
             raise CannotReply(
                 f"a {seen.channel} conversation cannot be answered in writing",
                 hint="reply on the customer's text or email conversation",
@@ -118,7 +118,7 @@ async def reply(
             conn,
             actor_of(agent),
             OutboundRequest(
-                channel=_REPLY_CHANNELS[Channel(seen.channel)],
+                channel=REPLY_CHANNELS[Channel(seen.channel)],
                 to_address=latest.customer_address,
                 purpose=Purpose.SERVICE,
                 body_text=body,

@@ -11,11 +11,13 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from switchboard.agent_actions import service as actions
+from switchboard.agent_actions.reply_check import reply_verdict
 from switchboard.agent_actions.service import RegulatoryNotice
 from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_sessions.http import SignedIn
 from switchboard.agent_sessions.models import SignedInAgent
 from switchboard.cases.models import Case
+from switchboard.cases.service import next_states
 from switchboard.errors import SendRefused
 from switchboard.row_security import AgentClaims
 from switchboard.sla.models import ClockView
@@ -105,6 +107,18 @@ class ReplyOut(BaseModel):
     message_id: UUID
 
 
+class ReplyCheckOut(BaseModel):
+    allowed: bool = Field(description="a reply sent now would be queued")
+    rule: str | None = Field(
+        description="why not: do_not_contact, channel_not_allowed, quiet_hours or cannot_reply"
+    )
+    detail: str | None
+    responding_until: datetime | None = Field(
+        description="until then a reply answers the customer's last message and may go out in "
+        "quiet hours (docs/agents.md)"
+    )
+
+
 class NoteIn(BaseModel):
     body: str = Field(min_length=1, max_length=4000)
 
@@ -142,6 +156,7 @@ class CaseOut(BaseModel):
     summary: str | None
     created_at: datetime
     updated_at: datetime
+    next_states: list[str] = Field(description="the moves the workflow allows from its status")
 
     @classmethod
     def of(cls, case: Case) -> CaseOut:
@@ -149,6 +164,7 @@ class CaseOut(BaseModel):
             id=case.id, conversation_id=case.conversation_id, case_type=case.case_type,
             status=case.status, priority=case.priority, summary=case.summary,
             created_at=case.created_at, updated_at=case.updated_at,
+            next_states=next_states(case.status),
         )  # fmt: skip
 
 
@@ -210,6 +226,21 @@ async def reply(
     if not queued.allowed or queued.message_id is None:
         raise SendRefused(f"{queued.rule}: {queued.detail}", hint="the refusal is audited")
     return ReplyOut(message_id=queued.message_id)
+
+
+@router.get(
+    "/conversations/{conversation_id}/reply-check",
+    summary="Would a reply sent now go out? The customer's preferences and quiet hours, asked "
+    "before writing (the same rule decides when it is sent)",
+    responses=_CONVERSATION,
+)
+async def reply_check(request: Request, conversation_id: UUID, agent: SignedIn) -> ReplyCheckOut:
+    async with pool_of(request).connection() as conn:
+        verdict = await reply_verdict(conn, claims_of(agent), conversation_id)
+    return ReplyCheckOut(
+        allowed=verdict.allowed, rule=verdict.rule, detail=verdict.detail,
+        responding_until=verdict.responding_until,
+    )  # fmt: skip
 
 
 @router.post(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from switchboard.agent_actions import customer as customers
 from switchboard.agent_actions.customer import Contact
-from switchboard.agent_api.conversations import claims_of
+from switchboard.agent_api.conversations import CaseOut, claims_of
 from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_sessions.http import SignedIn
 from switchboard.webhooks.common import pool_of
@@ -46,6 +46,7 @@ class PreferencesOut(BaseModel):
 class CustomerOut(BaseModel):
     contacts: list[ContactOut] = Field(description="masked")
     preferences: PreferencesOut
+    cases: list[CaseOut] = Field(description="theirs the agent may see, newest first")
 
 
 class RevealIn(BaseModel):
@@ -99,6 +100,7 @@ async def customer(request: Request, conversation_id: UUID, agent: SignedIn) -> 
     return CustomerOut(
         contacts=[ContactOut.of(c) for c in view.contacts],
         preferences=_preferences_out(view.preferences),
+        cases=[CaseOut.of(case) for case in view.cases],
     )
 
 

@@ -57,9 +57,22 @@ class AssignmentOut(BaseModel):
         )  # fmt: skip
 
 
+class ResponseDueOut(BaseModel):
+    metric: str = Field(description="first_response or next_response")
+    state: str = Field(description="running, or paused while the customer is awaited")
+    due_at: datetime | None
+
+
+class HeldOut(AssignmentOut):
+    response: ResponseDueOut | None = Field(
+        description="the conversation's response clock, while one runs or is paused"
+    )
+
+
 class WorkOut(BaseModel):
-    offers: list[AssignmentOut]
-    work: list[AssignmentOut] = Field(description="active and in wrap-up")
+    presence: str
+    offers: list[HeldOut]
+    work: list[HeldOut] = Field(description="active and in wrap-up")
 
 
 class MoveIn(BaseModel):
@@ -83,10 +96,19 @@ class PresenceOut(BaseModel):
 @router.get("/work", summary="The agent's offers and work", responses=SIGNED_IN)
 async def work(request: Request, agent: SignedIn) -> WorkOut:
     async with pool_of(request).connection() as conn:
-        held = await assignments.held_by(conn, claims_of(agent))
+        held = await assignments.work_of(conn, claims_of(agent))
+
+    def out(item: Assignment) -> HeldOut:
+        due = held.response_due.get(item.conversation_id) if item.conversation_id else None
+        response = (
+            None if due is None else ResponseDueOut(metric=due[0], state=due[1], due_at=due[2])
+        )
+        return HeldOut(**AssignmentOut.of(item).model_dump(), response=response)
+
     return WorkOut(
-        offers=[AssignmentOut.of(i) for i in held if i.state == "offered"],
-        work=[AssignmentOut.of(i) for i in held if i.state != "offered"],
+        presence=held.presence,
+        offers=[out(i) for i in held.items if i.state == "offered"],
+        work=[out(i) for i in held.items if i.state != "offered"],
     )
 
 

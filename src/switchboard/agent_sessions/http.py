@@ -133,6 +133,11 @@ async def _current(request: Request) -> tuple[LiveSession, str]:
     return session, token
 
 
+def csrf_token_of(request: Request) -> str:
+    """The CSRF token of the request's session cookie, for a page of ours to send back."""
+    return sign_in_context(request).keys.csrf_token(request.cookies.get(COOKIE, ""))
+
+
 async def current_session(request: Request) -> LiveSession:
     session, _ = await _current(request)
     return session

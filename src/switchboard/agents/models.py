@@ -55,7 +55,7 @@ class NewAgent:
 
     @property
     def enrolment_path(self) -> str:
-        return f"/enrol#{self.enrolment_secret}"
+        return f"/console/enrol#{self.enrolment_secret}"
 
 
 @dataclass(frozen=True)

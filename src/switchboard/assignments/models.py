@@ -164,3 +164,13 @@ class SweepReport:
     offers_withdrawn: int
     offers_expired: int
     escalated: int
+
+
+@dataclass(frozen=True)
+class Work:
+    """What an agent has in hand: their presence, their offers and work (oldest first), and,
+    per conversation, its response clock running or paused: (metric, state, due_at)."""
+
+    presence: str
+    items: list[Assignment]
+    response_due: dict[UUID, tuple[str, str, datetime | None]]

@@ -350,16 +350,25 @@ async def requeue_offer(
     )
 
 
-async def requeue_one_expired_offer(conn: AsyncConnection[Any]) -> tuple[Assignment, bool] | None:
-    """One offer past its expiry, back in the queue; SKIP LOCKED: sweeps running at once
+async def one_expired_offer(conn: AsyncConnection[Any]) -> tuple[UUID, UUID | None] | None:
+    """One offer past its expiry, locked, and its holder; SKIP LOCKED: sweeps running at once
     (two workers) take different ones, and one an agent is accepting is left to them."""
-    return await _requeue(
-        conn,
-        "a.id = (SELECT id FROM cc_assignments WHERE state = 'offered'"
+    cursor = await conn.execute(
+        "SELECT id, assigned_to FROM cc_assignments WHERE state = 'offered'"
         " AND offer_expires_at <= now() ORDER BY offer_expires_at LIMIT 1"
-        " FOR UPDATE SKIP LOCKED)",
-        {},
+        " FOR UPDATE SKIP LOCKED"
     )
+    row = await cursor.fetchone()
+    return None if row is None else (row[0], _agent_or_none(row[1]))
+
+
+async def set_away_if_available(conn: AsyncConnection[Any], agent_id: UUID) -> bool:
+    cursor = await conn.execute(
+        "UPDATE cc_agents SET presence = 'away', presence_changed_at = now()"
+        " WHERE id = %s AND presence = 'available' RETURNING id",
+        (agent_id,),
+    )
+    return await cursor.fetchone() is not None
 
 
 async def requeue_one_offer_of_absent_agent(
@@ -394,6 +403,55 @@ async def set_presence(
     )
     row = await cursor.fetchone()
     return None if row is None else (str(row[0]), str(row[1]))
+
+
+async def idle_available_agents(conn: AsyncConnection[Any], limit: int) -> list[UUID]:
+    """Active agents who are available and hold no open offer, the longest idle first: the
+    one whose last offer or claim is oldest, and before all of them one never given any."""
+    cursor = await conn.execute(
+        "SELECT g.id FROM cc_agents AS g"
+        " WHERE g.presence = 'available' AND g.status = 'active'"
+        "   AND NOT EXISTS (SELECT FROM cc_assignments AS o"
+        "                   WHERE o.assigned_to = g.id::text AND o.state = 'offered')"
+        " ORDER BY (SELECT max(coalesce(w.offered_at, w.accepted_at)) FROM cc_assignments AS w"
+        "           WHERE w.assigned_to = g.id::text) NULLS FIRST, g.id"
+        " LIMIT %s",
+        (limit,),
+    )
+    return [row[0] for row in await cursor.fetchall()]
+
+
+async def offer_best_item(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment | None:
+    """The best waiting item of the agent's queues in a channel they have room in (the
+    claim's order: the queue's priority, the item's, the oldest), offered to them; skipped
+    while another transaction holds it, as claims skip."""
+    return await _one(
+        conn,
+        f"SELECT {COLUMNS} FROM cc_private.offer_assignment("
+        "  (SELECT a.id FROM cc_assignments AS a"
+        "   JOIN cc_agent_queues AS m ON m.queue_name = a.queue_name AND m.agent_id = %(agent)s"
+        "   JOIN cc_queues AS q ON q.name = a.queue_name"
+        "   WHERE a.state = 'queued'"
+        "     AND a.channel = ANY (cc_private.agent_channels_with_room(%(agent)s))"
+        "   ORDER BY q.priority DESC, a.priority DESC, a.enqueued_at, a.id"
+        "   LIMIT 1 FOR UPDATE OF a SKIP LOCKED),"
+        "  %(agent)s)",
+        {"agent": agent_id},
+    )
+
+
+def _agent_or_none(holder: str | None) -> UUID | None:
+    """A holder is an agent's id as text; one written otherwise (before 019) is nobody."""
+    try:
+        return None if holder is None else UUID(holder)
+    except ValueError:
+        return None
+
+
+async def presence_of(conn: AsyncConnection[Any], agent_id: UUID) -> str | None:
+    cursor = await conn.execute("SELECT presence FROM cc_agents WHERE id = %s", (agent_id,))
+    row = await cursor.fetchone()
+    return None if row is None else str(row[0])
 
 
 async def touch_agent(conn: AsyncConnection[Any], agent_id: UUID) -> bool:

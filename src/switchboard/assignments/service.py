@@ -24,6 +24,7 @@ from switchboard.assignments.models import (
     Queue,
     Source,
     SweepReport,
+    Work,
     allowed,
 )
 from switchboard.assignments.topics import queue_for_words
@@ -42,6 +43,7 @@ from switchboard.errors import (
 )
 from switchboard.privacy import mask_card_numbers
 from switchboard.row_security import AgentClaims, act_as_agent, act_as_service
+from switchboard.sla import repository as sla_repository
 from switchboard.sla import service as sla
 
 MAX_REASON = 500
@@ -242,11 +244,21 @@ async def enqueue_reopened(
 # -- taking work --------------------------------------------------------------------------
 
 
-async def held_by(conn: AsyncConnection[Any], agent: AgentClaims) -> list[Assignment]:
-    """The agent's offers and work, read in the agent's name (row_security)."""
+async def work_of(conn: AsyncConnection[Any], agent: AgentClaims) -> Work:
+    """The agent's presence, offers and work, and when each conversation's response is due;
+    the items and clocks read in the agent's name (row_security)."""
     async with conn.transaction():
+        presence = await repository.presence_of(conn, agent.agent_id)
+        if presence is None:
+            raise AgentNotFound("no such agent")
         await act_as_agent(conn, agent)
-        return await repository.held_by(conn, agent.agent_id)
+        items = await repository.held_by(conn, agent.agent_id)
+        # Clocks are readable one conversation at a time (024): those of the conversations
+        # row-level security just gave the agent are read in one statement as the service.
+        await act_as_service(conn)
+        held = [i.conversation_id for i in items if i.conversation_id is not None]
+        due = await sla_repository.response_due(conn, held) if held else {}
+    return Work(presence, items, due)
 
 
 async def claim_next(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment | None:
@@ -622,14 +634,24 @@ async def sweep(
     expired = escalated_e = 0
     while True:
         async with conn.transaction():
-            result = await repository.requeue_one_expired_offer(conn)
-            if result is None:
+            expiring = await repository.one_expired_offer(conn)
+            if expiring is None:
                 break
+            offer_id, holder = expiring
+            result = await repository.requeue_offer(conn, offer_id)
+            if result is None:
+                continue
             item, escalated = result
-            await _audit_requeue(conn, SYSTEM, "assignment.offer_expired", item, escalated)
+            # An offer left unanswered says its agent is not at the desk: set away, so that
+            # the push below offers them nothing more until they say they are back.
+            away = holder is not None and await repository.set_away_if_available(conn, holder)
+            await _audit_requeue(
+                conn, SYSTEM, "assignment.offer_expired", item, escalated, agent_set_away=away
+            )
         expired += 1
         escalated_e += escalated
     await _offer_reopened_to_last_agents(conn)
+    await _offer_queued_to_idle_agents(conn)
     await _start_clocks_of_new_items(conn)
     await sla.heed_customer_messages(conn, actor=SYSTEM)
     await sla.sweep_breaches(conn)
@@ -653,6 +675,26 @@ async def _offer_reopened_to_last_agents(conn: AsyncConnection[Any]) -> None:
                     input={"to": "last_agent"},
                     output={"offer_expires_at": offered.offer_expires_at},
                 )
+
+
+async def _offer_queued_to_idle_agents(conn: AsyncConnection[Any]) -> None:
+    """Push: each available agent without an open offer is offered the best waiting item of
+    their queues that they have room for, the longest idle agent first; one offer at a time
+    per agent, so a declined or expired one goes to the next agent in turn. Agents who only
+    pull (claim-next) are served the same way as soon as they are available."""
+    for agent_id in await repository.idle_available_agents(conn, SWEEP_BATCH):
+        async with conn.transaction():
+            item = await repository.offer_best_item(conn, agent_id)
+            if item is None:
+                continue
+            await _audit(
+                conn,
+                SYSTEM,
+                "assignment.offered",
+                item,
+                input={"to": "idle_agent"},
+                output={"offer_expires_at": item.offer_expires_at},
+            )
 
 
 async def _start_clocks_of_new_items(conn: AsyncConnection[Any]) -> None:
@@ -779,16 +821,25 @@ def _agent_id(text: str | None) -> UUID | None:
 
 
 async def _audit_requeue(
-    conn: AsyncConnection[Any], actor: Actor, event_type: str, item: Assignment, escalated: bool
+    conn: AsyncConnection[Any],
+    actor: Actor,
+    event_type: str,
+    item: Assignment,
+    escalated: bool,
+    *,
+    agent_set_away: bool = False,
 ) -> None:
     # An escalation is its own event, for supervisors to find; what brought it is kept.
+    output: dict[str, Any] = {"offer_count": item.offer_count}
+    if agent_set_away:
+        output["agent_set_away"] = True
     await _audit(
         conn,
         actor,
         "assignment.escalated" if escalated else event_type,
         item,
         input={"after": event_type} if escalated else {},
-        output={"offer_count": item.offer_count},
+        output=output,
     )
 
 

@@ -63,6 +63,14 @@ async def open_case(
     return case
 
 
+def next_states(status: str) -> list[str]:
+    """Where a case in `status` may move next (the workflow's order), none for one unknown."""
+    current = LEGACY_STATUS.get(status) or CaseStatus._value2member_map_.get(status)
+    if not isinstance(current, CaseStatus):
+        return []
+    return [str(s) for s in CaseStatus if s in TRANSITIONS[current]]
+
+
 async def move_case(
     conn: AsyncConnection[Any], actor: Actor, case_id: UUID, to_status: str
 ) -> Case:

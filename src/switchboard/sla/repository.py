@@ -177,6 +177,21 @@ async def clocks_of(
         return await cur.fetchall()
 
 
+async def response_due(
+    conn: AsyncConnection[Any], conversation_ids: list[UUID]
+) -> dict[UUID, tuple[str, str, datetime | None]]:
+    """Each conversation's response clock that is running or paused, soonest due first:
+    {conversation: (metric, state, due_at)}; a conversation with none is left out."""
+    cursor = await conn.execute(
+        "SELECT DISTINCT ON (conversation_id) conversation_id, metric, state, due_at"
+        " FROM cc_sla_clocks WHERE conversation_id = ANY(%s)"
+        " AND metric IN ('first_response', 'next_response') AND state IN ('running', 'paused')"
+        " ORDER BY conversation_id, due_at NULLS LAST",
+        (conversation_ids,),
+    )
+    return {row[0]: (row[1], row[2], row[3]) for row in await cursor.fetchall()}
+
+
 async def lock_running_on_calendar(conn: AsyncConnection[Any], calendar_name: str) -> list[Clock]:
     async with conn.cursor(row_factory=class_row(Clock)) as cur:
         await cur.execute(

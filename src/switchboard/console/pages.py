@@ -1,0 +1,263 @@
+"""The console's pages and the fragments htmx swaps into them.
+
+Every read is the agents' API's own handler, called with the same request and the same
+signed-in agent, so row-level security, masking and the 404 for another queue's conversation
+are the API's. Every write is the browser calling /api/v1 itself (static/console.js), with the
+session's CSRF token. Enrolment is the one form posted here: its answer is the authenticator's
+secret, drawn as a QR code on the server and shown once.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Any
+from uuid import UUID
+
+import segno
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from switchboard import vendor
+from switchboard.agent_api import conversations, customers, work
+from switchboard.agent_api.work import HeldOut
+from switchboard.agent_sessions import http as sessions
+from switchboard.agent_sessions.models import SignedInAgent
+from switchboard.console.render import STATIC, console_templates
+from switchboard.errors import CustomerNotRecognised, NotSignedIn, SwitchboardError
+from switchboard.http_app import SwitchboardApp
+from switchboard.timeline.models import DEFAULT_PAGE
+
+log = logging.getLogger("switchboard")
+router = APIRouter(prefix="/console", include_in_schema=False)
+# The console's files are public; an hour in a browser's cache is the most an upgrade waits
+# for (then revalidated by ETag).
+STATIC_MAX_AGE = 3600
+
+
+def serve_console(app: SwitchboardApp) -> None:
+    """The console's pages, its static files (ours, and the front-end packages `make setup`
+    installs beside them) and its answer to a page asked for signed out."""
+    app.state.console_templates = console_templates()
+    app.add_routes_of(router)
+    if not vendor.up_to_date(vendor.load_manifest(), vendor.DESTINATION):
+        log.warning(
+            "the console's scripts are missing or not those vendor.json pins: run `make setup` "
+            "(python -m switchboard.vendor); /console/static/vendor/ answers 404 until then"
+        )
+    app.add_static_files("/console/static", STATIC, name="console-static", max_age=STATIC_MAX_AGE)
+    app.add_exception_handler(SignInNeeded, answer_sign_in_needed)
+
+
+SIGN_IN = "/console/sign-in"
+# The form's own limits (the password's are the API's, checked when it is called).
+_MAX_FORM_FIELD = 1024
+
+
+class SignInNeeded(Exception):
+    """A console page asked for without a signed-in session: the browser is sent to sign in."""
+
+    def __init__(self, then: str) -> None:
+        super().__init__(then)
+        self.then = then
+
+
+async def console_agent(request: Request) -> SignedInAgent:
+    try:
+        return await sessions.signed_in_agent(request)
+    except NotSignedIn as exc:
+        raise SignInNeeded(request.url.path) from exc
+
+
+Agent = Annotated[SignedInAgent, Depends(console_agent)]
+
+
+def answer_sign_in_needed(request: Request, exc: Exception) -> Response:
+    """To the sign-in page: a full page is redirected; a fragment htmx asked for redirects
+    the whole page (HX-Redirect), so a signed-out tab never shows a sign-in form in a panel."""
+    if request.headers.get("hx-request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": SIGN_IN})
+    then = exc.then if isinstance(exc, SignInNeeded) else "/console/work"
+    return RedirectResponse(f"{SIGN_IN}?then={then}", status_code=303)
+
+
+def _templates(request: Request) -> Jinja2Templates:
+    templates: Jinja2Templates = request.app.state.console_templates
+    return templates
+
+
+def _page(
+    request: Request,
+    name: str,
+    agent: SignedInAgent | None = None,
+    status: int = 200,
+    **values: Any,
+) -> HTMLResponse:
+    context = {
+        "agent": agent,
+        "page": None,
+        "presence": None,
+        "time_zone": agent.time_zone if agent else "UTC",
+        "csrf_token": sessions.csrf_token_of(request) if agent else "",
+        **values,
+    }
+    return _templates(request).TemplateResponse(request, name, context, status_code=status)
+
+
+def _error_page(request: Request, agent: SignedInAgent | None, exc: SwitchboardError) -> Response:
+    response = _page(request, "error.html", agent, status=exc.http_status, error=exc)
+    if exc.retry_after:
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+
+@router.get("")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/console/work", status_code=303)
+
+
+@router.get("/sign-in")
+async def sign_in_page(
+    request: Request, then: Annotated[str, Query(max_length=300)] = "/console/work"
+) -> HTMLResponse:
+    return _page(request, "sign_in.html", then=_own_page(then))
+
+
+@router.get("/enrol")
+async def enrol_page(request: Request) -> HTMLResponse:
+    """The enrolment link's page: its secret travels in the fragment (#…), which the browser
+    never sends to a server, and is posted with the password chosen here."""
+    return _page(request, "enrol.html")
+
+
+@router.post("/enrol")
+async def enrol(request: Request) -> Response:
+    form = await request.form(max_files=0, max_fields=4, max_part_size=_MAX_FORM_FIELD)
+    body = sessions.EnrolmentBody(
+        secret=str(form.get("secret", "")), password=str(form.get("password", ""))
+    )
+    try:
+        started = await sessions.start_enrolment(request, body)
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", status=exc.http_status, error=exc)
+    qr = segno.make(started.provisioning_uri, error="m")
+    return _page(
+        request,
+        "_enrol_authenticator.html",
+        secret=body.secret,
+        qr_svg=qr.svg_inline(scale=5, dark="#111", light="#fff", title="Authenticator QR code"),
+        totp_secret=_totp_secret(started.provisioning_uri),
+    )
+
+
+def _totp_secret(uri: str) -> str:
+    """The secret of the otpauth:// URI, grouped by four, for typing into an app by hand."""
+    query = uri.partition("?")[2]
+    secret = next((p[7:] for p in query.split("&") if p.startswith("secret=")), "")
+    return " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
+
+
+def _own_page(then: str) -> str:
+    """Where to go after sign-in: a console page of ours, never another site."""
+    if then.startswith("/console/") and not then.startswith("//") and "\\" not in then:
+        return then
+    return "/console/work"
+
+
+# --- my work ---------------------------------------------------------------------------------
+
+
+@router.get("/work")
+async def work_page(request: Request, agent: Agent) -> Response:
+    try:
+        held = await work.work(request, agent)
+    except SwitchboardError as exc:
+        return _error_page(request, agent, exc)
+    return _page(request, "work.html", agent, work=held, presence=held.presence, page="work")
+
+
+@router.get("/work/lists")
+async def work_lists(request: Request, agent: Agent) -> Response:
+    try:
+        held = await work.work(request, agent)
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    return _page(request, "_work_lists.html", agent, work=held)
+
+
+# --- a conversation --------------------------------------------------------------------------
+
+
+@router.get("/conversations/{conversation_id}")
+async def conversation_page(request: Request, conversation_id: UUID, agent: Agent) -> Response:
+    try:
+        timeline = await conversations.timeline(
+            request, conversation_id, agent, cursor=None, limit=DEFAULT_PAGE
+        )
+        held = await work.work(request, agent)
+    except SwitchboardError as exc:
+        return _error_page(request, agent, exc)
+    return _page(
+        request,
+        "conversation.html",
+        agent,
+        timeline=timeline,
+        holding=_holding(held.offers + held.work, conversation_id),
+        in_hand=[i for i in held.work if i.conversation_id is not None],
+        presence=held.presence,
+        newest_message=_newest_message(timeline),
+    )
+
+
+@router.get("/conversations/{conversation_id}/timeline")
+async def timeline_fragment(
+    request: Request,
+    conversation_id: UUID,
+    agent: Agent,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    try:
+        timeline = await conversations.timeline(
+            request, conversation_id, agent, cursor=cursor, limit=DEFAULT_PAGE
+        )
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    name = "_timeline_older.html" if cursor else "_timeline.html"
+    return _page(request, name, agent, timeline=timeline, newest_message=_newest_message(timeline))
+
+
+@router.get("/conversations/{conversation_id}/customer")
+async def customer_fragment(request: Request, conversation_id: UUID, agent: Agent) -> Response:
+    try:
+        customer = await customers.customer(request, conversation_id, agent)
+    except CustomerNotRecognised as exc:  # a state of the conversation, shown as such
+        return _page(
+            request, "_customer.html", agent, conversation_id=conversation_id, customer=None,
+            refused=exc,
+        )  # fmt: skip
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    return _page(
+        request, "_customer.html", agent, conversation_id=conversation_id, customer=customer,
+        refused=None,
+    )  # fmt: skip
+
+
+@router.get("/conversations/{conversation_id}/reply-check")
+async def reply_check_fragment(request: Request, conversation_id: UUID, agent: Agent) -> Response:
+    try:
+        verdict = await conversations.reply_check(request, conversation_id, agent)
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    return _page(request, "_reply_check.html", agent, verdict=verdict)
+
+
+def _holding(items: list[HeldOut], conversation_id: UUID) -> HeldOut | None:
+    return next((i for i in items if i.conversation_id == conversation_id), None)
+
+
+def _newest_message(timeline: conversations.TimelineOut) -> UUID | None:
+    return next((e.id for e in timeline.entries if e.kind == "message"), None)
