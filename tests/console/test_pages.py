@@ -131,3 +131,47 @@ async def test_enrolment_draws_the_authenticator_qr_code_on_the_server(
         headers={"Sec-Fetch-Site": "cross-site"},
     )
     assert cross_site.status_code == 403
+
+
+async def test_a_supervisor_sees_their_queues_and_an_agent_is_refused(
+    console: httpx.AsyncClient, conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    conversation, _ = add_conversation(migrated_db, None)
+    await assignments.enqueue_handoff(
+        conn, Actor(ActorType.SYSTEM, "test"), queue="cards", reason="card swallowed",
+        conversation_id=conversation,
+    )  # fmt: skip
+    enrolled = await enrol(console, await add(conn, "sue@bank.example", role="supervisor",
+                                              queues=("cards",)), "sue@bank.example")  # fmt: skip
+    await signed_in(console, enrolled)
+    page = await console.get("/console/queues")
+    assert page.status_code == 200, page.text
+    assert 'id="queue-cards"' in page.text
+    assert 'id="queue-fraud"' not in page.text  # not hers
+    items = await console.get("/console/queues/cards/items")
+    assert f'href="/console/conversations/{conversation}"' in items.text
+    assert "Take over" in items.text
+    assert (await console.get("/console/queues/fraud/items")).status_code == 404
+
+    console.cookies.clear()
+    await _signed_in(console, conn, "bo@bank.example", "cards")
+    refused = await console.get("/console/queues")
+    assert refused.status_code == 403
+    assert 'href="/console/queues"' not in refused.text  # not offered in the menu either
+
+
+async def test_search_looks_nothing_up_until_a_key_is_given(
+    console: httpx.AsyncClient, conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    await _signed_in(console, conn, "bo@bank.example", "cards")
+    empty = await console.get("/console/search")
+    assert empty.status_code == 200
+    searched = "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'customer.searched'"
+    assert execute(migrated_db, searched) == [(0,)]
+    fragment = await console.get("/console/search", params={"phone": "+1555*"})
+    assert fragment.status_code == 422
+    assert "Nothing you may see matches" not in fragment.text
+    whole = await console.get("/console/search", params={"email": "nobody@example.com"})
+    assert whole.status_code == 200, whole.text
+    assert "Nothing you may see matches" in whole.text
+    assert execute(migrated_db, searched) == [(1,)]  # the one whole key, and only it

@@ -14,18 +14,19 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import segno
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from switchboard import vendor
-from switchboard.agent_api import conversations, customers, work
+from switchboard.agent_api import conversations, customers, search, supervision, work
 from switchboard.agent_api.work import HeldOut
 from switchboard.agent_sessions import http as sessions
 from switchboard.agent_sessions.models import SignedInAgent
 from switchboard.console.render import STATIC, console_templates
 from switchboard.errors import CustomerNotRecognised, NotSignedIn, SwitchboardError
 from switchboard.http_app import SwitchboardApp
+from switchboard.supervision.service import DEFAULT_PAGE as QUEUE_PAGE
 from switchboard.timeline.models import DEFAULT_PAGE
 
 log = logging.getLogger("switchboard")
@@ -261,3 +262,74 @@ def _holding(items: list[HeldOut], conversation_id: UUID) -> HeldOut | None:
 
 def _newest_message(timeline: conversations.TimelineOut) -> UUID | None:
     return next((e.id for e in timeline.entries if e.kind == "message"), None)
+
+
+# --- supervisors -----------------------------------------------------------------------------
+
+
+@router.get("/queues")
+async def queues_page(request: Request, agent: Agent) -> Response:
+    try:
+        figures = await supervision.queues(request, agent)
+        recent = await supervision.breaches(request, agent, since=None, limit=50)
+    except SwitchboardError as exc:
+        return _error_page(request, agent, exc)
+    return _page(
+        request, "queues.html", agent, page="queues", figures=figures, breaches=recent.breaches
+    )
+
+
+@router.get("/queues/figures")
+async def queue_figures_fragment(request: Request, agent: Agent) -> Response:
+    try:
+        figures = await supervision.queues(request, agent)
+        recent = await supervision.breaches(request, agent, since=None, limit=50)
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    return _page(request, "_queue_figures.html", agent, figures=figures, breaches=recent.breaches)
+
+
+@router.get("/queues/{queue}/items")
+async def queue_items_fragment(
+    request: Request,
+    queue: Annotated[str, Path(max_length=63)],
+    agent: Agent,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> Response:
+    try:
+        figures = await supervision.queues(request, agent)
+        page = await supervision.queue_items(request, queue, agent, cursor=cursor, limit=QUEUE_PAGE)
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    members = next((q.agents for q in figures.queues if q.queue == queue), [])
+    return _page(
+        request, "_queue_items.html", agent, queue=queue, items=page, members=members,
+        cursor=cursor,
+    )  # fmt: skip
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+@router.get("/search")
+async def search_page(
+    request: Request,
+    agent: Agent,
+    phone: Annotated[str | None, Query(max_length=254)] = None,
+    email: Annotated[str | None, Query(max_length=254)] = None,
+    case: Annotated[str | None, Query(max_length=254)] = None,
+) -> Response:
+    """Nothing is looked up (nor audited) until a key is given: a search is the API's."""
+    keys = {"phone": phone or None, "email": email or None, "case": case or None}
+    asked = {name: value for name, value in keys.items() if value}
+    found = refused = None
+    if asked:
+        try:
+            found = await search.search(request, agent, **keys)
+        except SwitchboardError as exc:
+            refused = exc
+    status = refused.http_status if refused is not None else 200
+    return _page(
+        request, "search.html", agent, status=status, page="search", asked=asked, found=found,
+        refused=refused,
+    )  # fmt: skip

@@ -144,11 +144,15 @@
     const s = Math.abs(Math.round(seconds));
     const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
     const mm = String(m).padStart(h ? 2 : 1, "0"), ss = String(r).padStart(2, "0");
+    if (h >= 24) return Math.floor(h / 24) + "d " + String(h % 24).padStart(2, "0") + ":" + mm;
     return (h ? h + ":" : "") + mm + ":" + ss;
   }
 
   function tick() {
     const now = Date.now();
+    for (const el of document.querySelectorAll("[data-since]")) {
+      el.textContent = clock((now - new Date(el.dataset.since)) / 1000);
+    }
     for (const el of document.querySelectorAll("[data-due]")) {
       if (!el.dataset.due) continue;
       const left = (new Date(el.dataset.due) - now) / 1000;
@@ -244,4 +248,9 @@
     }
   });
   document.addEventListener("htmx:afterSettle", tick);
+  // A panel folded away is not read again until it is opened.
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const folded = event.target.closest && event.target.closest("details");
+    if (folded && !folded.open) event.preventDefault();
+  });
 })();
