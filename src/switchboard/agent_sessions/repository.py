@@ -118,28 +118,47 @@ async def refuse_if_blocked(conn: AsyncConnection[Any], subjects: list[tuple[str
     return max(waits, default=0.0)
 
 
-async def count_failure(
+async def reserve_attempt(
     conn: AsyncConnection[Any], kind: str, subject: str, *, free: int, cap: timedelta
-) -> Failure:
-    """One more failure in a row for the subject; from the `free`-th on, the subject is blocked
-    for 1 s, 2 s, 4 s ... at most `cap`."""
+) -> Failure | None:
+    """Count the attempt about to be checked as one more failure in a row for the subject,
+    unless it is blocked (None); from the `free`-th on, the subject is blocked for 1 s, 2 s,
+    4 s ... at most `cap`. The row's lock makes concurrent attempts count one after another,
+    so no more are checked than the back-off allows; release_attempt undoes one that passed."""
     async with conn.cursor(row_factory=class_row(Failure)) as cur:
         await cur.execute(
-            "INSERT INTO cc_sign_in_failures AS f (subject_kind, subject)"
-            " VALUES (%(kind)s, %(s)s)"
+            "INSERT INTO cc_sign_in_failures AS f (subject_kind, subject, blocked_until)"
+            " VALUES (%(kind)s, %(s)s, CASE WHEN 1 >= %(free)s THEN now() + interval '1 second'"
+            "  ELSE now() END)"
             " ON CONFLICT (subject_kind, subject) DO UPDATE SET failures = f.failures + 1,"
             "  last_failed_at = now(), blocked_until = CASE"
             "   WHEN f.failures + 1 >= %(free)s THEN now() + least("
             "    make_interval(secs => power(2, least(f.failures + 1 - %(free)s, 20))), %(cap)s)"
             "   ELSE now() END"
+            "  WHERE f.blocked_until <= now()"
             " RETURNING f.failures, f.blocked_until, f.failures >= %(free)s AS block_started,"
             "  f.refused_while_blocked",
             {"kind": kind, "s": subject, "free": free, "cap": cap},
         )
-        failure = await cur.fetchone()
-    if failure is None:
-        raise RuntimeError("cc_sign_in_failures upsert returned no row")
-    return failure
+        return await cur.fetchone()
+
+
+async def release_attempt(
+    conn: AsyncConnection[Any], kind: str, subject: str, *, free: int
+) -> None:
+    """Undo reserve_attempt for an attempt that did not fail: one failure fewer, and no block
+    while fewer than `free` remain."""
+    await conn.execute(
+        "DELETE FROM cc_sign_in_failures WHERE subject_kind = %s AND subject = %s"
+        " AND failures <= 1",
+        (kind, subject),
+    )
+    await conn.execute(
+        "UPDATE cc_sign_in_failures SET failures = failures - 1, blocked_until = CASE"
+        "  WHEN failures - 1 < %s THEN least(blocked_until, now()) ELSE blocked_until END"
+        " WHERE subject_kind = %s AND subject = %s",
+        (free, kind, subject),
+    )
 
 
 async def clear_failures(conn: AsyncConnection[Any], kind: str, subject: str) -> None:
