@@ -72,13 +72,23 @@ async def slide_idle_expiry(
     return None if row is None else row[0]
 
 
-async def promote(conn: AsyncConnection[Any], session_id: UUID, token_hash: bytes) -> bool:
-    """The session is signed in, under a new token (the first factor's one stops working)."""
+async def promote(
+    conn: AsyncConnection[Any],
+    session_id: UUID,
+    token_hash: bytes,
+    *,
+    idle: timedelta,
+    absolute: timedelta,
+) -> bool:
+    """The session is signed in, under a new token (the first factor's one stops working), with
+    the idle expiry from now and the absolute one from its creation (its first factor)."""
     cursor = await conn.execute(
-        "UPDATE cc_agent_sessions SET stage = 'signed_in', last_seen_at = now(), token_hash = %s"
+        "UPDATE cc_agent_sessions SET stage = 'signed_in', last_seen_at = now(), token_hash = %s,"
+        " absolute_expires_at = created_at + %s,"
+        " idle_expires_at = least(now() + %s, created_at + %s)"
         " WHERE id = %s AND stage = 'password' AND revoked_at IS NULL"
         " AND idle_expires_at > now() AND absolute_expires_at > now()",
-        (token_hash, session_id),
+        (token_hash, absolute, idle, absolute, session_id),
     )
     return cursor.rowcount == 1
 

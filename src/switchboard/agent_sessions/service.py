@@ -27,6 +27,7 @@ from switchboard.agent_sessions import repository
 from switchboard.agent_sessions.keys import SignInKeys, token_hash
 from switchboard.agent_sessions.models import (
     ABSOLUTE,
+    AWAITING_CODE,
     BLOCK_CAP,
     FREE_FAILURES,
     IDLE,
@@ -258,8 +259,8 @@ async def sign_in(
                 token_hash=token_hash(token),
                 agent_id=creds.id,
                 stage=stage.value,
-                idle=IDLE,
-                absolute=ABSOLUTE,
+                idle=min(IDLE, AWAITING_CODE) if needed else IDLE,
+                absolute=AWAITING_CODE if needed else ABSOLUTE,
                 client_address=attempt.client,
                 user_agent=(attempt.user_agent or "")[:500] or None,
             )
@@ -299,7 +300,9 @@ async def confirm_totp(
         if step is not None:
             async with conn.transaction():
                 accepted = await agents.accept_totp_step(conn, session.agent_id, step)
-                if accepted and not await repository.promote(conn, session.id, token_hash(token)):
+                if accepted and not await repository.promote(
+                    conn, session.id, token_hash(token), idle=IDLE, absolute=ABSOLUTE
+                ):
                     raise NotSignedIn("the session ended before its code was sent")
                 if accepted:
                     await repository.clear_failures(conn, SubjectKind.ACCOUNT.value, account)
