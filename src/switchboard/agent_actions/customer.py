@@ -23,7 +23,8 @@ from switchboard.preferences import service as preferences
 from switchboard.preferences.models import Preferences
 
 __all__ = ["Contact", "CustomerView", "Preferences", "Revealed"]
-from switchboard.privacy import mask_address, mask_card_numbers
+from switchboard.privacy import mask_address
+from switchboard.reason_input import stated_reason
 from switchboard.row_security import AgentClaims
 from switchboard.tools.context import ToolServices
 
@@ -73,11 +74,7 @@ async def reveal_contacts(
 ) -> Revealed:
     """The customer's contact details in full, for REVEAL_FOR, to a supervisor or admin, or an
     agent given the right for one of the conversation's queues; the reason is audited."""
-    stated = mask_card_numbers(reason.strip())
-    if len(stated) < 5:
-        raise InvalidInput("say why the contact details are needed", hint="a few words")
-    if len(stated) > MAX_REASON:
-        raise InvalidInput(f"the reason is longer than {MAX_REASON} characters")
+    stated = stated_reason(reason, max_chars=MAX_REASON)
     when = now or datetime.now(UTC)
     async with conn.transaction():
         customer = await _customer_seen_by(conn, agent, conversation_id)
@@ -127,6 +124,7 @@ async def change_preferences(
         changes["timezone"] = timezone
     if not changes:
         raise InvalidInput("nothing to change", hint="do_not_contact, allowed_channels, timezone")
+    stated = stated_reason(reason, max_chars=MAX_REASON)
     async with conn.transaction():
         customer = await _customer_seen_by(conn, agent, conversation_id)
         return await preferences.set_preferences(
@@ -136,7 +134,7 @@ async def change_preferences(
             because={
                 "asked_by": "customer",
                 "conversation_id": conversation_id,
-                "reason": mask_card_numbers(reason.strip())[:MAX_REASON],
+                "reason": stated,
             },
             **changes,
         )

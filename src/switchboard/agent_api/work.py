@@ -16,6 +16,7 @@ from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_sessions.http import SignedIn
 from switchboard.assignments import service as assignments
 from switchboard.assignments.models import Assignment
+from switchboard.reason_input import MIN_REASON, MIN_WORD_CHARS
 from switchboard.webhooks.common import pool_of
 
 router = APIRouter(prefix="/api/v1", tags=["work"])
@@ -68,7 +69,11 @@ class MoveIn(BaseModel):
 
 class TransferIn(BaseModel):
     queue: str = Field(max_length=63)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(
+        min_length=MIN_REASON,
+        max_length=500,
+        description=f"at least {MIN_REASON} characters, {MIN_WORD_CHARS} of them letters or digits",
+    )
     version: int | None = None
 
 

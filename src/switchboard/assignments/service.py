@@ -39,6 +39,7 @@ from switchboard.errors import (
     StaleAssignment,
 )
 from switchboard.privacy import mask_card_numbers
+from switchboard.reason_input import stated_reason
 from switchboard.row_security import AgentClaims, act_as_agent
 from switchboard.sla import service as sla
 
@@ -361,9 +362,7 @@ async def transfer(
     again in `queue`, the new item naming the old (transferred_from) and keeping its place
     (enqueued_at). SLA clocks belong to the conversation, so they run on. The new item."""
     target = member_of(Queue, queue, "queue")
-    reason = mask_card_numbers(reason.strip())
-    if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput(f"say why, in 1 to {MAX_REASON} characters")
+    reason = stated_reason(reason, max_chars=MAX_REASON)
     async with conn.transaction():
         ended = await repository.move(
             conn, Move.TRANSFER, assignment_id, holder=agent_id, version=version
