@@ -57,7 +57,7 @@ async def customer_of(
     conn: AsyncConnection[Any], agent: AgentClaims, conversation_id: UUID
 ) -> CustomerView:
     """The conversation's customer with their contact details masked, and their preferences."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         contacts = await _contacts(conn, customer, masked=True)
         found = await preferences.get_preferences(conn, customer)
@@ -76,7 +76,7 @@ async def reveal_contacts(
     agent given the right for one of the conversation's queues; the reason is audited."""
     stated = stated_reason(reason, max_chars=MAX_REASON)
     when = now or datetime.now(UTC)
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         if not await repository.may_reveal(conn, agent.agent_id, conversation_id):
             raise RevealNotAllowed(
@@ -125,7 +125,7 @@ async def change_preferences(
     if not changes:
         raise InvalidInput("nothing to change", hint="do_not_contact, allowed_channels, timezone")
     stated = stated_reason(reason, max_chars=MAX_REASON)
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         return await preferences.set_preferences(
             conn,
@@ -148,7 +148,7 @@ async def ask_for_code(
 ) -> StartResult:
     """Send the customer a one-time code by SMS to their linked phone (step-up started by the
     agent); the level rises once the code is checked (check_code)."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         phones = (await linked_addresses(conn, customer))[IdentityChannel.PHONE]
         if not phones:
@@ -176,7 +176,7 @@ async def check_code(
     services: ToolServices,
 ) -> CheckResult:
     """Check the code the customer gave the agent."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         await _customer_seen_by(conn, agent, conversation_id)
         return await auth_sessions.check_verification(
             conn,
