@@ -436,13 +436,17 @@ async def heartbeat(conn: AsyncConnection[Any], agent_id: UUID) -> None:
 
 
 async def sweep(
-    conn: AsyncConnection[Any], *, offline_after: timedelta = DEFAULT_OFFLINE_AFTER
+    conn: AsyncConnection[Any],
+    *,
+    offline_after: timedelta = DEFAULT_OFFLINE_AFTER,
+    heed_within: timedelta | None = sla.HEED_WITHIN,
 ) -> SweepReport:
     """Agents silent for `offline_after` go offline; offers of agents not available, and
     offers past their expiry, go back to the queue; reopened items are offered to their last
     agent; new items get their SLA clocks; customers who wrote resume paused clocks and are
-    owed a next response; breaches are recorded. Each change its own transaction and audit
-    record (actor system); safe to run from several workers at once."""
+    owed a next response (their messages of the last `heed_within`; None: all); breaches are
+    recorded. Each change its own transaction and audit record (actor system); safe to run
+    from several workers at once."""
     gone = 0
     while True:
         async with conn.transaction():
@@ -474,7 +478,7 @@ async def sweep(
         escalated_e += escalated
     await _offer_reopened_to_last_agents(conn)
     await _start_clocks_of_new_items(conn)
-    await sla.heed_customer_messages(conn, actor=SYSTEM)
+    await sla.heed_customer_messages(conn, actor=SYSTEM, within=heed_within)
     await sla.sweep_breaches(conn)
     return SweepReport(gone, withdrawn, expired, escalated_w + escalated_e)
 
