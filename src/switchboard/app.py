@@ -28,6 +28,7 @@ from switchboard.errors import (
 )
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
+from switchboard.http_limits import API_MAX_BODY_BYTES, BodyLimit, BodyLimits
 from switchboard.logs import configure_logging
 from switchboard.messages.group_commit import InboundTexts
 from switchboard.metrics import CONTENT_TYPE, Metrics, pool_gauges, queue_gauges
@@ -105,6 +106,10 @@ def create_app(
         lifespan=lifespan,
         metrics=metrics,
         access_log=settings.access_log_on,
+        body_limits=BodyLimits(
+            [module.body_limit_of(settings) for module in (twilio, sendgrid, vapi)],
+            default=BodyLimit("/", API_MAX_BODY_BYTES),
+        ),
         docs_url=None,  # FastAPI's pages load their scripts from a CDN: ours are below
         redoc_url=None,
         openapi_url="/openapi.json" if settings.api_docs_served else None,

@@ -103,7 +103,16 @@ class UnsupportedMediaType(WebhookRejected):
 
 
 class PayloadTooLarge(WebhookRejected):
+    """A webhook's body over its limit (http_limits.BodyLimits)."""
+
     code = "payload_too_large"
+    http_status = 413
+
+
+class BodyTooLarge(SwitchboardError):
+    """A request body over its route's limit (http_limits.BodyLimits): refused unread."""
+
+    code = "body_too_large"
     http_status = 413
 
 

@@ -33,6 +33,7 @@ from starlette.types import Receive, Scope, Send
 
 from switchboard.db import database_fault
 from switchboard.errors import SwitchboardError, WebhookRejected
+from switchboard.http_limits import BodyLimits
 from switchboard.metrics import Metrics
 from switchboard.request_layer import RequestLayer
 
@@ -44,12 +45,25 @@ Endpoint = Callable[[Request], Coroutine[Any, Any, Response]]
 class SwitchboardApp(FastAPI):
     """FastAPI under the request layer. `access_log`: one log line a request
     (request_layer.py); `metrics`: where requests and webhooks are counted (metrics.py), kept
-    in `state.metrics`."""
+    in `state.metrics`; `body_limits`: each route family's body limit (http_limits.py; by
+    default the API's, for every route)."""
 
-    def __init__(self, *, metrics: Metrics, access_log: bool = False, **options: Any) -> None:
+    def __init__(
+        self,
+        *,
+        metrics: Metrics,
+        access_log: bool = False,
+        body_limits: BodyLimits | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(**options)
         self.state.metrics = metrics
-        self._outer = RequestLayer(super().__call__, access_log=access_log, metrics=metrics)
+        self._outer = RequestLayer(
+            super().__call__,
+            access_log=access_log,
+            metrics=metrics,
+            body_limits=body_limits or BodyLimits.api_only(),
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._outer(scope, receive, send)

@@ -1,4 +1,5 @@
-"""A bound on each request's head (request line and headers), enforced before it is parsed.
+"""Bounds on each request: its head (request line and headers), enforced before it is parsed,
+and its body, per family of routes (BodyLimits, enforced by the request layer).
 
 uvicorn reads HTTP with httptools, which sets no limit on the size of a header or of the URL
 and joins the pieces of one as they arrive by concatenating bytes: a cost that grows with the
@@ -15,10 +16,48 @@ only well past any real one.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from switchboard.errors import BodyTooLarge, SwitchboardError
+
 MAX_HEAD_BYTES = 1024 * 1024
+# The agents' API takes small JSON documents: its largest field is a note of 4,000
+# characters, at most 48 KiB even with every character sent as a JSON escape pair.
+API_MAX_BODY_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class BodyLimit:
+    """The largest body the routes under `prefix` take, and the error a larger one is answered
+    with (a 413); `webhook`: the provider whose refused deliveries such a refusal counts as."""
+
+    prefix: str
+    max_bytes: int
+    error: type[SwitchboardError] = BodyTooLarge
+    webhook: str | None = None
+
+
+class BodyLimits:
+    """Each request's body limit, by the family its path belongs to: the first of `families`
+    whose prefix the path starts with, else `default` (whose prefix is not looked at)."""
+
+    def __init__(self, families: Sequence[BodyLimit], default: BodyLimit) -> None:
+        self._families = tuple(families)
+        self._default = default
+
+    def of(self, path: str) -> BodyLimit:
+        for family in self._families:
+            if path.startswith(family.prefix):
+                return family
+        return self._default
+
+    @classmethod
+    def api_only(cls) -> BodyLimits:
+        """Every route held to the API's limit (an app built without webhook limits)."""
+        return cls((), BodyLimit("/", API_MAX_BODY_BYTES))
 
 
 class BoundedHeadProtocol(HttpToolsProtocol):

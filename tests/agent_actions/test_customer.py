@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from psycopg import AsyncConnection
@@ -114,7 +115,47 @@ async def test_preferences_change_at_the_customers_request_recorded_as_such(
     ) == [("agent", str(floor.ana.agent_id), "customer")]
     with pytest.raises(ConversationNotFound):
         await customer.change_preferences(
-            conn, floor.ana, floor.cards, reason="x", do_not_contact=True
+            conn, floor.ana, floor.cards, reason="asked on the phone", do_not_contact=True
+        )
+
+
+@pytest.mark.parametrize(
+    "reason", ["x", "ok", "  customer  ", "..........", "-- -- -- --", "a. b. c. d."]
+)
+async def test_lifting_an_opt_out_needs_a_reason_that_says_something(
+    conn: AsyncConnection[Any], floor: Floor, migrated_db: str, reason: str
+) -> None:
+    execute(
+        migrated_db,
+        "UPDATE cc_comm_preferences SET do_not_contact = true"
+        " WHERE bank_customer_id = (SELECT bank_customer_id FROM cc_conversations WHERE id = %s)",
+        (floor.fraud,),
+    )
+
+    with pytest.raises(InvalidInput, match="at least 10 characters"):
+        await customer.change_preferences(
+            conn, floor.ana, floor.fraud, reason=reason, do_not_contact=False
+        )
+
+    assert execute(
+        migrated_db,
+        "SELECT p.do_not_contact FROM cc_comm_preferences AS p"
+        " JOIN cc_conversations AS c ON c.bank_customer_id = p.bank_customer_id WHERE c.id = %s",
+        (floor.fraud,),
+    ) == [(True,)]
+    assert execute(
+        migrated_db, "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'preferences.updated'"
+    ) == [(0,)]
+
+
+async def test_the_other_reasons_are_held_to_the_same_rule(
+    conn: AsyncConnection[Any], floor: Floor
+) -> None:
+    with pytest.raises(InvalidInput, match="at least 10 characters"):
+        await customer.reveal_contacts(conn, floor.sue, floor.fraud, reason="why not")
+    with pytest.raises(InvalidInput, match="at least 10 characters"):
+        await assignments.transfer(
+            conn, floor.ana.agent_id, uuid4(), queue="cards", reason="........."
         )
 
 

@@ -162,3 +162,39 @@ async def test_a_hash_with_old_parameters_is_replaced_when_it_matches(
     renewed = ((await cursor.fetchone()) or [""])[0]
     assert renewed != weak
     assert renewed.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+
+
+async def test_a_burst_of_wrong_passwords_gets_no_more_checks_than_the_back_off_allows(
+    client: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    who = await enrol(
+        client, await add(conn, "ada@bank.example"), "ada@bank.example", confirm=False
+    )
+
+    answers = await asyncio.gather(*(sign_in(client, who, password=WRONG) for _ in range(8)))
+
+    statuses = sorted(answer.status_code for answer in answers)
+    # Each attempt checked is a 401; the first 5 failures are free, the 5th starts a block.
+    assert statuses == [401] * 5 + [429] * 3
+    cursor = await conn.execute(
+        "SELECT subject_kind, failures FROM cc_sign_in_failures ORDER BY subject_kind"
+    )
+    assert await cursor.fetchall() == [("account", 5), ("client", 5)]
+    cursor = await conn.execute(
+        "SELECT count(*) FROM cc_audit_logs WHERE event_type = 'agent.sign_in_failed'"
+    )
+    assert ((await cursor.fetchone()) or [0])[0] == 5
+
+
+async def test_a_burst_of_right_passwords_from_one_address_is_not_blocked(
+    client: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    who = await enrol(
+        client, await add(conn, "ada@bank.example"), "ada@bank.example", confirm=False
+    )
+
+    answers = await asyncio.gather(*(sign_in(client, who) for _ in range(8)))
+
+    assert [answer.status_code for answer in answers].count(200) >= 5
+    cursor = await conn.execute("SELECT coalesce(sum(failures), 0) FROM cc_sign_in_failures")
+    assert ((await cursor.fetchone()) or [0])[0] == 0

@@ -243,3 +243,59 @@ async def test_a_session_does_not_open_for_a_disabled_agent_even_if_it_was_not_r
     await conn.execute("UPDATE cc_agents SET status = 'disabled'")
 
     assert (await client.get("/api/v1/session")).status_code == 401
+
+
+def _later(minutes: float) -> str:
+    """SQL moving the session's times back, as if `minutes` had passed."""
+    shift = f"interval '{minutes * 60} seconds'"
+    return (
+        f"UPDATE cc_agent_sessions SET created_at = created_at - {shift},"
+        f" last_seen_at = last_seen_at - {shift}, idle_expires_at = idle_expires_at - {shift},"
+        f" absolute_expires_at = absolute_expires_at - {shift}"
+    )
+
+
+async def test_a_session_awaiting_its_code_ends_after_5_minutes(
+    client: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    who = await enrol(client, await add(conn, "ada@bank.example"), "ada@bank.example")
+    assert who.totp is not None
+    first = await sign_in(client, who)
+    assert first.json()["stage"] == "password"
+    cursor = await conn.execute(
+        "SELECT idle_expires_at - created_at, absolute_expires_at - created_at"
+        " FROM cc_agent_sessions"
+    )
+    assert [str(d) for d in (await cursor.fetchone() or ())] == ["0:05:00", "0:05:00"]
+    assert (await client.get("/api/v1/session")).status_code == 200  # sliding: still 5 min
+    await conn.execute(_later(5.01))
+
+    late = await client.post(
+        "/api/v1/session/totp",
+        json={"code": who.totp.now()},
+        headers={**SAME_ORIGIN, "X-CSRF-Token": first.json()["csrf_token"]},
+    )
+
+    assert (late.status_code, late.json()["error"]) == (401, "not_signed_in")
+
+
+async def test_a_code_in_time_gives_the_session_its_full_lifetimes(
+    client: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    who = await enrol(client, await add(conn, "ada@bank.example"), "ada@bank.example")
+    assert who.totp is not None
+    first = await sign_in(client, who)
+    await conn.execute(_later(4))
+
+    second = await client.post(
+        "/api/v1/session/totp",
+        json={"code": who.totp.now()},
+        headers={**SAME_ORIGIN, "X-CSRF-Token": first.json()["csrf_token"]},
+    )
+
+    assert second.json()["stage"] == "signed_in", second.text
+    cursor = await conn.execute(
+        "SELECT absolute_expires_at - created_at,"
+        " idle_expires_at > now() + interval '29 minutes' FROM cc_agent_sessions"
+    )
+    assert [str(v) for v in (await cursor.fetchone() or ())] == ["12:00:00", "True"]

@@ -230,7 +230,9 @@ async def test_a_transfer_ends_one_item_and_queues_the_next_on_the_same_conversa
     claimed = await service.claim_next(conn, agent)
     assert claimed is not None
 
-    next_item = await service.transfer(conn, agent, item, queue="disputes", reason="a dispute")
+    next_item = await service.transfer(
+        conn, agent, item, queue="disputes", reason="the customer disputes it"
+    )
 
     ended = item_row(migrated_db, item)
     assert (ended["state"], ended["end_reason"]) == ("done", "transferred")

@@ -84,7 +84,9 @@ MAKE: dict[Move, Callable[[AsyncConnection[Any], str, UUID, UUID], Awaitable[Any
     Move.WITHDRAW: lambda c, u, a, i: service.set_presence(c, a, "away"),
     Move.WRAP_UP: lambda c, u, a, i: service.wrap_up(c, a, i),
     Move.FINISH: lambda c, u, a, i: service.finish(c, a, i),
-    Move.TRANSFER: lambda c, u, a, i: service.transfer(c, a, i, queue="cards", reason="cards"),
+    Move.TRANSFER: lambda c, u, a, i: service.transfer(
+        c, a, i, queue="cards", reason="belongs with cards"
+    ),
     Move.CANCEL: lambda c, u, a, i: service.cancel(c, service.SYSTEM, i),
     Move.REASSIGN: lambda c, u, a, i: _reassign(c, u, i),
     Move.TAKE_OVER: lambda c, u, a, i: _take_over(c, u, i),

@@ -557,3 +557,49 @@ async def test_a_clock_resumed_while_closed_counts_from_the_next_opening(
 
     state, due, used = clock_rows(migrated_db, conversation)["first_response"]
     assert (state, due, used) == ("running", ny(2026, 12, 7, 8, 45), timedelta(minutes=15))
+
+
+def _with_a_message(url: str, wrote_ago: timedelta) -> UUID:
+    conversation = new_conversation(url)
+    execute(
+        url,
+        "INSERT INTO cc_messages (conversation_id, direction, provider, provider_message_id,"
+        " from_address, to_address, body_text, created_at)"
+        " VALUES (%s, 'inbound', 'twilio', %s, '+15550001', '+15550002', 'hello', now() - %s)",
+        (conversation, f"SM{conversation.hex}", wrote_ago),
+    )
+    return conversation
+
+
+async def test_the_sweep_heeds_the_last_hours_messages_and_a_first_sweep_all_of_them(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    old = _with_a_message(migrated_db, 90 * timedelta(minutes=1))
+    new = _with_a_message(migrated_db, timedelta(minutes=1))
+    now = datetime.now(UTC)
+    for conversation in (old, new):
+        await service.start_clocks(
+            conn, conversation, queue="fraud", priority="normal", at=now - 3 * H, actor=ROUTING
+        )
+        await service.pause_clocks(conn, conversation, at=now - 2 * H, actor=AGENT)
+
+    bounded = await service.heed_customer_messages(conn, actor=ROUTING)
+
+    assert bounded == 1
+    assert clock_rows(migrated_db, new)["resolution"][0] == "running"
+    assert clock_rows(migrated_db, old)["resolution"][0] == "paused"
+    assert await service.heed_customer_messages(conn, actor=ROUTING, within=None) == 1
+    assert clock_rows(migrated_db, old)["resolution"][0] == "running"
+    assert await service.heed_customer_messages(conn, actor=ROUTING, within=None) == 0
+
+
+async def test_the_sweeps_scan_reads_the_index_of_recent_messages(
+    conn: AsyncConnection[Any],
+) -> None:
+    await conn.execute("SET enable_seqscan = off")  # an empty table: seen as the planner would
+    cursor = await conn.execute(
+        "EXPLAIN " + repository._UNHEEDED, {"within": service.HEED_WITHIN, "limit": 500}
+    )
+    plan = "\n".join(row[0] for row in await cursor.fetchall())
+
+    assert "cc_messages_inbound_created_at_idx" in plan

@@ -50,7 +50,7 @@ async def test_an_agent_is_answered_403_supervisor_only(
         await api.get("/api/v1/breaches"),
         await api.post(
             f"/api/v1/assignments/{item}/take-over",
-            json={"reason": "x", "version": 0},
+            json={"reason": "the customer is waiting", "version": 0},
             headers=headers,
         ),
     ):
@@ -79,26 +79,30 @@ async def test_a_supervisor_reads_their_queue_and_moves_its_items(
 
     refused = await api.post(
         f"/api/v1/assignments/{elsewhere}/take-over",
-        json={"reason": "mine", "version": 0},
+        json={"reason": "I know this customer", "version": 0},
         headers=headers,
     )
     assert (refused.status_code, refused.json()["error"]) == (404, "assignment_not_found")
     stale = await api.post(
         f"/api/v1/assignments/{waiting}/take-over",
-        json={"reason": "mine", "version": 7},
+        json={"reason": "I know this customer", "version": 7},
         headers=headers,
     )
     assert (stale.status_code, stale.json()["error"]) == (409, "stale_assignment")
     taken = await api.post(
         f"/api/v1/assignments/{waiting}/take-over",
-        json={"reason": "mine", "version": 0},
+        json={"reason": "I know this customer", "version": 0},
         headers=headers,
     )
     assert taken.status_code == 200, taken.text
     assert (taken.json()["state"], taken.json()["version"]) == ("active", 1)
     again = await api.post(
         f"/api/v1/assignments/{waiting}/reassign",
-        json={"agent_id": _id_of(migrated_db, "sue@bank.example"), "reason": "r", "version": 1},
+        json={
+            "agent_id": _id_of(migrated_db, "sue@bank.example"),
+            "reason": "rebalancing the load",
+            "version": 1,
+        },
         headers=headers,
     )
     assert (again.status_code, again.json()["error"]) == (409, "agent_cannot_take_work")

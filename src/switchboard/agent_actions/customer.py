@@ -25,7 +25,8 @@ from switchboard.preferences import service as preferences
 from switchboard.preferences.models import Preferences
 
 __all__ = ["Contact", "CustomerView", "Preferences", "Revealed"]
-from switchboard.privacy import mask_address, mask_card_numbers
+from switchboard.privacy import mask_address
+from switchboard.reason_input import stated_reason
 from switchboard.row_security import AgentClaims, act_as_agent
 from switchboard.tools.context import ToolServices
 
@@ -61,7 +62,7 @@ async def customer_of(
 ) -> CustomerView:
     """The conversation's customer with their contact details masked, their preferences, and
     the cases of theirs the agent may see (row-level security decides which)."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         contacts = await _contacts(conn, customer, masked=True)
         found = await preferences.get_preferences(conn, customer)
@@ -82,13 +83,9 @@ async def reveal_contacts(
 ) -> Revealed:
     """The customer's contact details in full, for REVEAL_FOR, to a supervisor or admin, or an
     agent given the right for one of the conversation's queues; the reason is audited."""
-    stated = mask_card_numbers(reason.strip())
-    if len(stated) < 5:
-        raise InvalidInput("say why the contact details are needed", hint="a few words")
-    if len(stated) > MAX_REASON:
-        raise InvalidInput(f"the reason is longer than {MAX_REASON} characters")
+    stated = stated_reason(reason, max_chars=MAX_REASON)
     when = now or datetime.now(UTC)
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         if not await repository.may_reveal(conn, agent.agent_id, conversation_id):
             raise RevealNotAllowed(
@@ -136,7 +133,8 @@ async def change_preferences(
         changes["timezone"] = timezone
     if not changes:
         raise InvalidInput("nothing to change", hint="do_not_contact, allowed_channels, timezone")
-    async with conn.transaction():
+    stated = stated_reason(reason, max_chars=MAX_REASON)
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         return await preferences.set_preferences(
             conn,
@@ -145,7 +143,7 @@ async def change_preferences(
             because={
                 "asked_by": "customer",
                 "conversation_id": conversation_id,
-                "reason": mask_card_numbers(reason.strip())[:MAX_REASON],
+                "reason": stated,
             },
             **changes,
         )
@@ -159,7 +157,7 @@ async def ask_for_code(
 ) -> StartResult:
     """Send the customer a one-time code by SMS to their linked phone (step-up started by the
     agent); the level rises once the code is checked (check_code)."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         customer = await _customer_seen_by(conn, agent, conversation_id)
         phones = (await linked_addresses(conn, customer))[IdentityChannel.PHONE]
         if not phones:
@@ -187,7 +185,7 @@ async def check_code(
     services: ToolServices,
 ) -> CheckResult:
     """Check the code the customer gave the agent."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         await _customer_seen_by(conn, agent, conversation_id)
         return await auth_sessions.check_verification(
             conn,

@@ -1,5 +1,6 @@
 """An agent's actions on a conversation and its cases: each one transaction with one audit
-record (actor_type agent), and each first asks PostgreSQL, in the agent's name, whether the
+record (actor_type agent; what its later steps record, such as the SLA clocks a reply meets, is
+folded into it: audit.one_record), and each first asks PostgreSQL, in the agent's name, whether the
 agent may see what it acts on: if not, it is not found, as if it did not exist.
 
 Replies: a text or email to the customer who wrote in, through the outbound queue with the
@@ -98,7 +99,7 @@ async def reply(
     if not body:
         raise InvalidInput("the reply is empty")
     when = now or datetime.now(UTC)
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         seen = await seen_by(conn, agent, conversation_id)
         if seen.channel not in REPLY_CHANNELS:
             raise CannotReply(
@@ -144,7 +145,7 @@ async def add_note(
         raise InvalidInput("the note is empty")
     if len(text) > MAX_NOTE:
         raise InvalidInput(f"a note is at most {MAX_NOTE} characters")
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         seen = await seen_by(conn, agent, conversation_id)
         note_id = await repository.insert_note(conn, conversation_id, agent.agent_id, text)
         await audit.append(
@@ -177,7 +178,7 @@ async def open_case(
     complaint gets its regulatory clocks (sla.regulatory) from when the customer first
     reported: the message the agent marks as the notice, else the customer's first message in
     the conversation, else now."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         seen = await seen_by(conn, agent, conversation_id)
         case = await cases.open_case(
             conn,
@@ -214,7 +215,7 @@ async def move_case(
     Its conversation's clocks follow: waiting on the customer pauses them, resolved resolves
     them, and a resolved case reopened queues its conversation again (for its last agent
     first) unless someone holds it."""
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         await _case_seen_by(conn, agent, case_id)
         before = await repository.case_status(conn, case_id)
         moved = await cases.move_case(conn, actor_of(agent), case_id, to_status)
@@ -240,7 +241,7 @@ async def _follow(
 async def note_case(
     conn: AsyncConnection[Any], agent: AgentClaims, case_id: UUID, body: str
 ) -> UUID:
-    async with conn.transaction():
+    async with conn.transaction(), audit.one_record(conn):
         await _case_seen_by(conn, agent, case_id)
         return await cases.add_note(conn, actor_of(agent), case_id, body)
 

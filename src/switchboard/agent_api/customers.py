@@ -15,7 +15,10 @@ from switchboard.agent_actions.customer import Contact
 from switchboard.agent_api.conversations import CaseOut, claims_of
 from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_sessions.http import SignedIn
+from switchboard.reason_input import MIN_REASON, STATED_REASON
 from switchboard.webhooks.common import pool_of
+
+_REASON = STATED_REASON
 
 router = APIRouter(prefix="/api/v1", tags=["customers"])
 _CUSTOMER = {
@@ -50,7 +53,7 @@ class CustomerOut(BaseModel):
 
 
 class RevealIn(BaseModel):
-    reason: str = Field(min_length=5, max_length=300)
+    reason: str = Field(min_length=MIN_REASON, max_length=300, description=_REASON)
 
 
 class RevealedOut(BaseModel):
@@ -59,7 +62,9 @@ class RevealedOut(BaseModel):
 
 
 class PreferencesIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=300, description="what the customer asked")
+    reason: str = Field(
+        min_length=MIN_REASON, max_length=300, description=f"what the customer asked; {_REASON}"
+    )
     do_not_contact: bool | None = None
     allowed_channels: list[str] | None = Field(None, max_length=4)
     timezone: str | None = Field(None, max_length=64)

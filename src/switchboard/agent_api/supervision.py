@@ -16,6 +16,7 @@ from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_api.work import AssignmentOut
 from switchboard.agent_sessions.http import SignedIn
 from switchboard.assignments import service as assignments
+from switchboard.reason_input import MIN_REASON, STATED_REASON
 from switchboard.supervision import service as supervision
 from switchboard.supervision.models import AgentLoad, Breach, QueueFigures, QueueItem
 from switchboard.webhooks.common import pool_of
@@ -144,12 +145,12 @@ class BreachesOut(BaseModel):
 
 class ReassignIn(BaseModel):
     agent_id: UUID
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=MIN_REASON, max_length=500, description=STATED_REASON)
     version: int
 
 
 class TakeOverIn(BaseModel):
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=MIN_REASON, max_length=500, description=STATED_REASON)
     version: int
 
 

@@ -16,6 +16,7 @@ from switchboard.agent_api.errors import SIGNED_IN, answer
 from switchboard.agent_sessions.http import SignedIn
 from switchboard.assignments import service as assignments
 from switchboard.assignments.models import Assignment
+from switchboard.reason_input import MIN_REASON, STATED_REASON
 from switchboard.webhooks.common import pool_of
 
 router = APIRouter(prefix="/api/v1", tags=["work"])
@@ -81,7 +82,7 @@ class MoveIn(BaseModel):
 
 class TransferIn(BaseModel):
     queue: str = Field(max_length=63)
-    reason: str = Field(min_length=1, max_length=500)
+    reason: str = Field(min_length=MIN_REASON, max_length=500, description=STATED_REASON)
     version: int | None = None
 
 

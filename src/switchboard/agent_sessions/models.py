@@ -9,6 +9,9 @@ from uuid import UUID
 
 IDLE = timedelta(minutes=30)
 ABSOLUTE = timedelta(hours=12)
+# A session whose password was accepted, waiting for its TOTP code: the code is at hand (the
+# authenticator is open), so a half-signed-in session is not left lying about for 30 minutes.
+AWAITING_CODE = timedelta(minutes=5)
 # The idle expiry slides with each request, but is written at most this often.
 TOUCH_EVERY = timedelta(minutes=1)
 COOKIE = "__Host-sb_session"

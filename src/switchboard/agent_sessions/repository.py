@@ -72,13 +72,23 @@ async def slide_idle_expiry(
     return None if row is None else row[0]
 
 
-async def promote(conn: AsyncConnection[Any], session_id: UUID, token_hash: bytes) -> bool:
-    """The session is signed in, under a new token (the first factor's one stops working)."""
+async def promote(
+    conn: AsyncConnection[Any],
+    session_id: UUID,
+    token_hash: bytes,
+    *,
+    idle: timedelta,
+    absolute: timedelta,
+) -> bool:
+    """The session is signed in, under a new token (the first factor's one stops working), with
+    the idle expiry from now and the absolute one from its creation (its first factor)."""
     cursor = await conn.execute(
-        "UPDATE cc_agent_sessions SET stage = 'signed_in', last_seen_at = now(), token_hash = %s"
+        "UPDATE cc_agent_sessions SET stage = 'signed_in', last_seen_at = now(), token_hash = %s,"
+        " absolute_expires_at = created_at + %s,"
+        " idle_expires_at = least(now() + %s, created_at + %s)"
         " WHERE id = %s AND stage = 'password' AND revoked_at IS NULL"
         " AND idle_expires_at > now() AND absolute_expires_at > now()",
-        (token_hash, session_id),
+        (token_hash, absolute, idle, absolute, session_id),
     )
     return cursor.rowcount == 1
 
@@ -118,28 +128,47 @@ async def refuse_if_blocked(conn: AsyncConnection[Any], subjects: list[tuple[str
     return max(waits, default=0.0)
 
 
-async def count_failure(
+async def reserve_attempt(
     conn: AsyncConnection[Any], kind: str, subject: str, *, free: int, cap: timedelta
-) -> Failure:
-    """One more failure in a row for the subject; from the `free`-th on, the subject is blocked
-    for 1 s, 2 s, 4 s ... at most `cap`."""
+) -> Failure | None:
+    """Count the attempt about to be checked as one more failure in a row for the subject,
+    unless it is blocked (None); from the `free`-th on, the subject is blocked for 1 s, 2 s,
+    4 s ... at most `cap`. The row's lock makes concurrent attempts count one after another,
+    so no more are checked than the back-off allows; release_attempt undoes one that passed."""
     async with conn.cursor(row_factory=class_row(Failure)) as cur:
         await cur.execute(
-            "INSERT INTO cc_sign_in_failures AS f (subject_kind, subject)"
-            " VALUES (%(kind)s, %(s)s)"
+            "INSERT INTO cc_sign_in_failures AS f (subject_kind, subject, blocked_until)"
+            " VALUES (%(kind)s, %(s)s, CASE WHEN 1 >= %(free)s THEN now() + interval '1 second'"
+            "  ELSE now() END)"
             " ON CONFLICT (subject_kind, subject) DO UPDATE SET failures = f.failures + 1,"
             "  last_failed_at = now(), blocked_until = CASE"
             "   WHEN f.failures + 1 >= %(free)s THEN now() + least("
             "    make_interval(secs => power(2, least(f.failures + 1 - %(free)s, 20))), %(cap)s)"
             "   ELSE now() END"
+            "  WHERE f.blocked_until <= now()"
             " RETURNING f.failures, f.blocked_until, f.failures >= %(free)s AS block_started,"
             "  f.refused_while_blocked",
             {"kind": kind, "s": subject, "free": free, "cap": cap},
         )
-        failure = await cur.fetchone()
-    if failure is None:
-        raise RuntimeError("cc_sign_in_failures upsert returned no row")
-    return failure
+        return await cur.fetchone()
+
+
+async def release_attempt(
+    conn: AsyncConnection[Any], kind: str, subject: str, *, free: int
+) -> None:
+    """Undo reserve_attempt for an attempt that did not fail: one failure fewer, and no block
+    while fewer than `free` remain."""
+    await conn.execute(
+        "DELETE FROM cc_sign_in_failures WHERE subject_kind = %s AND subject = %s"
+        " AND failures <= 1",
+        (kind, subject),
+    )
+    await conn.execute(
+        "UPDATE cc_sign_in_failures SET failures = failures - 1, blocked_until = CASE"
+        "  WHEN failures - 1 < %s THEN least(blocked_until, now()) ELSE blocked_until END"
+        " WHERE subject_kind = %s AND subject = %s",
+        (free, kind, subject),
+    )
 
 
 async def clear_failures(conn: AsyncConnection[Any], kind: str, subject: str) -> None:

@@ -5,6 +5,10 @@ audited in it.
 A password is checked outside any transaction and without holding a connection (it takes a
 while); attempts while blocked are refused before the password is looked at, counted on the
 subject's row and not audited one by one: one record when a block starts.
+
+An attempt is counted as a failure before it is checked (reserved, under the subject's row
+lock), and the count undone if it passes: counted after, a burst of concurrent attempts would
+all be checked before the first failure was counted, each one a free guess.
 """
 
 from __future__ import annotations
@@ -23,10 +27,12 @@ from switchboard.agent_sessions import repository
 from switchboard.agent_sessions.keys import SignInKeys, token_hash
 from switchboard.agent_sessions.models import (
     ABSOLUTE,
+    AWAITING_CODE,
     BLOCK_CAP,
     FREE_FAILURES,
     IDLE,
     TOUCH_EVERY,
+    Failure,
     LiveSession,
     NewSession,
     Stage,
@@ -92,31 +98,61 @@ async def _refuse_if_blocked(conn: AsyncConnection[Any], subjects: list[tuple[st
         )
 
 
-async def _record_failure(
+Reserved = list[tuple[str, str, Failure]]
+
+
+async def _reserve(conn: AsyncConnection[Any], subjects: list[tuple[str, str]]) -> Reserved:
+    """The attempt counted as a failure of each subject, before it is checked; SignInBlocked
+    (and nothing counted but the refusal) while any of them is blocked."""
+    await _refuse_if_blocked(conn, subjects)
+    reserved: Reserved = []
+    try:
+        async with conn.transaction():
+            for kind, subject in subjects:  # always account, then client: one lock order
+                failure = await repository.reserve_attempt(
+                    conn, kind, subject, free=FREE_FAILURES, cap=BLOCK_CAP
+                )
+                if failure is None:
+                    raise _Raced
+                reserved.append((kind, subject, failure))
+    except _Raced:
+        # Blocked since the check above by a concurrent attempt: nothing of this one is kept.
+        await _refuse_if_blocked(conn, subjects)
+        raise SignInBlocked("too many failed sign-ins: try again in 1 s", retry_after=1) from None
+    return reserved
+
+
+class _Raced(Exception):
+    """A subject was blocked between the check and the reservation."""
+
+
+async def _release(conn: AsyncConnection[Any], reserved: Reserved, *, kinds: set[str]) -> None:
+    """Undo the reservation for the subjects of `kinds`: the attempt did not fail."""
+    for kind, subject, _ in reserved:
+        if kind in kinds:
+            await repository.release_attempt(conn, kind, subject, free=FREE_FAILURES)
+
+
+_EVERY_KIND = {SubjectKind.ACCOUNT.value, SubjectKind.CLIENT.value}
+
+
+async def _release_on_error(pool: AsyncConnectionPool[Any], reserved: Reserved) -> None:
+    async with pool.connection() as conn, conn.transaction():
+        await _release(conn, reserved, kinds=_EVERY_KIND)
+
+
+async def _audit_failure(
     conn: AsyncConnection[Any],
     *,
     actor: Actor,
-    subjects: list[tuple[str, str]],
+    reserved: Reserved,
     event_type: str,
     reason: str,
     details: dict[str, Any],
 ) -> None:
-    """Count the failure for each subject and audit it; a block that starts is audited once."""
+    """The failure, counted when its attempt was reserved, audited; a block it started is
+    audited once."""
     async with conn.transaction():
-        blocks: list[dict[str, Any]] = []
-        for kind, subject in subjects:
-            failure = await repository.count_failure(
-                conn, kind, subject, free=FREE_FAILURES, cap=BLOCK_CAP
-            )
-            if failure.block_started:
-                blocks.append(
-                    {
-                        "subject_kind": kind,
-                        "failures": failure.failures,
-                        "blocked_until": failure.blocked_until.isoformat(),
-                        "refused_while_blocked": failure.refused_while_blocked,
-                    }
-                )
         await audit.append(
             conn,
             AuditEntry(
@@ -128,7 +164,15 @@ async def _record_failure(
                 error_code="sign_in_failed",
             ),
         )
-        for block in blocks:
+        for kind, _, failure in reserved:
+            if not failure.block_started:
+                continue
+            block = {
+                "subject_kind": kind,
+                "failures": failure.failures,
+                "blocked_until": failure.blocked_until.isoformat(),
+                "refused_while_blocked": failure.refused_while_blocked,
+            }
             await audit.append(
                 conn,
                 AuditEntry(
@@ -149,12 +193,16 @@ async def sign_in(
     account = context.keys.account_subject(attempt.email)
     subjects = [(SubjectKind.ACCOUNT.value, account), (SubjectKind.CLIENT.value, attempt.client)]
     async with pool.connection() as conn:
-        await _refuse_if_blocked(conn, subjects)
+        reserved = await _reserve(conn, subjects)
         creds = await agents.credentials_by_email(conn, attempt.email)
     # Checked whether or not the agent exists or is active: every failure costs the same.
-    matches, rehashed = await context.checker.verify(
-        creds.password_hash if creds else None, password
-    )
+    try:
+        matches, rehashed = await context.checker.verify(
+            creds.password_hash if creds else None, password
+        )
+    except BaseException:
+        await _release_on_error(pool, reserved)  # not checked (busy): not a failure
+        raise
     refusal = (
         "unknown_email"
         if creds is None
@@ -169,10 +217,10 @@ async def sign_in(
     async with pool.connection() as conn:
         if creds is None or refusal is not None:
             known = creds is not None
-            await _record_failure(
+            await _audit_failure(
                 conn,
                 actor=Actor(ActorType.AGENT, str(creds.id)) if creds else _UNKNOWN,
-                subjects=subjects,
+                reserved=reserved,
                 event_type="agent.sign_in_failed",
                 reason=refusal or "unknown_email",
                 details={"agent_id": creds.id} if known and creds else {"account": account},
@@ -181,17 +229,19 @@ async def sign_in(
         actor = Actor(ActorType.AGENT, str(creds.id))
         needed = totp_needed(creds, for_every_agent=context.totp_for_every_agent)
         if needed and creds.totp_last_step is None:
-            await audit.append(
-                conn,
-                AuditEntry(
-                    actor_type=actor.type,
-                    actor_id=actor.id,
-                    event_type="agent.sign_in_failed",
-                    success=False,
-                    input={"agent_id": creds.id, "reason": "totp_not_enrolled"},
-                    error_code="enrolment_incomplete",
-                ),
-            )
+            async with conn.transaction():
+                await _release(conn, reserved, kinds=_EVERY_KIND)  # the password was right
+                await audit.append(
+                    conn,
+                    AuditEntry(
+                        actor_type=actor.type,
+                        actor_id=actor.id,
+                        event_type="agent.sign_in_failed",
+                        success=False,
+                        input={"agent_id": creds.id, "reason": "totp_not_enrolled"},
+                        error_code="enrolment_incomplete",
+                    ),
+                )
             raise EnrolmentIncomplete(
                 "your role needs an authenticator code, and yours was never confirmed",
                 hint="finish enrolment with your enrolment link, or ask an administrator "
@@ -203,13 +253,14 @@ async def sign_in(
             if rehashed is not None:
                 await agents.set_password_hash(conn, creds.id, rehashed)
             await repository.clear_failures(conn, SubjectKind.ACCOUNT.value, account)
+            await _release(conn, reserved, kinds={SubjectKind.CLIENT.value})
             session_id, idle_at, absolute_at = await repository.insert_session(
                 conn,
                 token_hash=token_hash(token),
                 agent_id=creds.id,
                 stage=stage.value,
-                idle=IDLE,
-                absolute=ABSOLUTE,
+                idle=min(IDLE, AWAITING_CODE) if needed else IDLE,
+                absolute=AWAITING_CODE if needed else ABSOLUTE,
                 client_address=attempt.client,
                 user_agent=(attempt.user_agent or "")[:500] or None,
             )
@@ -238,7 +289,7 @@ async def confirm_totp(
     subjects = [(SubjectKind.ACCOUNT.value, account), (SubjectKind.CLIENT.value, client)]
     actor = Actor(ActorType.AGENT, str(session.agent_id))
     async with pool.connection() as conn:
-        await _refuse_if_blocked(conn, subjects)
+        reserved = await _reserve(conn, subjects)
         creds = await agents.credentials_by_id(conn, session.agent_id)
         step = None
         if creds is not None and creds.totp_secret_sealed is not None:
@@ -249,10 +300,13 @@ async def confirm_totp(
         if step is not None:
             async with conn.transaction():
                 accepted = await agents.accept_totp_step(conn, session.agent_id, step)
-                if accepted and not await repository.promote(conn, session.id, token_hash(token)):
+                if accepted and not await repository.promote(
+                    conn, session.id, token_hash(token), idle=IDLE, absolute=ABSOLUTE
+                ):
                     raise NotSignedIn("the session ended before its code was sent")
                 if accepted:
                     await repository.clear_failures(conn, SubjectKind.ACCOUNT.value, account)
+                    await _release(conn, reserved, kinds={SubjectKind.CLIENT.value})
                     await audit.append(
                         conn,
                         AuditEntry(
@@ -265,10 +319,10 @@ async def confirm_totp(
                         ),
                     )
         if not accepted:
-            await _record_failure(
+            await _audit_failure(
                 conn,
                 actor=actor,
-                subjects=subjects,
+                reserved=reserved,
                 event_type="agent.totp_failed",
                 reason="reused_code" if step is not None else "wrong_code",
                 details={"agent_id": session.agent_id, "session_id": session.id},

@@ -42,6 +42,7 @@ from switchboard.errors import (
     SupervisorOnly,
 )
 from switchboard.privacy import mask_card_numbers
+from switchboard.reason_input import stated_reason
 from switchboard.row_security import AgentClaims, act_as_agent, act_as_service
 from switchboard.sla import repository as sla_repository
 from switchboard.sla import service as sla
@@ -383,9 +384,7 @@ async def transfer(
     again in `queue`, the new item naming the old (transferred_from) and keeping its place
     (enqueued_at). SLA clocks belong to the conversation, so they run on. The new item."""
     target = member_of(Queue, queue, "queue")
-    reason = mask_card_numbers(reason.strip())
-    if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput(f"say why, in 1 to {MAX_REASON} characters")
+    reason = stated_reason(reason, max_chars=MAX_REASON)
     async with conn.transaction():
         ended = await repository.move(
             conn, Move.TRANSFER, assignment_id, holder=agent_id, version=version
@@ -476,9 +475,7 @@ async def _supervise(
     event_type: str,
 ) -> Assignment:
     require_supervisor(supervisor)
-    reason = mask_card_numbers(reason.strip())
-    if not reason or len(reason) > MAX_REASON:
-        raise InvalidInput(f"say why, in 1 to {MAX_REASON} characters")
+    reason = stated_reason(reason, max_chars=MAX_REASON)
     async with conn.transaction():
         # Seen, and supervised, as PostgreSQL lets the supervisor see it: else not found.
         await act_as_agent(conn, supervisor)
@@ -605,13 +602,17 @@ async def heartbeat(conn: AsyncConnection[Any], agent_id: UUID) -> None:
 
 
 async def sweep(
-    conn: AsyncConnection[Any], *, offline_after: timedelta = DEFAULT_OFFLINE_AFTER
+    conn: AsyncConnection[Any],
+    *,
+    offline_after: timedelta = DEFAULT_OFFLINE_AFTER,
+    heed_within: timedelta | None = sla.HEED_WITHIN,
 ) -> SweepReport:
     """Agents silent for `offline_after` go offline; offers of agents not available, and
     offers past their expiry, go back to the queue; reopened items are offered to their last
     agent; new items get their SLA clocks; customers who wrote resume paused clocks and are
-    owed a next response; breaches are recorded. Each change its own transaction and audit
-    record (actor system); safe to run from several workers at once."""
+    owed a next response (their messages of the last `heed_within`; None: all); breaches are
+    recorded. Each change its own transaction and audit record (actor system); safe to run
+    from several workers at once."""
     gone = 0
     while True:
         async with conn.transaction():
@@ -653,7 +654,7 @@ async def sweep(
     await _offer_reopened_to_last_agents(conn)
     await _offer_queued_to_idle_agents(conn)
     await _start_clocks_of_new_items(conn)
-    await sla.heed_customer_messages(conn, actor=SYSTEM)
+    await sla.heed_customer_messages(conn, actor=SYSTEM, within=heed_within)
     await sla.sweep_breaches(conn)
     return SweepReport(gone, withdrawn, expired, escalated_w + escalated_e)
 

@@ -35,6 +35,7 @@ from switchboard.providers.messaging import MessageSender
 from switchboard.providers.sendgrid_mail import SendGridMail
 from switchboard.providers.twilio_messages import TwilioMessages
 from switchboard.settings import OutboundMode, Settings
+from switchboard.sla import service as sla
 
 CONCURRENCY = 4  # sends in flight at once; each mostly waits on the provider
 POLL_SECONDS = 1.0  # how often a waiting worker looks for jobs due for a retry
@@ -243,12 +244,16 @@ async def _work_until_stopped(
 async def sweep_routing_every(
     pool: AsyncConnectionPool[Any], seconds: float = ROUTING_SWEEP_SECONDS
 ) -> None:
-    """The routing sweep, every `seconds`, until cancelled; a lost database is waited out."""
+    """The routing sweep, every `seconds`, until cancelled; a lost database is waited out. Its
+    first sweep to succeed looks at every customer message the clocks have not heeded (the
+    worker may have been away); the later ones at the last hour's (sla.HEED_WITHIN)."""
+    caught_up = False
     while True:
         await asyncio.sleep(seconds)
         try:
             async with pool.connection() as conn:
-                await routing.sweep(conn)
+                await routing.sweep(conn, heed_within=sla.HEED_WITHIN if caught_up else None)
+            caught_up = True
         except Exception as exc:
             if database_fault(exc) is None:
                 log.exception("the routing sweep failed")

@@ -322,12 +322,18 @@ async def insert_closed_day(
 
 # Conversations whose customer wrote after their clocks last took notice: after a clock was
 # paused (it waits on the customer), or after a human's answer when no response clock is live
-# (the next response is owed). With the time of the first such message.
+# (the next response is owed). With the time of the first such message. Only conversations
+# with an inbound message in the last %(within)s (NULL: ever) are looked at, found by the index
+# of 027: the scan is bounded by the messages of that window, not by the number of live clocks.
 _UNHEEDED = """
-WITH live AS (
-    SELECT r.conversation_id, r.started_at AS episode FROM cc_sla_clocks AS r
+WITH recent AS (
+    SELECT DISTINCT m.conversation_id FROM cc_messages AS m
+    WHERE m.direction = 'inbound'
+      AND m.created_at > coalesce(now() - %(within)s::interval, '-infinity')
+), live AS (
+    SELECT r.conversation_id, r.started_at AS episode FROM recent AS n
+    JOIN cc_sla_clocks AS r ON r.conversation_id = n.conversation_id
     WHERE r.metric = 'resolution' AND r.state IN ('running', 'paused')
-      AND r.conversation_id IS NOT NULL
 ), since AS (
     SELECT l.conversation_id, coalesce(
         (SELECT min(p.paused_at) FROM cc_sla_clocks AS p
@@ -348,12 +354,13 @@ CROSS JOIN LATERAL (SELECT min(m.created_at) AS first FROM cc_messages AS m
                     WHERE m.conversation_id = s.conversation_id AND m.direction = 'inbound'
                       AND m.created_at > s.after) AS w
 WHERE s.after IS NOT NULL AND w.first IS NOT NULL
-ORDER BY w.first LIMIT %s
+ORDER BY w.first LIMIT %(limit)s
 """
 
 
 async def customer_messages_unheeded(
-    conn: AsyncConnection[Any], limit: int
+    conn: AsyncConnection[Any], limit: int, within: timedelta | None
 ) -> list[tuple[UUID, datetime]]:
-    cursor = await conn.execute(_UNHEEDED, (limit,))
+    """`within` None: every message, whenever it came (a worker's first sweep, catching up)."""
+    cursor = await conn.execute(_UNHEEDED, {"within": within, "limit": limit})
     return [(row[0], row[1]) for row in await cursor.fetchall()]

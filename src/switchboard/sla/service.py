@@ -42,6 +42,10 @@ from switchboard.sla.models import (
 
 SYSTEM = Actor(ActorType.SYSTEM, "sla")
 SWEEP_BATCH = 500
+# How far back the sweep looks for customers' messages its clocks have not heeded: far more
+# than the 5 s between sweeps, so that sweeps that fail or fall behind for a while miss none;
+# a worker's first sweep looks at all of them (heed_customer_messages).
+HEED_WITHIN = timedelta(hours=1)
 # The clocks a conversation starts when it enters a human queue.
 ENTRY_METRICS = (Metric.FIRST_RESPONSE, Metric.RESOLUTION)
 
@@ -228,12 +232,17 @@ async def customer_wrote(
 
 
 async def heed_customer_messages(
-    conn: AsyncConnection[Any], *, actor: Actor, limit: int = SWEEP_BATCH
+    conn: AsyncConnection[Any],
+    *,
+    actor: Actor,
+    limit: int = SWEEP_BATCH,
+    within: timedelta | None = HEED_WITHIN,
 ) -> int:
     """For each conversation whose customer wrote since its clocks last took notice (the
     inbound path writes messages without looking at clocks): customer_wrote, at the time of
-    their first such message. How many conversations."""
-    unheeded = await repository.customer_messages_unheeded(conn, limit)
+    their first such message. Only messages of the last `within` are looked for (None: all,
+    for a worker catching up after time away). How many conversations."""
+    unheeded = await repository.customer_messages_unheeded(conn, limit, within)
     for conversation_id, at in unheeded:
         await customer_wrote(conn, conversation_id, at=at, actor=actor)
     return len(unheeded)

@@ -1,5 +1,5 @@
-"""What every webhook route shares: a bounded raw body, a content-type check, one reader of
-JSON, and the audit record of a refused delivery."""
+"""What every webhook route shares: its body limit, a reader of the raw body, a content-type
+check, one reader of JSON, and the audit record of a refused delivery."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from switchboard.errors import (
     UnsupportedMediaType,
     WebhookRejected,
 )
+from switchboard.http_limits import BodyLimit
 from switchboard.messages.group_commit import InboundTexts
 from switchboard.messages.models import Recorded
 from switchboard.metrics import Metrics
@@ -58,18 +59,19 @@ async def current_pool(request: Request) -> AsyncConnectionPool[Any]:
     return pool_of(request)
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The raw body, refused past `limit` bytes without reading the rest."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+def body_limit(prefix: str, provider: str, max_bytes: int) -> BodyLimit:
+    """A provider's body limit, which the request layer enforces before and while the body is
+    read (http_limits.BodyLimits): refused as payload_too_large, counted as the provider's."""
+    return BodyLimit(prefix, max_bytes, error=PayloadTooLarge, webhook=provider)
+
+
+async def read_body(request: Request) -> bytes:
+    """The raw body, bounded by the route's body limit (body_limit)."""
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > limit:
-                raise PayloadTooLarge(f"body is over the {limit}-byte limit")
             chunks.append(chunk)
     except ClientDisconnect as exc:
         # Anyone can hang up mid-body: answered (to no one) like a broken body, rather than

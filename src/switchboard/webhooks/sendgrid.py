@@ -31,13 +31,16 @@ from switchboard.errors import (
     StaleTimestamp,
     WebhookRejected,
 )
+from switchboard.http_limits import BodyLimit
 from switchboard.messages import service as messages
 from switchboard.messages.inbound import record_inbound
 from switchboard.messages.models import StatusReport
 from switchboard.messages.status import SENDGRID
+from switchboard.settings import Settings
 from switchboard.webhooks.common import (
     Pool,
     audit_rejection,
+    body_limit,
     count_delivery,
     json_of,
     our_message_id,
@@ -50,6 +53,12 @@ from switchboard.webhooks.common import (
 from switchboard.webhooks.inbound_email import PostedEmail, read_email
 
 router = APIRouter(prefix="/webhooks/sendgrid", tags=["sendgrid"], responses=WEBHOOK_ERRORS)
+
+
+def body_limit_of(settings: Settings) -> BodyLimit:
+    return body_limit(router.prefix, Provider.SENDGRID, settings.max_body_bytes)
+
+
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _REQUIRED_EVENT_FIELDS = ("sg_event_id", "event", "sg_message_id")
 _KEPT_EVENT_FIELDS = ("event", "reason", "type", "bounce_classification", "timestamp", "smtp-id")
@@ -58,7 +67,7 @@ _KEPT_EVENT_FIELDS = ("event", "reason", "type", "bounce_classification", "times
 async def verified_email(request: Request) -> PostedEmail:
     """The posted form, once the secret the configured URL carries has been checked."""
     settings = settings_of(request)
-    await read_body(request, settings.max_body_bytes)
+    await read_body(request)
     require_media_type(request, "multipart/form-data")
     try:
         secret = require_secret(settings.sendgrid_inbound_secret, "SENDGRID_INBOUND_SECRET")
@@ -93,7 +102,7 @@ async def verified_email(request: Request) -> PostedEmail:
 async def verified_events(request: Request) -> list[dict[str, Any]]:
     """The posted events, once their signature and its timestamp have been checked."""
     settings = settings_of(request)
-    body = await read_body(request, settings.max_body_bytes)
+    body = await read_body(request)
     require_media_type(request, "application/json")
     try:
         payload = body.decode("utf-8")  # what SendGrid signed, exactly as received

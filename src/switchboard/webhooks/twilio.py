@@ -22,12 +22,15 @@ from switchboard.api_docs import WEBHOOK_ERRORS
 from switchboard.conversations.models import Channel, Provider
 from switchboard.errors import InvalidSignature, MalformedBody, MissingField, WebhookRejected
 from switchboard.http_app import RequestRoute
+from switchboard.http_limits import BodyLimit
 from switchboard.identities.normalize import WHATSAPP_PREFIX, normalize_phone
 from switchboard.messages import service as messages
 from switchboard.messages.models import InboundMessage, StatusReport, Thread
 from switchboard.messages.status import TWILIO
+from switchboard.settings import Settings
 from switchboard.webhooks.common import (
     audit_rejection,
+    body_limit,
     count_delivery,
     inbound_texts_of,
     our_message_id,
@@ -74,10 +77,16 @@ FormParams = Mapping[str, str]
 TWILIO_MAX_BODY_BYTES = 64 * 1024
 
 
+def body_limit_of(settings: Settings) -> BodyLimit:
+    return body_limit(
+        router.prefix, Provider.TWILIO, min(settings.max_body_bytes, TWILIO_MAX_BODY_BYTES)
+    )
+
+
 async def verified_form(request: Request) -> FormParams:
     """The posted parameters, once their signature has been checked."""
     settings = settings_of(request)
-    body = await read_body(request, min(settings.max_body_bytes, TWILIO_MAX_BODY_BYTES))
+    body = await read_body(request)
     require_media_type(request, "application/x-www-form-urlencoded")
     try:
         pairs = _form_fields(body.decode("utf-8"))

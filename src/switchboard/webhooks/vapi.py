@@ -23,12 +23,15 @@ from switchboard.calls.models import CallEvent, CallEventType
 from switchboard.conversations.models import Channel, Provider
 from switchboard.errors import InvalidSignature, MissingField, WebhookRejected
 from switchboard.http_app import RequestRoute
+from switchboard.http_limits import BodyLimit
 from switchboard.messages.inbound import record_inbound
 from switchboard.messages.models import Direction, InboundMessage, Recorded, Thread
+from switchboard.settings import Settings
 from switchboard.tools import service as tools
 from switchboard.tools.context import ToolServices
 from switchboard.webhooks.common import (
     audit_rejection,
+    body_limit,
     count_delivery,
     pool_of,
     read_body,
@@ -59,6 +62,10 @@ from switchboard.webhooks.vapi_tools import TOOL_CALLS, tool_calls_of
 router = APIRouter(prefix="/webhooks", tags=["vapi"], responses=WEBHOOK_ERRORS)
 
 
+def body_limit_of(settings: Settings) -> BodyLimit:
+    return body_limit(f"{router.prefix}/vapi", Provider.VAPI, settings.max_body_bytes)
+
+
 class Kept(StrEnum):
     """The message types that are stored; every other type is acknowledged and ignored."""
 
@@ -76,7 +83,7 @@ Recorder = Callable[[AsyncConnectionPool[Any]], Awaitable[Recorded]]
 async def verified_message(request: Request) -> Message:
     """The server message (the body's `message` object), once the secret has been checked."""
     settings = settings_of(request)
-    body = await read_body(request, settings.max_body_bytes)
+    body = await read_body(request)
     require_media_type(request, "application/json")
     try:
         # HTTP trims header values, so a secret with surrounding blanks could never match.
