@@ -24,6 +24,7 @@ from tests.builders import execute
 from tests.conftest import service_url
 from tests.supervisor.support import build_floor, role_agent
 
+WHY = "rebalancing the load"  # a stated reason, as every move needs
 pytestmark = pytest.mark.anyio
 
 
@@ -87,21 +88,21 @@ async def test_refusals_say_why_and_change_nothing(
     away = role_agent(migrated_db, "agent", ("cards",), presence="away")
     stranger = role_agent(migrated_db, "agent", ("loans",))
     cases: list[tuple[Any, type[Exception], str]] = [
-        (service.reassign(conn, lead, queued, agent_id=floor.cara.agent_id, reason="rebalancing the load",
+        (service.reassign(conn, lead, queued, agent_id=floor.cara.agent_id, reason=WHY,
                           version=version), AgentCannotTakeWork, "2 of 2 sms"),
-        (service.reassign(conn, lead, queued, agent_id=away.agent_id, reason="rebalancing the load",
+        (service.reassign(conn, lead, queued, agent_id=away.agent_id, reason=WHY,
                           version=version), AgentCannotTakeWork, "away"),
-        (service.reassign(conn, lead, queued, agent_id=stranger.agent_id, reason="rebalancing the load",
+        (service.reassign(conn, lead, queued, agent_id=stranger.agent_id, reason=WHY,
                           version=version), AgentCannotTakeWork, "not work the queue cards"),
-        (service.reassign(conn, lead, queued, agent_id=floor.finn.agent_id, reason="rebalancing the load",
+        (service.reassign(conn, lead, queued, agent_id=floor.finn.agent_id, reason=WHY,
                           version=version - 1), StaleAssignment, "changed"),
-        (service.reassign(conn, lead, floor.wrap_up, agent_id=floor.finn.agent_id, reason="rebalancing the load",
+        (service.reassign(conn, lead, floor.wrap_up, agent_id=floor.finn.agent_id, reason=WHY,
                           version=_version(migrated_db, floor.wrap_up)),
          IllegalAssignmentMove, "wrap_up"),
-        (service.take_over(conn, floor.fraud_lead, queued, reason="rebalancing the load", version=version),
+        (service.take_over(conn, floor.fraud_lead, queued, reason=WHY, version=version),
          AssignmentNotFound, "your queues"),
         (service.reassign(conn, lead, floor.fraud_items[0], agent_id=floor.finn.agent_id,
-                          reason="rebalancing the load", version=0), AssignmentNotFound, "your queues"),
+                          reason=WHY, version=0), AssignmentNotFound, "your queues"),
     ]  # fmt: skip
     rows = execute(migrated_db, "SELECT to_jsonb(a) FROM cc_assignments AS a ORDER BY id")
     audit_rows = execute(migrated_db, "SELECT count(*) FROM cc_audit_logs")
@@ -128,7 +129,7 @@ async def _reassign_all_at_once(
         await start.wait()
         try:
             await service.reassign(
-                conn, lead, item, agent_id=target, reason="rebalancing the load", version=0
+                conn, lead, item, agent_id=target, reason=WHY, version=0
             )
         except AgentCannotTakeWork:
             return None
@@ -210,7 +211,7 @@ async def test_one_item_reassigned_to_two_agents_at_once_goes_to_one(
         await start.wait()
         try:
             await service.reassign(
-                conn, lead, item, agent_id=agent.agent_id, reason="rebalancing the load", version=0
+                conn, lead, item, agent_id=agent.agent_id, reason=WHY, version=0
             )
         except StaleAssignment:
             return False
