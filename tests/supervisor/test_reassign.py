@@ -128,9 +128,7 @@ async def _reassign_all_at_once(
     async def one(conn: AsyncConnection[Any], item: UUID) -> UUID | None:
         await start.wait()
         try:
-            await service.reassign(
-                conn, lead, item, agent_id=target, reason=WHY, version=0
-            )
+            await service.reassign(conn, lead, item, agent_id=target, reason=WHY, version=0)
         except AgentCannotTakeWork:
             return None
         return item
@@ -210,9 +208,7 @@ async def test_one_item_reassigned_to_two_agents_at_once_goes_to_one(
     async def one(conn: AsyncConnection[Any], agent: AgentClaims) -> bool:
         await start.wait()
         try:
-            await service.reassign(
-                conn, lead, item, agent_id=agent.agent_id, reason=WHY, version=0
-            )
+            await service.reassign(conn, lead, item, agent_id=agent.agent_id, reason=WHY, version=0)
         except StaleAssignment:
             return False
         return True
