@@ -65,13 +65,20 @@ async def _reassign(conn: AsyncConnection[Any], url: str, item: UUID) -> Any:
     version = item_row(url, item)["version"]
     target = make_agent(url, queues=("general",))
     return await service.reassign(
-        conn, _supervisor(url), item, agent_id=target, reason="r", version=version
+        conn,
+        _supervisor(url),
+        item,
+        agent_id=target,
+        reason="rebalancing the load",
+        version=version,
     )
 
 
 async def _take_over(conn: AsyncConnection[Any], url: str, item: UUID) -> Any:
     version = item_row(url, item)["version"]
-    return await service.take_over(conn, _supervisor(url), item, reason="r", version=version)
+    return await service.take_over(
+        conn, _supervisor(url), item, reason="rebalancing the load", version=version
+    )
 
 
 # How each move is asked of the service, on item `i` by agent `a`.

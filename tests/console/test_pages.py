@@ -46,6 +46,9 @@ async def test_a_page_without_a_session_sends_the_browser_to_sign_in(
     assert sign_in.status_code == 200
     assert 'data-next="/console/work"' in sign_in.text  # never back to another site
     assert sign_in.headers["cache-control"] == "no-store"
+    policy = sign_in.headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert "frame-ancestors 'none'" in policy
 
 
 async def test_an_agent_works_a_conversation_from_the_pages(

@@ -120,8 +120,9 @@ async def refuse_if_blocked(conn: AsyncConnection[Any], subjects: list[tuple[str
     cursor = await conn.execute(
         "UPDATE cc_sign_in_failures AS f SET refused_while_blocked = f.refused_while_blocked + 1"
         " FROM unnest(%s::text[], %s::text[]) AS s (kind, subject)"
-        " WHERE f.subject_kind = s.kind AND f.subject = s.subject AND f.blocked_until > now()"
-        " RETURNING extract(epoch FROM f.blocked_until - now())::float8",
+        " WHERE f.subject_kind = s.kind AND f.subject = s.subject"
+        " AND f.blocked_until > clock_timestamp()"
+        " RETURNING extract(epoch FROM f.blocked_until - clock_timestamp())::float8",
         (kinds, names),
     )
     waits = [float(row[0]) for row in await cursor.fetchall()]
@@ -134,18 +135,20 @@ async def reserve_attempt(
     """Count the attempt about to be checked as one more failure in a row for the subject,
     unless it is blocked (None); from the `free`-th on, the subject is blocked for 1 s, 2 s,
     4 s ... at most `cap`. The row's lock makes concurrent attempts count one after another,
-    so no more are checked than the back-off allows; release_attempt undoes one that passed."""
+    so no more are checked than the back-off allows; release_attempt undoes one that passed.
+    Times are the clock's, not the transaction's start: a concurrent attempt whose transaction
+    began before another's committed must not read that one's time as a block to come."""
     async with conn.cursor(row_factory=class_row(Failure)) as cur:
         await cur.execute(
             "INSERT INTO cc_sign_in_failures AS f (subject_kind, subject, blocked_until)"
-            " VALUES (%(kind)s, %(s)s, CASE WHEN 1 >= %(free)s THEN now() + interval '1 second'"
-            "  ELSE now() END)"
+            " VALUES (%(kind)s, %(s)s, CASE WHEN 1 >= %(free)s"
+            "  THEN clock_timestamp() + interval '1 second' ELSE clock_timestamp() END)"
             " ON CONFLICT (subject_kind, subject) DO UPDATE SET failures = f.failures + 1,"
-            "  last_failed_at = now(), blocked_until = CASE"
-            "   WHEN f.failures + 1 >= %(free)s THEN now() + least("
+            "  last_failed_at = clock_timestamp(), blocked_until = CASE"
+            "   WHEN f.failures + 1 >= %(free)s THEN clock_timestamp() + least("
             "    make_interval(secs => power(2, least(f.failures + 1 - %(free)s, 20))), %(cap)s)"
-            "   ELSE now() END"
-            "  WHERE f.blocked_until <= now()"
+            "   ELSE clock_timestamp() END"
+            "  WHERE f.blocked_until <= clock_timestamp()"
             " RETURNING f.failures, f.blocked_until, f.failures >= %(free)s AS block_started,"
             "  f.refused_while_blocked",
             {"kind": kind, "s": subject, "free": free, "cap": cap},
@@ -165,7 +168,8 @@ async def release_attempt(
     )
     await conn.execute(
         "UPDATE cc_sign_in_failures SET failures = failures - 1, blocked_until = CASE"
-        "  WHEN failures - 1 < %s THEN least(blocked_until, now()) ELSE blocked_until END"
+        "  WHEN failures - 1 < %s THEN least(blocked_until, clock_timestamp())"
+        "  ELSE blocked_until END"
         " WHERE subject_kind = %s AND subject = %s",
         (free, kind, subject),
     )
