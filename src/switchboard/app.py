@@ -27,6 +27,8 @@ from switchboard.errors import (
 )
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
+from switchboard.live import http as live
+from switchboard.live.listener import Listener
 from switchboard.logs import configure_logging
 from switchboard.messages.group_commit import InboundTexts
 from switchboard.metrics import CONTENT_TYPE, Metrics, pool_gauges, queue_gauges
@@ -72,6 +74,15 @@ def create_app(
         # No longer than a request would wait: the pool stops trying by then (db.py).
         await pool.open(wait=True, timeout=settings.db_wait_seconds)
         app.state.pool = pool
+        # Its own connection, not the pool's; left before the pool closes, its streams ended.
+        app.state.live = await exits.enter_async_context(
+            Listener(
+                database_url,
+                per_agent=settings.live_streams_per_agent,
+                most=settings.live_streams_most,
+                wait_seconds=settings.db_wait_seconds,
+            )
+        )
         # Left before the pool closes (below): the groups being written use it to fall back.
         app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool, metrics))
         outbound = exits.enter_context(outbound_for(settings))
@@ -113,7 +124,7 @@ def create_app(
     app.state.settings = settings
     app.state.sign_in = agent_sessions.sign_in_for(settings)
     routers = (twilio.router, sendgrid.router, vapi.router, agent_sessions.router)
-    for router in (*routers, conversations.router, customers.router, work.router):
+    for router in (*routers, conversations.router, customers.router, work.router, live.router):
         app.add_routes_of(router)
 
     @app.get("/healthz", tags=["health"], summary="The process is up")

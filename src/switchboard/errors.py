@@ -402,3 +402,19 @@ class Forbidden(SwitchboardError):
 
     code = "forbidden"
     http_status = 403
+
+
+class TooManyLiveStreams(SwitchboardError):
+    """An agent asked for one more live stream than one agent may hold open at once."""
+
+    code = "too_many_live_streams"
+    http_status = 429
+    retry_after = 5
+
+
+class LiveStreamsBusy(SwitchboardError):
+    """The process serves as many live streams as it may: another process may have room."""
+
+    code = "live_streams_busy"
+    http_status = 503
+    retry_after = 5
