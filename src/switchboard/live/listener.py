@@ -208,6 +208,9 @@ class Listener:
                     str(exc).strip() or type(exc).__name__,
                     wait,
                 )
+            except Exception:  # a fault of ours must not end live updates for the process
+                self.listening.clear()
+                log.exception("live updates: the listener failed; again in %.1f s", wait)
             await asyncio.sleep(wait * random.uniform(0.5, 1.0))  # noqa: S311 - not a secret
             wait = min(wait * 2, LONGEST_WAIT)
 
