@@ -81,6 +81,7 @@ def create_app(
                 per_agent=settings.live_streams_per_agent,
                 most=settings.live_streams_most,
                 wait_seconds=settings.db_wait_seconds,
+                readers=max(1, pool_size // 2),
             )
         )
         # Left before the pool closes (below): the groups being written use it to fall back.

@@ -116,7 +116,12 @@ async def test_presence_reaches_the_agent_and_their_queues_supervisors_only(
             "/api/v1/presence", json={"presence": "away"}, headers=ana_signed.headers
         )
         assert away.status_code == 200
+        back = await ana_signed.api.put(
+            "/api/v1/presence", json={"presence": "available"}, headers=ana_signed.headers
+        )
+        assert back.status_code == 200
         await ana_stream.until("presence", agent_id=ana_id, presence="away")
+        await ana_stream.until("presence", agent_id=ana_id, presence="available")
         # Then Bo's own, and Cy's own: each arrives after Ana's would have.
         for signed in (bo_signed, cy_signed):
             mine = await signed.api.put(

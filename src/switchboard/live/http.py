@@ -62,8 +62,8 @@ async def events(request: Request, agent: SignedIn) -> StreamingResponse:
     listener = listener_of(request)
     stream = listener.open(agent.agent_id, agent.session_id)
     resumed = request.headers.get("last-event-id") is not None
-    body = _events(pool_of(request), listener, stream, agent, resumed=resumed,
-                   heartbeat=settings_of(request).live_heartbeat_seconds)  # fmt: skip
+    heartbeat = settings_of(request).live_heartbeat_seconds
+    body = _events(pool_of(request), listener, stream, agent, resumed=resumed, heartbeat=heartbeat)
     # Also closed here: a response cancelled before its body starts never runs the body's own
     # clean-up.
     return StreamingResponse(
@@ -97,7 +97,8 @@ async def _events(
                 return
             check = batch is None or batch.check_session or loop.time() >= session_due
             if check:
-                live = await _session_live(pool, agent)
+                async with listener.reading:
+                    live = await _session_live(pool, agent)
                 session_due = loop.time() + heartbeat
                 if live is False:
                     sent += 1
@@ -110,7 +111,8 @@ async def _events(
             found: list[Event] = []
             if batch.changes and not resync:
                 try:
-                    found = await service.visible_events(pool, claims, batch.changes)
+                    async with listener.reading:
+                        found = await service.visible_events(pool, claims, batch.changes)
                 except (psycopg.Error, PoolTimeout) as exc:
                     # What changed cannot be read now: the browser reads it all again later.
                     log.warning("live updates: a burst could not be read: %s", str(exc).strip())

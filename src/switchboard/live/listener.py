@@ -101,10 +101,17 @@ class Listener:
     """LISTEN cc_live on `database_url`, for at most `per_agent` streams of one agent and
     `most` in all. Use it as an async context manager: entering starts listening (waiting
     up to `wait_seconds` for the first connection, then going on in the background),
-    leaving stops it and closes every stream."""
+    leaving stops it and closes every stream. `reading` bounds how many streams read a burst
+    at once: the pool's other connections stay free for the requests of the API."""
 
     def __init__(
-        self, database_url: str, *, per_agent: int, most: int, wait_seconds: float
+        self,
+        database_url: str,
+        *,
+        per_agent: int,
+        most: int,
+        wait_seconds: float,
+        readers: int = 5,
     ) -> None:
         self._url = database_url
         self._per_agent = per_agent
@@ -114,6 +121,7 @@ class Listener:
         self._count = 0
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
+        self.reading = asyncio.Semaphore(readers)
 
     async def __aenter__(self) -> Listener:
         self._task = asyncio.create_task(self._run(), name="live listener")

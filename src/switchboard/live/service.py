@@ -17,8 +17,8 @@ from switchboard.row_security import AgentClaims, act_as_agent
 async def visible_events(
     pool: AsyncConnectionPool[Any], claims: AgentClaims, changes: list[Change]
 ) -> list[Event]:
-    """The events for `changes` that the agent may see, in the order they came, each row
-    once (an assignment as it is now)."""
+    """The events for `changes` that the agent may see, in the order they came (an assignment
+    or a case once, as it is now)."""
     wanted: dict[str, set[UUID]] = {
         "assignment": set(),
         "conversation": set(),
@@ -43,8 +43,10 @@ async def visible_events(
     events: list[Event] = []
     sent: set[tuple[Kind, UUID | None]] = set()
     for change in changes:
-        key = (change.kind, change.id("agent_id" if change.kind is Kind.PRESENCE else "id"))
-        if key in sent:
+        # An assignment or a case is sent as it is now: once is enough. A presence is sent as
+        # it was notified: each, in order, so that the last one holds.
+        key = (change.kind, change.id())
+        if change.kind in (Kind.ASSIGNMENT, Kind.CASE) and key in sent:
             continue
         event = _event(change, seen)
         if event is not None:
