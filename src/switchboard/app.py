@@ -29,6 +29,8 @@ from switchboard.errors import (
 from switchboard.heap import startup_objects_frozen
 from switchboard.http_app import SwitchboardApp, error_json, error_response
 from switchboard.http_limits import API_MAX_BODY_BYTES, BodyLimit, BodyLimits
+from switchboard.live import http as live
+from switchboard.live.listener import Listener
 from switchboard.logs import configure_logging
 from switchboard.messages.group_commit import InboundTexts
 from switchboard.metrics import CONTENT_TYPE, Metrics, pool_gauges, queue_gauges
@@ -74,6 +76,16 @@ def create_app(
         # No longer than a request would wait: the pool stops trying by then (db.py).
         await pool.open(wait=True, timeout=settings.db_wait_seconds)
         app.state.pool = pool
+        # Its own connection, not the pool's; left before the pool closes, its streams ended.
+        app.state.live = await exits.enter_async_context(
+            Listener(
+                database_url,
+                per_agent=settings.live_streams_per_agent,
+                most=settings.live_streams_most,
+                wait_seconds=settings.db_wait_seconds,
+                readers=max(1, pool_size // 2),
+            )
+        )
         # Left before the pool closes (below): the groups being written use it to fall back.
         app.state.inbound_texts = await exits.enter_async_context(InboundTexts(pool, metrics))
         outbound = exits.enter_context(outbound_for(settings))
@@ -161,7 +173,7 @@ def _serve_routes(app: SwitchboardApp, settings: Settings) -> None:
     webhooks = (twilio.router, sendgrid.router, vapi.router)
     agents_api = (
         agent_sessions.router, conversations.router, customers.router, work.router,
-        supervision.router, search.router,
+        supervision.router, search.router, live.router,
     )  # fmt: skip
     for router in (*webhooks, *agents_api):
         app.add_routes_of(router)

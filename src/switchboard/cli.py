@@ -488,6 +488,10 @@ def serving_line(settings: Settings, host: str, port: int) -> str:
     return f"serving on http://{host}:{port}{docs}; Ctrl-C stops"
 
 
+# How long a stopping server lets requests in flight finish.
+GRACEFUL_SHUTDOWN_SECONDS = 5
+
+
 def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
     """How uvicorn serves the app. X-Forwarded-For is believed only from the proxies
     SWITCHBOARD_TRUSTED_PROXIES lists: uvicorn's own default believes it from 127.0.0.1, so
@@ -506,6 +510,10 @@ def uvicorn_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
         "proxy_headers": bool(settings.trusted_proxies),
         "forwarded_allow_ips": settings.trusted_proxies or None,
         "http": BoundedHeadProtocol,
+        # Live streams (GET /api/v1/events) never end by themselves: without a bound, a
+        # stopping server would wait for every browser to leave. Cut after this, a browser
+        # connects again (to this server restarted, or another) and reads afresh.
+        "timeout_graceful_shutdown": GRACEFUL_SHUTDOWN_SECONDS,
     }
 
 

@@ -437,3 +437,19 @@ class QueueNotFound(SwitchboardError):
 
     code = "queue_not_found"
     http_status = 404
+
+
+class TooManyLiveStreams(SwitchboardError):
+    """An agent asked for one more live stream than one agent may hold open at once."""
+
+    code = "too_many_live_streams"
+    http_status = 429
+    retry_after = 5
+
+
+class LiveStreamsBusy(SwitchboardError):
+    """The process serves as many live streams as it may: another process may have room."""
+
+    code = "live_streams_busy"
+    http_status = 503
+    retry_after = 5

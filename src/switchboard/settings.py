@@ -124,6 +124,16 @@ class Settings(BaseSettings):
     # The bearer token GET /metrics asks for. Unset: /metrics is refused in production, open
     # in development.
     metrics_token: str = Field(default="", alias="SWITCHBOARD_METRICS_TOKEN")
+    # Live updates (GET /api/v1/events): how many streams one agent may hold open at once (a
+    # tab each), how many one process serves in all, and how often a quiet stream beats and
+    # checks that its session is still live.
+    live_streams_per_agent: int = Field(
+        default=10, alias="SWITCHBOARD_LIVE_STREAMS_PER_AGENT", ge=1, le=100
+    )
+    live_streams_most: int = Field(default=500, alias="SWITCHBOARD_LIVE_STREAMS_MOST", ge=1)
+    live_heartbeat_seconds: float = Field(
+        default=15.0, alias="SWITCHBOARD_LIVE_HEARTBEAT_SECONDS", gt=0, le=60
+    )
 
     @field_validator(
         "public_url", "twilio_api_base_url", "sendgrid_api_base_url", "twilio_verify_base_url"

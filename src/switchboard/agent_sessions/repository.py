@@ -56,6 +56,16 @@ async def live_session(conn: AsyncConnection[Any], token_hash: bytes) -> LiveSes
         return await cur.fetchone()
 
 
+async def session_is_live(conn: AsyncConnection[Any], session_id: UUID) -> bool:
+    cursor = await conn.execute(
+        "SELECT EXISTS (SELECT FROM cc_agent_sessions AS s JOIN cc_agents AS a ON a.id = s.agent_id"
+        f" WHERE s.id = %s AND {_LIVE})",
+        (session_id,),
+    )
+    row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
 async def slide_idle_expiry(
     conn: AsyncConnection[Any], session_id: UUID, *, idle: timedelta, every: timedelta
 ) -> datetime | None:

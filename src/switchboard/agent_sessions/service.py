@@ -345,6 +345,12 @@ async def live_session(conn: AsyncConnection[Any], token: str) -> LiveSession:
     return dataclasses.replace(session, idle_expires_at=slid)
 
 
+async def still_live(conn: AsyncConnection[Any], session_id: UUID) -> bool:
+    """Whether the session is neither signed out, revoked nor expired, without pushing its
+    idle expiry on: a live stream held open is not the agent at work."""
+    return await repository.session_is_live(conn, session_id)
+
+
 async def sign_out(conn: AsyncConnection[Any], session: LiveSession) -> None:
     async with conn.transaction():
         ended = await repository.revoke(conn, session.id, "signed_out")

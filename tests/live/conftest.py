@@ -1,0 +1,3 @@
+from tests.live.console import live
+
+__all__ = ["live"]
