@@ -108,6 +108,11 @@ async def test_a_text_is_worked_from_queue_to_wrap_up_in_the_browser(
         sue_page, await add(conn, "sue@bank.example", role="supervisor", queues=("general",)),
         "sue@bank.example",
     )  # fmt: skip
+    bo_page = await (await new_context()).new_page()
+    await on_origin(bo_page, console)
+    bo = await enrol(
+        bo_page, await add(conn, "bo@bank.example", queues=("general",)), "bo@bank.example"
+    )
     cat_page = await (await new_context()).new_page()
     await on_origin(cat_page, console)
     cat = await enrol(
@@ -119,6 +124,9 @@ async def test_a_text_is_worked_from_queue_to_wrap_up_in_the_browser(
     await sue_page.goto("/console/queues")
     depth = sue_page.locator("#queue-general .depth")
     await expect(depth).to_have_text("0")
+    await sign_in_with_the_form(bo_page, bo)  # a colleague, not available: offered nothing
+    waiting = bo_page.locator("#waiting [data-queue=general] strong")
+    await expect(waiting).to_have_text("0")
     await sign_in_with_the_form(ana_page, ana)
     await ana_page.select_option("#presence", "available")
     await expect(ana_page.locator("#live-status")).to_have_text("Done.")
@@ -126,12 +134,14 @@ async def test_a_text_is_worked_from_queue_to_wrap_up_in_the_browser(
     await customer_texts(console, "Can I raise my daily transfer limit, please?")
 
     # The routing sweep offers it to her; her page shows the offer without a reload.
+    await expect(waiting).to_have_text("1", timeout=ARRIVES_MS)  # the colleague sees it wait
     offer = ana_page.locator("li.offer")
     await expect(offer).to_have_count(1, timeout=ARRIVES_MS)
     await expect(offer.locator(".countdown")).to_contain_text("offer ends in")
     await ana_page.keyboard.press("a")
     await expect(ana_page).to_have_url(re.compile(r"/console/conversations/[0-9a-f-]{36}$"))
     conversation = ana_page.url.rsplit("/", 1)[1]
+    await expect(waiting).to_have_text("0")  # and taken, live
     await expect(ana_page.locator(".entry.inbound .text")).to_have_text(
         "Can I raise my daily transfer limit, please?"
     )

@@ -72,6 +72,9 @@ class HeldOut(AssignmentOut):
 
 class WorkOut(BaseModel):
     presence: str
+    waiting: dict[str, int] = Field(
+        description="items not yet taken (queued or offered) in each of the agent's queues"
+    )
     offers: list[HeldOut]
     work: list[HeldOut] = Field(description="active and in wrap-up")
 
@@ -108,6 +111,7 @@ async def work(request: Request, agent: SignedIn) -> WorkOut:
 
     return WorkOut(
         presence=held.presence,
+        waiting=held.waiting,
         offers=[out(i) for i in held.items if i.state == "offered"],
         work=[out(i) for i in held.items if i.state != "offered"],
     )

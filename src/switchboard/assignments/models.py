@@ -169,8 +169,10 @@ class SweepReport:
 @dataclass(frozen=True)
 class Work:
     """What an agent has in hand: their presence, their offers and work (oldest first), and,
-    per conversation, its response clock running or paused: (metric, state, due_at)."""
+    per conversation, its response clock running or paused: (metric, state, due_at); and how
+    many items wait in each of their queues."""
 
     presence: str
     items: list[Assignment]
     response_due: dict[UUID, tuple[str, str, datetime | None]]
+    waiting: dict[str, int]

@@ -3,6 +3,7 @@ presence."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -403,6 +404,19 @@ async def set_presence(
     )
     row = await cursor.fetchone()
     return None if row is None else (str(row[0]), str(row[1]))
+
+
+async def waiting_by_queue(conn: AsyncConnection[Any], queues: Sequence[str]) -> dict[str, int]:
+    """How many items wait in each of `queues` for someone to take them, queued or offered
+    (as many as the transaction may see)."""
+    cursor = await conn.execute(
+        "SELECT q.name, count(a.id) FROM unnest(%s::text[]) AS q(name)"
+        " LEFT JOIN cc_assignments AS a ON a.queue_name = q.name"
+        "  AND a.state IN ('queued', 'offered')"
+        " GROUP BY q.name ORDER BY q.name",
+        (list(queues),),
+    )
+    return {str(row[0]): int(row[1]) for row in await cursor.fetchall()}
 
 
 async def idle_available_agents(conn: AsyncConnection[Any], limit: int) -> list[UUID]:

@@ -254,12 +254,13 @@ async def work_of(conn: AsyncConnection[Any], agent: AgentClaims) -> Work:
             raise AgentNotFound("no such agent")
         await act_as_agent(conn, agent)
         items = await repository.held_by(conn, agent.agent_id)
+        waiting = await repository.waiting_by_queue(conn, agent.queues)
         # Clocks are readable one conversation at a time (024): those of the conversations
         # row-level security just gave the agent are read in one statement as the service.
         await act_as_service(conn)
         held = [i.conversation_id for i in items if i.conversation_id is not None]
         due = await sla_repository.response_due(conn, held) if held else {}
-    return Work(presence, items, due)
+    return Work(presence, items, due, waiting)
 
 
 async def claim_next(conn: AsyncConnection[Any], agent_id: UUID) -> Assignment | None:

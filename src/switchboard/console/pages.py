@@ -200,6 +200,15 @@ async def work_lists(request: Request, agent: Agent) -> Response:
     return _page(request, "_work_lists.html", agent, work=held)
 
 
+@router.get("/work/waiting")
+async def waiting_fragment(request: Request, agent: Agent) -> Response:
+    try:
+        held = await work.work(request, agent)
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    return _page(request, "_waiting.html", agent, work=held)
+
+
 # --- a conversation --------------------------------------------------------------------------
 
 
