@@ -130,3 +130,44 @@ async def test_a_nul_character_anywhere_is_422_and_stores_nothing(
     page = await api.get("/console/search?email=ana%00@bank.example")
     assert page.status_code == 422, page.text
     assert page.headers["content-type"].startswith("text/html")
+
+
+async def test_what_a_customer_or_an_agent_wrote_is_shown_as_text_never_as_markup(
+    api: httpx.AsyncClient, conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    """A customer's message, a case's summary, a note and an agent's display name with markup
+    in them: every console page and fragment that shows them escapes them (the CSP is a
+    second wall, not the first)."""
+    attack = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
+    conversation, case = add_conversation(migrated_db, None)
+    execute(migrated_db, "UPDATE cc_messages SET body_text = %s", (attack,))
+    execute(migrated_db, "UPDATE cc_cases SET summary = %s", (attack,))
+    await assignments.enqueue_inbound(
+        conn, Actor(ActorType.SYSTEM, "test"), conversation_id=conversation
+    )
+    email = "ana@bank.example"
+    enrolled = await enrol(api, await add(conn, email, queues=("general",)), email)
+    execute(migrated_db, "UPDATE cc_agents SET display_name = %s", (attack,))
+    headers = await signed_in(api, enrolled)
+    assert (
+        await api.put("/api/v1/presence", json={"presence": "available"}, headers=headers)
+    ).is_success
+    assert (await api.post("/api/v1/work/next", headers=headers)).status_code == 200
+    noted = await api.post(
+        f"/api/v1/conversations/{conversation}/notes", json={"body": attack}, headers=headers
+    )
+    assert noted.status_code == 201, noted.text
+    shown = 0
+    for path in (
+        "/console/work",
+        "/console/work/lists",
+        f"/console/conversations/{conversation}",
+        f"/console/conversations/{conversation}/timeline",
+        f"/console/conversations/{conversation}/customer",
+    ):
+        page = await api.get(path)
+        assert page.status_code == 200, (path, page.text)
+        assert "<script>alert" not in page.text, path
+        assert "<img src=x" not in page.text, path
+        shown += page.text.count("&lt;script&gt;alert(1)&lt;/script&gt;")
+    assert shown >= 4  # the name, the message, the note, the case: there, as text
