@@ -139,7 +139,7 @@ async def test_what_a_customer_or_an_agent_wrote_is_shown_as_text_never_as_marku
     in them: every console page and fragment that shows them escapes them (the CSP is a
     second wall, not the first)."""
     attack = '"><script>alert(1)</script><img src=x onerror=alert(2)>'
-    conversation, case = add_conversation(migrated_db, None)
+    conversation, _ = add_conversation(migrated_db, None)
     execute(migrated_db, "UPDATE cc_messages SET body_text = %s", (attack,))
     execute(migrated_db, "UPDATE cc_cases SET summary = %s", (attack,))
     await assignments.enqueue_inbound(
