@@ -248,6 +248,12 @@ def _answer_errors(app: FastAPI) -> None:
     async def database_error(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
         return error_response(request, exc)  # answered here, not re-raised to the server's log
 
+    @app.exception_handler(psycopg.DataError)
+    async def data_error(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # Here rather than under Exception, which the server's error middleware re-raises to
+        # its log after answering: text a caller sent that cannot be stored is their 422.
+        return error_response(request, exc)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return error_response(request, exc)

@@ -19,7 +19,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from switchboard.errors import ConfigurationError, DatabaseUnavailable
+from switchboard.errors import ConfigurationError, DatabaseUnavailable, InvalidInput
 from switchboard.settings import Settings
 
 Conn = psycopg.Connection[TupleRow]
@@ -203,6 +203,29 @@ def database_fault(exc: BaseException) -> DatabaseUnavailable | None:
     return DatabaseUnavailable(
         "the database cannot be reached for the moment",
         hint=f"try again in {DatabaseUnavailable.retry_after} seconds",
+    )
+
+
+# Text PostgreSQL cannot hold, which any JSON string or query string may carry (a NUL,
+# "\u0000"): refused by psycopg before it is sent to a text column (no SQLSTATE; its class is
+# DataError), by the server in jsonb (22P05) or as a character of no encoding (22021).
+_UNSTORABLE_TEXT_SQLSTATES = frozenset({"22P05", "22021"})
+
+
+def input_fault(exc: BaseException) -> InvalidInput | None:
+    """The answer for `exc` when it is text the caller sent that cannot be stored, else None:
+    the transaction it ended stored nothing, so it is the caller's 422, not our 500."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, psycopg.DataError):
+        cause = cause.__cause__
+    if not isinstance(cause, psycopg.DataError):
+        return None
+    client_side = cause.sqlstate is None and "NUL" in str(cause)
+    if not client_side and cause.sqlstate not in _UNSTORABLE_TEXT_SQLSTATES:
+        return None
+    return InvalidInput(
+        "the text holds a character that cannot be stored (NUL, \\u0000)",
+        hint="remove control characters from the text",
     )
 
 

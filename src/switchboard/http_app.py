@@ -31,7 +31,7 @@ from starlette.routing import Match, Mount, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import Receive, Scope, Send
 
-from switchboard.db import database_fault
+from switchboard.db import database_fault, input_fault
 from switchboard.errors import SwitchboardError, WebhookRejected
 from switchboard.http_limits import BodyLimits
 from switchboard.metrics import Metrics
@@ -163,7 +163,8 @@ class RequestRoute(APIRoute):
 
 def error_response(request: Request, exc: Exception) -> JSONResponse:
     """The answer to a request that failed with `exc`: its stable code for a SwitchboardError,
-    503 database_unavailable (with Retry-After) while the database cannot serve, and for
+    503 database_unavailable (with Retry-After) while the database cannot serve, 422
+    invalid_input for text the database cannot hold (a NUL), and for
     anything else a 500 that gives nothing away (the error goes to the log)."""
     fault = database_fault(exc)
     if fault is not None and fault is not exc:
@@ -174,6 +175,9 @@ def error_response(request: Request, exc: Exception) -> JSONResponse:
             str(exc).strip(),
         )
         exc = fault
+    refused_input = input_fault(exc)
+    if refused_input is not None:
+        exc = refused_input
     if isinstance(exc, SwitchboardError):
         refused = isinstance(exc, WebhookRejected) or exc.http_status < 500
         _count_refused_webhook(request, "refused" if refused else "failed", exc.code)

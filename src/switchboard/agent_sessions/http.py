@@ -170,7 +170,9 @@ AnyStage = Annotated[LiveSession, Depends(current_session)]
 
 
 class SignInBody(BaseModel):
-    email: str = Field(min_length=3, max_length=254)
+    # No control character: such an "email" is refused before it is counted as a failure
+    # (a NUL could not even be looked up).
+    email: str = Field(min_length=3, max_length=254, pattern=r"^[^\x00-\x1f\x7f]+$")
     password: str = Field(min_length=1, max_length=MAX_CHARS)
 
 

@@ -17,14 +17,22 @@ import segno
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from switchboard import vendor
 from switchboard.agent_api import conversations, customers, search, supervision, work
 from switchboard.agent_api.work import HeldOut
 from switchboard.agent_sessions import http as sessions
 from switchboard.agent_sessions.models import SignedInAgent
+from switchboard.agents.passwords import MAX_CHARS
 from switchboard.console.render import STATIC, console_templates
-from switchboard.errors import CustomerNotRecognised, NotSignedIn, SwitchboardError
+from switchboard.errors import (
+    CustomerNotRecognised,
+    InvalidInput,
+    NotSignedIn,
+    SwitchboardError,
+)
 from switchboard.http_app import SwitchboardApp
 from switchboard.supervision.service import DEFAULT_PAGE as QUEUE_PAGE
 from switchboard.timeline.models import DEFAULT_PAGE
@@ -60,8 +68,9 @@ def serve_console(app: SwitchboardApp) -> None:
 
 
 SIGN_IN = "/console/sign-in"
-# The form's own limits (the password's are the API's, checked when it is called).
-_MAX_FORM_FIELD = 1024
+# The form's own limit on a field as sent: the password's 1024 characters (the API's, checked
+# when it is called), each at most four UTF-8 bytes a browser sends as %XX each.
+_MAX_FORM_FIELD = 12 * MAX_CHARS
 
 
 class SignInNeeded(Exception):
@@ -147,11 +156,10 @@ async def enrol_page(request: Request) -> HTMLResponse:
 
 @router.post("/enrol")
 async def enrol(request: Request) -> Response:
-    form = await request.form(max_files=0, max_fields=4, max_part_size=_MAX_FORM_FIELD)
-    body = sessions.EnrolmentBody(
-        secret=str(form.get("secret", "")), password=str(form.get("password", ""))
-    )
     try:
+        # Before the form is read: a post from another site is refused unread.
+        sessions.require_same_origin(request)
+        body = await _enrolment_form(request)
         started = await sessions.start_enrolment(request, body)
     except SwitchboardError as exc:
         return _page(request, "_form_error.html", status=exc.http_status, error=exc)
@@ -163,6 +171,21 @@ async def enrol(request: Request) -> Response:
         qr_svg=qr.svg_inline(scale=6, dark="#111", light="#fff", title="Authenticator QR code"),
         totp_secret=_totp_secret(started.provisioning_uri),
     )
+
+
+async def _enrolment_form(request: Request) -> sessions.EnrolmentBody:
+    """The form's secret and password; InvalidInput for a field missing or too long, or a
+    body that is not a form of two fields (a ValidationError or a parser's 400 otherwise)."""
+    try:
+        form = await request.form(max_files=0, max_fields=4, max_part_size=_MAX_FORM_FIELD)
+        return sessions.EnrolmentBody(
+            secret=str(form.get("secret", "")), password=str(form.get("password", ""))
+        )
+    except (StarletteHTTPException, ValidationError) as exc:
+        raise InvalidInput(
+            "the enrolment link's secret and a password of 12 to 1024 characters are needed",
+            hint="open the enrolment link again, and choose a password of 12 to 1024 characters",
+        ) from exc
 
 
 def _totp_secret(uri: str) -> str:

@@ -43,8 +43,9 @@ from switchboard.sealing import derive_seal_key
 
 ALLOWANCE = 30  # searches in a row, and per minute after that
 PER_SECOND = ALLOWANCE / 60
-# What no whole key contains: LIKE's and globbing's wildcards.
-_WILDCARDS = re.compile(r"[%*?\\]")
+# What no whole key contains: LIKE's and globbing's wildcards, and control characters (a NUL
+# cannot even be sent to the database).
+_WILDCARDS = re.compile(r"[%*?\\\x00-\x1f\x7f]")
 MIN_PHONE_DIGITS = 8
 MIN_EMAIL = 6
 MAX_KEY = 254
@@ -60,7 +61,8 @@ def search_key(*, phone: str | None, email: str | None, case: str | None, region
     raw = raw.strip()
     if len(raw) > MAX_KEY or _WILDCARDS.search(raw):
         raise InvalidInput(
-            "search by a whole key: no wildcards", hint="the exact number or address"
+            "search by a whole key: no wildcards or control characters",
+            hint="the exact number or address",
         )
     if kind == "phone":
         digits = sum(char.isdigit() for char in raw)

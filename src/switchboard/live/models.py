@@ -80,7 +80,9 @@ def parse(payload: str) -> list[Change]:
         if not isinstance(rows, list):
             raise TypeError("rows is not a list")
         return [_change(kind, row) for row in rows]
-    except (ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
+        # RecursionError: json.loads of a payload nested thousands deep (8000 bytes of "["),
+        # which any session may NOTIFY; let through, it ended the listener's connection.
         log.warning("a notification on %s not of our shape was dropped: %s", CHANNEL, exc)
         return []
 

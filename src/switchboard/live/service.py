@@ -109,9 +109,18 @@ def _event(change: Change, seen: dict[tuple[str, UUID], repository.Seen]) -> Eve
             if (case := visible("case")) is not None:
                 data = {"id": str(case.id), "conversation_id": _text(case.conversation_id)}
         case Kind.SLA:
-            if visible("conversation", "conversation_id") or visible("case", "case_id"):
-                data = {field: _text(value) for field, value in change.ids.items()}
-                data["event"] = change.values["event"]
+            conversation = visible("conversation", "conversation_id")
+            case = visible("case", "case_id")
+            if conversation is not None or case is not None:
+                # Only the subjects read again as the agent: a notification's other one (a
+                # case of another queue, or any uuid a forged one names) is not passed on.
+                data = {
+                    "id": _text(change.id()),
+                    "clock_id": _text(change.id("clock_id")),
+                    "conversation_id": None if conversation is None else str(conversation.id),
+                    "case_id": None if case is None else str(case.id),
+                    "event": change.values["event"],
+                }
         case Kind.PRESENCE:
             if visible("agent", "agent_id") is not None:
                 data = {
