@@ -45,6 +45,8 @@ async def test_a_page_without_a_session_sends_the_browser_to_sign_in(
     sign_in = await console.get("/console/sign-in?then=https://elsewhere.example/")
     assert sign_in.status_code == 200
     assert 'data-next="/console/work"' in sign_in.text  # never back to another site
+    searching = await console.get("/console/sign-in?then=/console/search?phone=%2B447700900123")
+    assert 'data-next="/console/search"' in searching.text  # the page, not a search
     assert sign_in.headers["cache-control"] == "no-store"
     policy = sign_in.headers["content-security-policy"]
     assert "script-src 'self';" in policy

@@ -196,9 +196,11 @@ def _totp_secret(uri: str) -> str:
 
 
 def _own_page(then: str) -> str:
-    """Where to go after sign-in: a console page of ours, never another site."""
-    if then.startswith("/console/") and not then.startswith("//") and "\\" not in then:
-        return then
+    """Where to go after sign-in: a console page of ours, never another site, and its path
+    alone: a link must not get an agent to run a search of someone else's choosing."""
+    path = then.split("?", 1)[0].split("#", 1)[0]
+    if path.startswith("/console/") and "\\" not in path:
+        return path
     return "/console/work"
 
 

@@ -147,7 +147,7 @@ class Listener:
 
     def open(self, agent_id: UUID, session_id: UUID) -> Stream:
         """A new stream for the agent, or TooManyLiveStreams / LiveStreamsBusy."""
-        mine = self._streams.setdefault(agent_id, set())
+        mine = self._streams.get(agent_id, set())
         if len(mine) >= self._per_agent:
             raise TooManyLiveStreams(
                 f"at most {self._per_agent} live streams per agent are open at once",
@@ -158,6 +158,7 @@ class Listener:
                 "this server has as many live streams open as it serves", hint="retry later"
             )
         stream = Stream(agent_id, session_id)
+        self._streams[agent_id] = mine
         mine.add(stream)
         self._count += 1
         return stream
