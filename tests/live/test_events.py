@@ -245,3 +245,32 @@ async def test_the_request_layer_counts_a_stream_once_it_ends(
 async def _open(live: Live, cookie: str) -> httpx.Response:
     async with httpx.AsyncClient(base_url=live.base_url, timeout=5) as http:
         return await http.get("/api/v1/events", headers={"Cookie": cookie})
+
+
+async def test_a_code_verified_reaches_the_agents_of_its_conversation_for_the_badge(
+    live: Live, conn: AsyncConnection[Any]
+) -> None:
+    ana = await new_agent(live, conn, "ana@bank.example", queues=("fraud",))
+    bo = await new_agent(live, conn, "bo@bank.example", queues=("cards",))
+    fraud, _ = conversation(live, "fraud")
+    cards, _ = conversation(live, "cards")
+    async with (
+        session(live, ana) as ana_signed,
+        session(live, bo) as bo_signed,
+        events(live, ana_signed) as ana_stream,
+        events(live, bo_signed) as bo_stream,
+    ):
+        [(code,)] = execute(
+            live.db,
+            "INSERT INTO cc_auth_sessions (conversation_id, expires_at)"
+            " VALUES (%s, now() + interval '10 minutes') RETURNING id",
+            (fraud,),
+        )
+        execute(live.db, "UPDATE cc_auth_sessions SET status = 'verified' WHERE id = %s", (code,))
+        seen = text_in(live, cards)  # after it, in commit order: Bo was told nothing of it
+        await ana_stream.until("verification", id=str(code))
+        await bo_stream.until("message", id=str(seen))
+    told = [data for kind, data in ana_stream.seen if kind == "verification"]
+    assert told  # the insert and the update: one event each, or one for a burst of both
+    assert all(data == {"id": str(code), "conversation_id": str(fraud)} for data in told)
+    assert [kind for kind, _ in bo_stream.seen if kind == "verification"] == []

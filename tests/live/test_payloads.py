@@ -19,7 +19,7 @@ pytestmark = pytest.mark.anyio
 
 # The words a payload may hold besides ids: kinds, queues, states, clock events, presences.
 WORDS = {
-    "assignment", "message", "sla", "case", "note", "presence", "session",
+    "assignment", "message", "sla", "case", "note", "presence", "session", "verification",
     "fraud", "cards", "queued", "offered", "active", "wrap_up", "done", "cancelled",
     "started", "breached", "available", "away", "offline",
 }  # fmt: skip
@@ -84,7 +84,9 @@ async def test_notifications_and_events_hold_ids_and_states_only(
                 if json.loads(notify.payload)["kind"] == "session":
                     break
     kinds = {json.loads(p)["kind"] for p in payloads}
-    assert kinds == {"assignment", "message", "sla", "case", "note", "presence", "session"}
+    assert kinds == {
+        "assignment", "message", "sla", "case", "note", "presence", "session", "verification"
+    }  # fmt: skip
     secrets = ["text 0", "worried", "4111", "Zoë", "+1555", "ana@", "sue@", "bank.example"]
     for payload in payloads:
         assert only_ids_and_states(json.loads(payload)), payload

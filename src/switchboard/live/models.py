@@ -28,6 +28,7 @@ class Kind(StrEnum):
     SLA = "sla"
     CASE = "case"
     NOTE = "note"
+    VERIFICATION = "verification"  # a one-time code or a tool call: the badge may change
     PRESENCE = "presence"
     SESSION = "session"
 
@@ -42,6 +43,7 @@ _IDS: dict[Kind, tuple[str, ...]] = {
     Kind.SLA: ("id", "clock_id", "conversation_id", "case_id"),
     Kind.CASE: ("id", "conversation_id"),
     Kind.NOTE: ("id", "conversation_id"),
+    Kind.VERIFICATION: ("id", "conversation_id"),
     Kind.PRESENCE: ("agent_id",),
     Kind.SESSION: ("id", "agent_id"),
 }

@@ -61,7 +61,7 @@ def _subjects(change: Change) -> list[tuple[str, UUID]]:
     match change.kind:
         case Kind.ASSIGNMENT:
             subjects = [("assignment", change.id())]
-        case Kind.MESSAGE | Kind.NOTE:
+        case Kind.MESSAGE | Kind.NOTE | Kind.VERIFICATION:
             subjects = [("conversation", change.id("conversation_id"))]
         case Kind.CASE:
             subjects = [("case", change.id())]
@@ -99,7 +99,7 @@ def _event(change: Change, seen: dict[tuple[str, UUID], repository.Seen]) -> Eve
                     "queue": item.queue,
                     "state": item.state,
                 }
-        case Kind.MESSAGE | Kind.NOTE:
+        case Kind.MESSAGE | Kind.NOTE | Kind.VERIFICATION:
             if visible("conversation", "conversation_id") is not None:
                 data = {
                     "id": _text(change.id()),
