@@ -180,3 +180,24 @@ async def test_search_looks_nothing_up_until_a_key_is_given(
     assert whole.status_code == 200, whole.text
     assert "Nothing you may see matches" in whole.text
     assert execute(migrated_db, searched) == [(1,)]  # the one whole key, and only it
+
+
+async def test_every_page_shows_the_agents_own_presence(
+    console: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    # The header's select is the agent's only sight of their presence: an option left
+    # unselected shows the first one, "available", to an agent who receives nothing.
+    enrolled = await enrol(console, await add(conn, "sue@bank.example", role="supervisor",
+                                              queues=("cards",)), "sue@bank.example")  # fmt: skip
+    headers = await signed_in(console, enrolled)
+    pages = ("/console/work", "/console/queues", "/console/search")
+    for presence in ("offline", "away"):
+        if presence != "offline":  # an agent starts offline
+            put = await console.put(
+                "/api/v1/presence", json={"presence": presence}, headers=headers
+            )
+            assert put.is_success, put.text
+        for path in pages:
+            page = await console.get(path)
+            assert page.status_code == 200, page.text
+            assert f'<option value="{presence}" selected>' in page.text, path

@@ -317,11 +317,13 @@ async def queues_page(request: Request, agent: Agent) -> Response:
     try:
         figures = await supervision.queues(request, agent)
         recent = await supervision.breaches(request, agent, since=None, limit=50)
+        held = await work.work(request, agent)
     except SwitchboardError as exc:
         return _error_page(request, agent, exc)
     return _page(
-        request, "queues.html", agent, page="queues", figures=figures, breaches=recent.breaches
-    )
+        request, "queues.html", agent, page="queues", figures=figures, breaches=recent.breaches,
+        presence=held.presence,
+    )  # fmt: skip
 
 
 @router.get("/queues/figures")
@@ -368,6 +370,10 @@ async def search_page(
     keys = {"phone": phone or None, "email": email or None, "case": case or None}
     asked = {name: value for name, value in keys.items() if value}
     found = refused = None
+    try:
+        held = await work.work(request, agent)
+    except SwitchboardError as exc:
+        return _error_page(request, agent, exc)
     if asked:
         try:
             found = await search.search(request, agent, **keys)
@@ -376,5 +382,5 @@ async def search_page(
     status = refused.http_status if refused is not None else 200
     return _page(
         request, "search.html", agent, status=status, page="search", asked=asked, found=found,
-        refused=refused,
+        refused=refused, presence=held.presence,
     )  # fmt: skip
