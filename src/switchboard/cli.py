@@ -606,6 +606,9 @@ def agents_add(
     queue: Annotated[
         list[str] | None, typer.Option("--queue", help="a queue they work (repeatable)")
     ] = None,
+    time_zone: Annotated[
+        str, typer.Option("--time-zone", help="IANA zone the console shows them times in")
+    ] = "UTC",
 ) -> None:
     """Add an agent and print their one-time enrolment secret (shown once, valid 72 hours)."""
     from switchboard.agents import service as agents  # noqa: PLC0415
@@ -613,7 +616,13 @@ def agents_add(
 
     added = _on_database(
         lambda conn: agents.add_agent(
-            conn, CLI_ACTOR, email=email, display_name=name, role=role, queues=queue or []
+            conn,
+            CLI_ACTOR,
+            email=email,
+            display_name=name,
+            role=role,
+            queues=queue or [],
+            time_zone=time_zone,
         )
     )
     agent = added.agent

@@ -34,6 +34,8 @@ from switchboard.errors import AgentNotFound
 from switchboard.settings import Settings
 
 FILE_NAME = "demo-agents.json"
+# The demo bank is in Great Britain (its customers' numbers, quiet hours in London).
+DEMO_TIME_ZONE = "Europe/London"
 # Who acts when `run` adds the demo's agents.
 DEMO_ACTOR = Actor(ActorType.SYSTEM, "demo")
 
@@ -120,6 +122,7 @@ async def ensure_demo_agents(conn: AsyncConnection[Any], settings: Settings) -> 
                 display_name=demo.name,
                 role=demo.role,
                 queues=demo.queues,
+                time_zone=DEMO_TIME_ZONE,
             )
             agent = added.agent
             mine = kept[demo.email] = Kept(password, enrolment_secret=added.enrolment_secret)

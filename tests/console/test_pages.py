@@ -11,8 +11,11 @@ import httpx
 import pytest
 from psycopg import AsyncConnection
 
+from switchboard.agents import service as agents
+from switchboard.agents.models import CLI_ACTOR
 from switchboard.assignments import service as assignments
 from switchboard.audit.models import Actor, ActorType
+from switchboard.errors import InvalidInput
 from tests.agent_sessions.console import add, agent_settings, enrol, running, signed_in
 from tests.builders import execute
 from tests.row_security.floor import add_conversation
@@ -201,3 +204,29 @@ async def test_every_page_shows_the_agents_own_presence(
             page = await console.get(path)
             assert page.status_code == 200, page.text
             assert f'<option value="{presence}" selected>' in page.text, path
+
+
+async def test_the_headers_presence_is_read_again_and_says_why_nothing_is_offered(
+    console: httpx.AsyncClient, conn: AsyncConnection[Any]
+) -> None:
+    headers = await _signed_in(console, conn, "bo@bank.example", "cards")
+    assert (
+        await console.put("/api/v1/presence", json={"presence": "away"}, headers=headers)
+    ).is_success
+    fragment = await console.get("/console/presence", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    assert '<option value="away" selected>' in fragment.text
+    assert "offered nothing until you are available" in fragment.text
+
+
+async def test_an_agent_is_added_with_the_time_zone_the_console_shows(
+    conn: AsyncConnection[Any], migrated_db: str
+) -> None:
+    with pytest.raises(InvalidInput, match="no time zone"):
+        await agents.add_agent(conn, CLI_ACTOR, email="x@bank.example", display_name="X",
+                               role="agent", time_zone="Mars/Olympus")  # fmt: skip
+    await agents.add_agent(conn, CLI_ACTOR, email="y@bank.example", display_name="Y",
+                           role="agent", time_zone="Europe/London")  # fmt: skip
+    assert execute(migrated_db, "SELECT email, time_zone FROM cc_agents") == [
+        ("y@bank.example", "Europe/London")
+    ]

@@ -34,14 +34,16 @@ async def insert_agent(
     role: str,
     enrolment_secret_hash: bytes,
     enrolment_hours: int,
+    time_zone: str,
 ) -> tuple[UUID, datetime]:
     """The new agent's id and when its enrolment secret expires. A taken email (whatever its
     case) raises psycopg's UniqueViolation."""
     cursor = await conn.execute(
         "INSERT INTO cc_agents (email, display_name, role, enrolment_secret_hash,"
-        " enrolment_expires_at) VALUES (%s, %s, %s, %s, now() + make_interval(hours => %s))"
+        " enrolment_expires_at, time_zone)"
+        " VALUES (%s, %s, %s, %s, now() + make_interval(hours => %s), %s)"
         " RETURNING id, enrolment_expires_at",
-        (email, display_name, role, enrolment_secret_hash, enrolment_hours),
+        (email, display_name, role, enrolment_secret_hash, enrolment_hours, time_zone),
     )
     row = await cursor.fetchone()
     if row is None:  # INSERT ... RETURNING always returns the row it wrote

@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import AsyncConnection
@@ -67,14 +68,17 @@ async def add_agent(
     display_name: str,
     role: str,
     queues: Iterable[str] = (),
+    time_zone: str = "UTC",
 ) -> NewAgent:
     """A new agent, active, not enrolled yet: its enrolment secret is returned this once and
-    kept only as its SHA-256."""
+    kept only as its SHA-256. `time_zone` (IANA): the console shows them times in it."""
     email = _email(email)
     name = display_name.strip()
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"a display name of 1 to {MAX_NAME} characters is needed")
     chosen = member_of(Role, role, "role")
+    if not _known_zone(time_zone):
+        raise InvalidInput(f"no time zone {time_zone!r}", hint="an IANA name: Europe/London")
     secret = secrets.token_urlsafe(32)
     async with conn.transaction():
         wanted = await _known_queues(conn, queues)
@@ -87,6 +91,7 @@ async def add_agent(
                     role=chosen,
                     enrolment_secret_hash=token_hash(secret),
                     enrolment_hours=ENROLMENT_HOURS,
+                    time_zone=time_zone,
                 )
         except psycopg.errors.UniqueViolation:
             raise AgentExists(
@@ -101,7 +106,12 @@ async def add_agent(
                 actor_id=actor.id,
                 event_type="agent.added",
                 success=True,
-                input={"agent_id": agent_id, "role": str(chosen), "queues": wanted},
+                input={
+                    "agent_id": agent_id,
+                    "role": str(chosen),
+                    "queues": wanted,
+                    "time_zone": time_zone,
+                },
                 output={"enrolment_expires_at": expires_at.isoformat()},
             ),
         )
@@ -241,3 +251,11 @@ async def confirm_enrolment(
             "the code is not the authenticator's current one",
             hint="scan the QR code (or enter the key) again, then send the code it shows now",
         )
+
+
+def _known_zone(name: str) -> bool:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True

@@ -225,6 +225,17 @@ async def work_lists(request: Request, agent: Agent) -> Response:
     return _page(request, "_work_lists.html", agent, work=held)
 
 
+@router.get("/presence")
+async def presence_fragment(request: Request, agent: Agent) -> Response:
+    """The header's presence, read again when it changed (by the agent in another tab, or by
+    the routing sweep: an offer left to expire sets its agent away)."""
+    try:
+        held = await work.work(request, agent)
+    except SwitchboardError as exc:
+        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+    return _page(request, "_presence.html", agent, presence=held.presence)
+
+
 @router.get("/work/waiting")
 async def waiting_fragment(request: Request, agent: Agent) -> Response:
     try:

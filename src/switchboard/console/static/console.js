@@ -125,9 +125,18 @@
     submitApi(form);
   });
 
+  document.addEventListener("click", (event) => {
+    const opener = event.target.closest && event.target.closest("[data-shortcuts]");
+    const dialog = document.getElementById("shortcuts");
+    if (opener && dialog) dialog.showModal();
+  });
+
   document.addEventListener("change", (event) => {
     const el = event.target;
-    if (el.hasAttribute && el.hasAttribute("data-submit-on-change") && el.form) el.form.requestSubmit();
+    if (el.hasAttribute && el.hasAttribute("data-submit-on-change") && el.form) {
+      el.form.requestSubmit();
+      el.blur();  // the keys work again at once
+    }
   });
 
   // The enrolment link's secret is in the fragment: into the form, and out of the address bar.
