@@ -10,6 +10,7 @@ secret, drawn as a QR code on the server and shown once.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -216,33 +217,30 @@ async def work_page(request: Request, agent: Agent) -> Response:
     return _page(request, "work.html", agent, work=held, presence=held.presence, page="work")
 
 
-@router.get("/work/lists")
-async def work_lists(request: Request, agent: Agent) -> Response:
-    try:
-        held = await work.work(request, agent)
-    except SwitchboardError as exc:
-        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
-    return _page(request, "_work_lists.html", agent, work=held)
+# Parts of My work and of the header, each read again on its own when it changes: the
+# agent's work as GET /api/v1/work gives it, rendered by the part's template.
+_WORK_PARTS = {
+    "/work/lists": "_work_lists.html",
+    "/work/waiting": "_waiting.html",
+    # The header's presence: changed in another tab, or by the routing sweep (an offer left
+    # to expire sets its agent away).
+    "/presence": "_presence.html",
+}
 
 
-@router.get("/presence")
-async def presence_fragment(request: Request, agent: Agent) -> Response:
-    """The header's presence, read again when it changed (by the agent in another tab, or by
-    the routing sweep: an offer left to expire sets its agent away)."""
-    try:
-        held = await work.work(request, agent)
-    except SwitchboardError as exc:
-        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
-    return _page(request, "_presence.html", agent, presence=held.presence)
+def _work_part(template: str) -> Callable[..., Awaitable[Response]]:
+    async def part(request: Request, agent: Agent) -> Response:
+        try:
+            held = await work.work(request, agent)
+        except SwitchboardError as exc:
+            return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
+        return _page(request, template, agent, work=held, presence=held.presence)
+
+    return part
 
 
-@router.get("/work/waiting")
-async def waiting_fragment(request: Request, agent: Agent) -> Response:
-    try:
-        held = await work.work(request, agent)
-    except SwitchboardError as exc:
-        return _page(request, "_form_error.html", agent, status=exc.http_status, error=exc)
-    return _page(request, "_waiting.html", agent, work=held)
+for _path, _template in _WORK_PARTS.items():
+    router.get(_path, name=_template.strip("_").removesuffix(".html"))(_work_part(_template))
 
 
 # --- a conversation --------------------------------------------------------------------------
