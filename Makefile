@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
+# Test processes at once, each with its own embedded PostgreSQL (or its own databases on
+# DATABASE_URL's server): the tests wait on the database more than they compute.
+TEST_WORKERS ?= 2
 RUN_ARGS ?=
 
 .PHONY: setup run test lint fmt bench clean
@@ -22,7 +25,7 @@ run: setup
 	$(BIN)/switchboard run $(RUN_ARGS)
 
 test: setup
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check src tests bench
