@@ -222,9 +222,12 @@ async def test_the_headers_presence_is_read_again_and_says_why_nothing_is_offere
 async def test_an_agent_is_added_with_the_time_zone_the_console_shows(
     conn: AsyncConnection[Any], migrated_db: str
 ) -> None:
-    with pytest.raises(InvalidInput, match="no time zone"):
+    with pytest.raises(InvalidInput, match="not an IANA time zone"):
         await agents.add_agent(conn, CLI_ACTOR, email="x@bank.example", display_name="X",
                                role="agent", time_zone="Mars/Olympus")  # fmt: skip
+    with pytest.raises(InvalidInput, match="not an IANA time zone"):
+        await agents.add_agent(conn, CLI_ACTOR, email="x@bank.example", display_name="X",
+                               role="agent", time_zone="Europe")  # fmt: skip
     await agents.add_agent(conn, CLI_ACTOR, email="y@bank.example", display_name="Y",
                            role="agent", time_zone="Europe/London")  # fmt: skip
     assert execute(migrated_db, "SELECT email, time_zone FROM cc_agents") == [

@@ -8,7 +8,6 @@ import re
 import secrets
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import psycopg
 from psycopg import AsyncConnection
@@ -29,6 +28,7 @@ from switchboard.errors import (
     SignInFailed,
 )
 from switchboard.sealing import seal, unseal
+from switchboard.time_zones import iana_zone
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 MAX_EMAIL = 254
@@ -77,8 +77,7 @@ async def add_agent(
     if not name or len(name) > MAX_NAME:
         raise InvalidInput(f"a display name of 1 to {MAX_NAME} characters is needed")
     chosen = member_of(Role, role, "role")
-    if not _known_zone(time_zone):
-        raise InvalidInput(f"no time zone {time_zone!r}", hint="an IANA name: Europe/London")
+    iana_zone(time_zone)
     secret = secrets.token_urlsafe(32)
     async with conn.transaction():
         wanted = await _known_queues(conn, queues)
@@ -251,11 +250,3 @@ async def confirm_enrolment(
             "the code is not the authenticator's current one",
             hint="scan the QR code (or enter the key) again, then send the code it shows now",
         )
-
-
-def _known_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from switchboard.assignments.models import Queue
 from switchboard.cases.models import CasePriority, CaseType
+from switchboard.errors import InvalidInput
+from switchboard.time_zones import iana_zone
 
 TEMPLATES = Path(__file__).parent / "templates"
 STATIC = Path(__file__).parent / "static"
@@ -37,9 +39,10 @@ def console_templates() -> Jinja2Templates:
 
 
 def zone(name: str) -> ZoneInfo:
+    """The agent's zone; UTC for one no longer known (tzdata changes), rather than no page."""
     try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+        return iana_zone(name)
+    except InvalidInput:
         return ZoneInfo("UTC")
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from psycopg import AsyncConnection
 
@@ -25,6 +24,7 @@ from switchboard.preferences.models import (
     Preferences,
     RevocationFlag,
 )
+from switchboard.time_zones import iana_zone
 
 _UNCHANGED: Any = object()
 
@@ -239,12 +239,7 @@ def _channels(values: list[str] | None) -> frozenset[ContactChannel] | None:
 
 
 def _timezone(name: str) -> str:
-    try:
-        return ZoneInfo(name).key
-    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a tzdata folder
-        raise InvalidInput(
-            f"{name!r} is not an IANA time zone", hint="for example Europe/London"
-        ) from None
+    return iana_zone(name).key
 
 
 def _public(preferences: Preferences) -> dict[str, Any]:
